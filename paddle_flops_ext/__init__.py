@@ -1,0 +1,9 @@
+"""paddle_flops_ext: parameters, MACs and FLOPs of PaddlePaddle models, per
+layer and in total, and measured latency next to them."""
+from .api import flops, profile, register, unregister
+from .formulas.registry import Cost
+from .report.result import LayerNode, ProfileResult
+from .collect.eager import ForwardError
+
+__all__ = ["profile", "flops", "register", "unregister", "Cost", "ProfileResult", "LayerNode", "ForwardError"]
+__version__ = "0.1.0"

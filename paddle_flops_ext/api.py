@@ -1,0 +1,136 @@
+"""Public entry points: ``profile``, ``flops`` (drop-in for ``paddle.flops``)
+and ``register`` (custom layer handlers)."""
+from __future__ import annotations
+
+import paddle
+
+from . import formulas  # noqa: F401  (registers every built-in formula)
+from .collect.eager import EagerCollector, LayerRecord
+from .collect.inputs import build_call_args
+from .collect.params import parameter_owners
+from .formulas import registry
+from .formulas.registry import LayerSpec
+from .report.result import LayerNode, ProfileResult
+
+
+def register(*layer_types):
+    """Decorator: count every ``layer_type`` with ``fn(layer, inputs, output)``.
+
+    ``fn`` may return a :class:`Cost`, a dict with ``macs``/``flops``/
+    ``paddle_flops``, an int (taken as MACs), or ``None`` after doing
+    ``layer.total_ops += n`` the way ``paddle.flops`` handlers do.
+    """
+    if not layer_types or not all(isinstance(t, type) and issubclass(t, paddle.nn.Layer) for t in layer_types):
+        raise TypeError("register() takes paddle.nn.Layer subclasses, e.g. @register(MyLayer)")
+
+    def deco(fn):
+        if not callable(fn):
+            raise TypeError("register()(fn): fn must be callable as fn(layer, inputs, output)")
+        for t in layer_types:
+            registry.register_layer_spec(LayerSpec(t, fn, f"user handler {fn.__name__}", kind="user"))
+        return fn
+
+    return deco
+
+
+def unregister(layer_type) -> None:
+    """Remove a handler added with :func:`register`."""
+    registry.unregister_layer(layer_type)
+
+
+def _custom_specs(custom_ops) -> dict:
+    if custom_ops is None:
+        return {}
+    if not isinstance(custom_ops, dict):
+        raise TypeError("custom_ops must be a dict {LayerClass: fn(layer, inputs, output)}")
+    specs = {}
+    for t, fn in custom_ops.items():
+        if not (isinstance(t, type) and issubclass(t, paddle.nn.Layer)):
+            raise TypeError(f"custom_ops keys must be paddle.nn.Layer subclasses, got {t!r}")
+        if not callable(fn):
+            raise TypeError(f"custom_ops[{t.__name__}] must be callable, got {type(fn).__name__}")
+        specs[t] = LayerSpec(t, fn, f"custom_ops {getattr(fn, '__name__', 'fn')}", kind="user")
+    return specs
+
+
+def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=None,
+            count_functional=True, strict=False, mode="eager", time_layers=False) -> ProfileResult:
+    """Count parameters, MACs and FLOPs of ``net`` for one forward pass.
+
+    Give the input one way: ``input_size`` (float32 random input; a list of
+    shapes for several inputs), ``inputs`` (real tensors: a tuple/list is
+    positional, a dict is keyword arguments) or ``input_spec`` (synthesized;
+    integer specs get small valid indices).
+
+    ``count_functional``: also count operations written inside ``forward``.
+    ``strict``: raise if any operation ran with no formula.
+    ``mode``: ``"eager"`` runs the model; ``"trace"`` counts a traced program
+    without running kernels (see :mod:`paddle_flops_ext.collect.program`).
+    """
+    if mode not in ("eager", "trace"):
+        raise ValueError(f"mode must be 'eager' or 'trace', got {mode!r}")
+    if mode == "trace" or not isinstance(net, paddle.nn.Layer):
+        from .collect import program as program_engine  # issue: shape-only counting
+        if isinstance(net, paddle.nn.Layer) or program_engine.is_program(net):
+            result = program_engine.profile_program(
+                net, input_size=input_size, inputs=inputs, input_spec=input_spec)
+            return _check_strict(result, strict)
+        raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
+    args, kwargs = build_call_args(net, input_size, inputs, input_spec)
+    collector = EagerCollector(net, _custom_specs(custom_ops), count_ops=count_functional,
+                               time_layers=time_layers)
+    collector.run(args, kwargs)
+    result = build_result(net, collector.order, owners=parameter_owners(net),
+                          inputs=[tuple(a.shape) for a in list(args) + list(kwargs.values())
+                                  if isinstance(a, paddle.Tensor)],
+                          count_functional=count_functional)
+    return _check_strict(result, strict)
+
+
+def _check_strict(result: ProfileResult, strict: bool) -> ProfileResult:
+    if strict and result.uncounted:
+        names = ", ".join(f"{e['name']} (x{e['calls']})" for e in result.uncounted)
+        raise RuntimeError(f"strict=True and these ran with no counting formula: {names}. "
+                           f"Register a handler with paddle_flops_ext.register or pass custom_ops.")
+    return result
+
+
+def build_result(net, records: list[LayerRecord], owners, inputs, count_functional=True) -> ProfileResult:
+    nodes: dict[str, LayerNode] = {}
+    root = None
+    for rec in records:
+        depth = 0 if rec.path == "" else rec.path.count(".") + 1
+        own = owners.get(id(rec.layer))
+        counted_by = rec.counted_by
+        is_leaf = not rec.layer._sub_layers
+        if counted_by == "ops" and rec.calls and is_leaf and not count_functional:
+            counted_by = "none"
+        node = LayerNode(
+            name=rec.path, type=type(rec.layer).__name__, depth=depth,
+            called=rec.calls > 0, calls=rec.calls,
+            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
+            params=own.params if own else 0, trainable_params=own.trainable if own else 0,
+            cost=rec.cost, counted_by=counted_by,
+            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
+            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds)
+        nodes[rec.path] = node
+        if rec.path == "":
+            root = node
+        else:
+            parent = rec.path.rsplit(".", 1)[0] if "." in rec.path else ""
+            nodes[parent].children.append(node)
+    return ProfileResult(root=root, inputs=inputs, mode="eager")
+
+
+def flops(net, input_size, custom_ops=None, print_detail=False) -> int:
+    """Drop-in for ``paddle.flops``: same signature, returns the
+    ``paddle.flops`` convention total (``profile(...).paddle_flops``) and prints
+    only paddle's total line (plus the table with ``print_detail``)."""
+    if isinstance(net, paddle.nn.Layer):
+        result = profile(net, input_size, custom_ops=custom_ops)
+    else:
+        result = profile(net, input_size)
+    if print_detail:
+        print(result.table())
+    print(f"Total Flops: {result.paddle_flops}     Total Params: {result.params}")
+    return result.paddle_flops

@@ -1,0 +1,294 @@
+"""Eager collection: run the model once and record what ran, with which
+shapes, inside which layer.
+
+Layers are observed with forward pre/post hooks; operations with
+:class:`~paddle_flops_ext.collect.intercept.Interceptor`. Each piece of work is
+counted exactly once:
+
+* a layer with a formula (built-in or user) is counted by that formula, and the
+  operations it runs *directly* are not counted again (its sub-layers still
+  count themselves: ``MultiHeadAttention``'s formula covers only the attention
+  products, its ``Linear`` children count the projections);
+* any other layer (a container, or a custom layer without a formula) is counted
+  through the operations it runs directly.
+
+The engine only looks formulas up; it produces :class:`LayerRecord` objects
+keyed by layer path, which :mod:`paddle_flops_ext.report` turns into a result.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import paddle
+
+from ..formulas import registry
+from ..formulas.registry import ZERO, Cost, LayerSpec
+from .intercept import Interceptor
+
+
+def tensor_shapes(value) -> list[tuple]:
+    """Shapes of every tensor in a (nested) value, in order."""
+    out: list[tuple] = []
+    stack = [value]
+    while stack:
+        v = stack.pop(0)
+        if isinstance(v, paddle.Tensor):
+            out.append(tuple(v.shape))
+        elif isinstance(v, (list, tuple)):
+            stack[0:0] = list(v)
+        elif isinstance(v, dict):
+            stack[0:0] = list(v.values())
+    return out
+
+
+@dataclass
+class OpStat:
+    calls: int = 0
+    cost: Cost = ZERO
+
+
+@dataclass
+class LayerRecord:
+    path: str
+    layer: object
+    calls: int = 0
+    input_shapes: list = field(default_factory=list)   # of the first call
+    output_shapes: list = field(default_factory=list)
+    cost: Cost = ZERO                  # own work: formula + direct ops
+    counted_by: str = "ops"            # formula | user | legacy | ops
+    ops: dict = field(default_factory=lambda: defaultdict(OpStat))
+    unknown_ops: dict = field(default_factory=lambda: defaultdict(int))
+    zero_ops: dict = field(default_factory=lambda: defaultdict(int))
+    seconds: float = 0.0               # inclusive wall time of its calls
+
+
+class ForwardError(ValueError):
+    """The model's forward raised while being profiled."""
+
+
+class EagerCollector:
+    def __init__(self, model, layer_overrides=None, count_ops=True, time_layers=False):
+        self.model = model
+        self.overrides = layer_overrides or {}
+        self.count_ops = count_ops
+        self.time_layers = time_layers
+        self.records: dict[int, LayerRecord] = {}
+        self.order: list[LayerRecord] = []
+        # frame: (record, counted, start time, input shapes)
+        self.stack: list[list] = []
+        self.composite_depth = 0
+        self.specs: dict[type, LayerSpec | None] = {}
+
+    # -- layers ----------------------------------------------------------
+    def _spec(self, layer) -> LayerSpec | None:
+        t = type(layer)
+        if t not in self.specs:
+            self.specs[t] = registry.lookup_layer(t, self.overrides)
+        return self.specs[t]
+
+    def _pre_hook(self, layer, inputs):
+        rec = self.records[id(layer)]
+        self.stack.append([rec, self._spec(layer) is not None,
+                           time.perf_counter() if self.time_layers else 0.0, inputs])
+        return None
+
+    def _post_hook(self, layer, inputs, output):
+        frame = self.stack.pop()
+        rec: LayerRecord = frame[0]
+        if self.time_layers:
+            rec.seconds += time.perf_counter() - frame[2]
+        rec.calls += 1
+        if rec.calls == 1:
+            rec.input_shapes = tensor_shapes(inputs)
+            rec.output_shapes = tensor_shapes(output)
+        spec = self._spec(layer)
+        if spec is not None:
+            cost, how = evaluate_layer(spec, layer, inputs, output)
+            rec.cost = rec.cost + cost
+            rec.counted_by = how
+        return None
+
+    # -- operations ------------------------------------------------------
+    def _on_op(self, name, args, kwargs, out):
+        if not self.stack or self.stack[-1][1] or self.composite_depth:
+            return
+        self._count_op(self.stack[-1][0], name, args, kwargs, out)
+
+    def _count_op(self, rec: LayerRecord, name, args, kwargs, out):
+        spec = registry.lookup_op(name)
+        if spec is None:
+            if registry.zero_cost_reason(name) is not None:
+                rec.zero_ops[registry.canonical_op_name(name)] += 1
+            else:
+                rec.unknown_ops[registry.canonical_op_name(name)] += 1
+            return
+        ins, attrs = bind_op_arguments(spec.args, args, kwargs)
+        cost = spec.cost(ins, tensor_shapes(out), attrs)
+        stat = rec.ops[spec.name]
+        stat.calls += 1
+        stat.cost = stat.cost + cost
+        rec.cost = rec.cost + cost
+
+    def _on_composite_enter(self, name):
+        counting = bool(self.stack) and not self.stack[-1][1] and not self.composite_depth
+        self.composite_depth += 1
+        return counting
+
+    def _on_composite_exit(self, counting, name, args, kwargs, out, failed):
+        self.composite_depth -= 1
+        if counting and not failed:
+            self._count_op(self.stack[-1][0], name, args, kwargs, out)
+
+    # -- run -------------------------------------------------------------
+    def run(self, args: tuple, kwargs: dict):
+        model = self.model
+        handles = []
+        modes = {}
+        seen = set()
+        for path, layer in model.named_sublayers(include_self=True):
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            rec = LayerRecord(path, layer)
+            self.records[id(layer)] = rec
+            self.order.append(rec)
+            modes[id(layer)] = (layer, layer.training)
+        translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
+        to_static_was = translator.enable_to_static
+        extra_modules = _model_modules(model)
+        try:
+            for rec in self.order:
+                handles.append(rec.layer.register_forward_pre_hook(self._pre_hook))
+                handles.append(rec.layer.register_forward_post_hook(self._post_hook))
+            model.eval()
+            translator.enable_to_static = False  # run @to_static forwards eagerly so hooks fire
+            with paddle.no_grad():
+                if self.count_ops:
+                    with Interceptor(self._on_op, self._on_composite_enter,
+                                     self._on_composite_exit, extra_modules):
+                        output = model(*args, **kwargs)
+                else:
+                    output = model(*args, **kwargs)
+        except Exception as exc:
+            raise self._explain(exc) from exc
+        finally:
+            for h in handles:
+                h.remove()
+            for layer, training in modes.values():
+                layer.training = training
+            translator.enable_to_static = to_static_was
+        return output
+
+    def _explain(self, exc: Exception) -> Exception:
+        if not self.stack:
+            return ForwardError(f"the model's forward raised before any layer ran: "
+                                f"{type(exc).__name__}: {_first_line(exc)}")
+        rec, _, _, inputs = self.stack[-1]
+        where = rec.path or "<root>"
+        chain = " > ".join((f[0].path or type(f[0].layer).__name__) for f in self.stack)
+        shapes = ", ".join(str(list(s)) for s in tensor_shapes(inputs)) or "no tensors"
+        return ForwardError(
+            f"forward failed in layer '{where}' ({type(rec.layer).__name__}) "
+            f"called with input shape(s) {shapes}; call chain: {chain}. "
+            f"Check input_size / inputs against what this layer expects. "
+            f"Original error: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not set(line) <= set("-=_ "):
+            return line[:400]
+    return text[:400]
+
+
+def _model_modules(model):
+    """Python modules that define the model's layer classes (user code may hold
+    its own aliases of Paddle ops there)."""
+    import sys
+    names = set()
+    for layer in model.sublayers(include_self=True):
+        mod = type(layer).__module__
+        if mod and not mod.startswith("paddle"):
+            names.add(mod)
+    return [sys.modules[n] for n in names if n in sys.modules]
+
+
+def bind_op_arguments(arg_names, args, kwargs):
+    """Split a ``_C_ops`` call into tensor shapes and attributes by name."""
+    ins, attrs = {}, {}
+    items = list(zip(arg_names, args))
+    if len(args) > len(arg_names):
+        items += [(f"arg{i}", a) for i, a in enumerate(args) if i >= len(arg_names)]
+    items += list(kwargs.items())
+    for name, value in items:
+        if isinstance(value, paddle.Tensor):
+            ins[name] = tuple(value.shape)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, paddle.Tensor) for v in value):
+            ins[name] = [tuple(v.shape) for v in value]
+        elif value is None:
+            ins[name] = None
+            attrs[name] = None
+        else:
+            attrs[name] = value
+    return ins, attrs
+
+
+# --------------------------------------------------------------------------
+# evaluating a layer's formula (built-in, user, or paddle.flops-style)
+# --------------------------------------------------------------------------
+
+def evaluate_layer(spec: LayerSpec, layer, inputs, output) -> tuple[Cost, str]:
+    if spec.kind == "builtin":
+        return spec.fn(layer, tensor_shapes(inputs), tensor_shapes(output)), "formula"
+    return call_user_handler(spec.fn, layer, inputs, output)
+
+
+def call_user_handler(fn, layer, inputs, output) -> tuple[Cost, str]:
+    """Run a user handler. It may return a Cost, a dict, an int (MACs), or -
+    paddle.flops style - return None after doing ``m.total_ops += n``."""
+    d = layer.__dict__
+    had = {k: d[k] for k in ("total_ops", "total_params") if k in d}
+    object.__setattr__(layer, "total_ops", 0)
+    object.__setattr__(layer, "total_params", [0])
+    try:
+        result = fn(layer, inputs, output)
+        legacy_ops = layer.__dict__.get("total_ops", 0)
+    finally:
+        for k in ("total_ops", "total_params"):
+            layer.__dict__.pop(k, None)
+        d.update(had)
+    if result is None:
+        n = _to_int(legacy_ops)
+        return Cost(0, n, n), "legacy"
+    return user_cost(result), "user"
+
+
+def _to_int(v) -> int:
+    if isinstance(v, paddle.Tensor):
+        return int(v.numpy().reshape(-1)[0]) if v.size else 0
+    try:
+        import numpy as np
+        return int(np.asarray(v).reshape(-1)[0]) if not isinstance(v, (int, float)) else int(v)
+    except Exception:
+        return int(v)
+
+
+def user_cost(result) -> Cost:
+    if isinstance(result, Cost):
+        return result
+    if isinstance(result, dict):
+        unknown = set(result) - {"macs", "flops", "paddle_flops"}
+        if unknown:
+            raise ValueError(f"a custom handler returned unknown keys {sorted(unknown)}; "
+                             f"use macs, flops, paddle_flops")
+        macs = _to_int(result.get("macs", 0))
+        flops = _to_int(result.get("flops", 2 * macs))
+        return Cost(macs, flops, _to_int(result.get("paddle_flops", macs)))
+    if isinstance(result, bool) or not isinstance(result, (int, float)) and not hasattr(result, "__int__"):
+        raise TypeError(f"a custom handler must return a Cost, a dict, an int (MACs) "
+                        f"or None (paddle.flops style); got {type(result).__name__}")
+    return registry.contraction(_to_int(result))

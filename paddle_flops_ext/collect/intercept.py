@@ -1,0 +1,214 @@
+"""Temporarily route every eager Paddle operation through a callback.
+
+Mechanism (Paddle 3.x eager mode):
+
+* Every Python-level API (``paddle.matmul``, ``F.softmax``, ``Tensor.exp`` ...)
+  ends in a call to a C builtin of ``paddle._C_ops`` looked up *at call time*
+  as a module attribute, so replacing those attributes catches them all.
+* Some modules bound the same builtins under their own names at import time
+  (``paddle.tensor.linalg.matmul is _C_ops.matmul``); we find every such alias
+  in loaded ``paddle.*`` modules (and the model's own modules) by identity and
+  replace it too.
+* Tensor operators (``a + b``, ``a @ b``, ``a * 2``) are C slots of
+  ``paddle.Tensor`` that never go through ``_C_ops``; we wrap those methods on
+  the class.
+* Composite Python functions that we count as one unit (e.g.
+  ``F.scaled_dot_product_attention``) are wrapped where they are bound, and the
+  operations they run inside are not counted again.
+
+Everything replaced is recorded and put back, by identity, when the context
+exits - also when the forward raised.
+
+Limits: code that grabbed a builtin before profiling into a place we do not
+scan (a closure, a user module other than the model's, a C++ custom op) is not
+seen; such work shows as missing rather than double-counted.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Callable
+
+import paddle
+from paddle import _C_ops
+
+# Tensor operator slot -> (op name, swap operands)
+TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
+    "__add__": ("add", False), "__radd__": ("add", True),
+    "__sub__": ("subtract", False), "__rsub__": ("subtract", True),
+    "__mul__": ("multiply", False), "__rmul__": ("multiply", True),
+    "__div__": ("divide", False), "__rdiv__": ("divide", True),
+    "__truediv__": ("divide", False), "__rtruediv__": ("divide", True),
+    "__floordiv__": ("floor_divide", False), "__rfloordiv__": ("floor_divide", True),
+    "__mod__": ("remainder", False), "__rmod__": ("remainder", True),
+    "__pow__": ("elementwise_pow", False), "__rpow__": ("elementwise_pow", True),
+    "__matmul__": ("matmul", False), "__rmatmul__": ("matmul", True),
+    "__eq__": ("equal", False), "__ne__": ("not_equal", False),
+    "__lt__": ("less_than", False), "__le__": ("less_equal", False),
+    "__gt__": ("greater_than", False), "__ge__": ("greater_equal", False),
+}
+
+# Python functions counted as one unit: public name -> op name in the table.
+# Filled by formula modules through ``register_composite``.
+COMPOSITES: dict[str, tuple[Callable[[], Callable | None], str]] = {}
+
+
+def register_composite(op_name: str, resolve: Callable[[], Callable | None]) -> None:
+    """Count calls of the function ``resolve()`` returns as the op ``op_name``."""
+    COMPOSITES[op_name] = (resolve, op_name)
+
+
+def _c_op_table() -> dict[int, tuple[str, object]]:
+    table = {}
+    for name in dir(_C_ops):
+        if name.startswith("_"):
+            continue
+        fn = getattr(_C_ops, name)
+        if isinstance(fn, types.BuiltinFunctionType):
+            table.setdefault(id(fn), (name, fn))
+    return table
+
+
+_C_OP_TABLE: dict[int, tuple[str, object]] | None = None
+_ALIAS_CACHE: dict[str, list[tuple[str, int]]] = {}  # module name -> [(attr, id(target))]
+
+
+def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tuple[str, int]]:
+    found = []
+    try:
+        items = list(vars(module).items())
+    except TypeError:
+        return found
+    for attr, value in items:
+        key = id(value)
+        if key in targets and targets[key] is value:
+            found.append((attr, key))
+    return found
+
+
+class Interceptor:
+    """Context manager: while active, ``on_op(name, args, kwargs, out)`` is called
+    after every eager op, and ``on_enter(name)`` / ``on_exit(name, args, kwargs,
+    out)`` around composite functions."""
+
+    def __init__(self, on_op, on_composite_enter, on_composite_exit, extra_modules=()):
+        self.on_op = on_op
+        self.on_composite_enter = on_composite_enter
+        self.on_composite_exit = on_composite_exit
+        self.extra_modules = tuple(extra_modules)
+        self._saved: list[tuple[object, str, object]] = []
+
+    # -- wrappers --------------------------------------------------------
+    def _wrap_c_op(self, name: str, fn):
+        on_op = self.on_op
+
+        def wrapper(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            on_op(name, args, kwargs, out)
+            return out
+
+        wrapper.__name__ = name
+        wrapper.__wrapped__ = fn
+        return wrapper
+
+    def _wrap_operator(self, slot: str, op_name: str, swap: bool, method):
+        on_op = self.on_op
+
+        def wrapper(self_, other):
+            out = method(self_, other)
+            if out is not NotImplemented:
+                args = (other, self_) if swap else (self_, other)
+                on_op(op_name, args, {}, out)
+            return out
+
+        wrapper.__name__ = slot
+        wrapper.__wrapped__ = method
+        return wrapper
+
+    def _wrap_composite(self, op_name: str, fn):
+        enter, leave = self.on_composite_enter, self.on_composite_exit
+
+        def wrapper(*args, **kwargs):
+            token = enter(op_name)
+            try:
+                out = fn(*args, **kwargs)
+            except BaseException:
+                leave(token, op_name, args, kwargs, None, failed=True)
+                raise
+            leave(token, op_name, args, kwargs, out, failed=False)
+            return out
+
+        wrapper.__name__ = getattr(fn, "__name__", op_name)
+        wrapper.__wrapped__ = fn
+        return wrapper
+
+    # -- install / restore ----------------------------------------------
+    def _set(self, obj, attr, value):
+        self._saved.append((obj, attr, getattr(obj, attr)))
+        setattr(obj, attr, value)
+
+    def __enter__(self):
+        global _C_OP_TABLE
+        if _C_OP_TABLE is None:
+            _C_OP_TABLE = _c_op_table()
+        try:
+            self._install()
+        except BaseException:
+            self.restore()
+            raise
+        return self
+
+    def _install(self):
+        targets: dict[int, object] = {}
+        replacement: dict[int, object] = {}
+        for key, (name, fn) in _C_OP_TABLE.items():
+            targets[key] = fn
+            replacement[key] = self._wrap_c_op(name, fn)
+        for op_name, (resolve, _) in COMPOSITES.items():
+            fn = resolve()
+            if fn is not None and id(fn) not in targets:
+                targets[id(fn)] = fn
+                replacement[id(fn)] = self._wrap_composite(op_name, fn)
+
+        for module in self._modules_to_scan():
+            aliases = _ALIAS_CACHE.get(module.__name__)
+            if aliases is None or module.__name__ in self._uncached:
+                aliases = _aliases_in(module, targets)
+                if module.__name__ not in self._uncached:
+                    _ALIAS_CACHE[module.__name__] = aliases
+            for attr, key in aliases:
+                current = module.__dict__.get(attr)
+                if current is targets.get(key):
+                    self._set(module, attr, replacement[key])
+
+        tensor = paddle.Tensor
+        for slot, (op_name, swap) in TENSOR_OPERATORS.items():
+            method = tensor.__dict__.get(slot)
+            if method is not None:
+                self._set(tensor, slot, self._wrap_operator(slot, op_name, swap, method))
+        # Tensor methods bound directly to C builtins
+        for attr, value in list(vars(tensor).items()):
+            if id(value) in replacement and targets[id(value)] is value:
+                self._set(tensor, attr, replacement[id(value)])
+
+    def _modules_to_scan(self):
+        self._uncached = {m.__name__ for m in self.extra_modules}
+        mods = []
+        for name, module in list(sys.modules.items()):
+            if module is None:
+                continue
+            if name == "paddle" or name.startswith("paddle.") or name in self._uncached:
+                mods.append(module)
+        core_ops = getattr(getattr(paddle.base.core, "eager", None), "ops", None)
+        if isinstance(core_ops, types.ModuleType):
+            mods.append(core_ops)
+        return mods
+
+    def restore(self):
+        while self._saved:
+            obj, attr, original = self._saved.pop()
+            setattr(obj, attr, original)
+
+    def __exit__(self, *exc):
+        self.restore()
+        return False

@@ -1,0 +1,145 @@
+"""The result of a profile: a tree of layers with own and subtree counts.
+
+Nothing here counts or prints; collectors fill it, renderers read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..formulas.registry import ZERO, Cost
+
+
+@dataclass
+class LayerNode:
+    name: str                      # dotted path; "" for the model itself
+    type: str
+    depth: int
+    called: bool = True
+    calls: int = 0
+    input_shape: list = field(default_factory=list)
+    output_shape: list = field(default_factory=list)
+    params: int = 0                # owned directly
+    trainable_params: int = 0
+    cost: Cost = ZERO              # own work
+    counted_by: str = "ops"        # formula | user | legacy | ops | trace | none
+    ops: dict = field(default_factory=dict)         # op name -> {"calls", "macs", "flops"}
+    unknown_ops: dict = field(default_factory=dict)  # op name -> calls
+    zero_ops: dict = field(default_factory=dict)     # op name -> calls
+    seconds: float = 0.0
+    children: list = field(default_factory=list)
+
+    # subtree totals ----------------------------------------------------
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    @property
+    def total_cost(self) -> Cost:
+        total = ZERO
+        for n in self.walk():
+            total = total + n.cost
+        return total
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.walk())
+
+    @property
+    def total_trainable_params(self) -> int:
+        return sum(n.trainable_params for n in self.walk())
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type
+
+
+@dataclass
+class ProfileResult:
+    root: LayerNode
+    inputs: list = field(default_factory=list)     # input shapes
+    mode: str = "eager"
+    notes: list = field(default_factory=list)
+
+    # totals --------------------------------------------------------------
+    @property
+    def macs(self) -> int:
+        return self.root.total_cost.macs
+
+    @property
+    def flops(self) -> int:
+        return self.root.total_cost.flops
+
+    @property
+    def paddle_flops(self) -> int:
+        return self.root.total_cost.paddle_flops
+
+    @property
+    def params(self) -> int:
+        return self.root.total_params
+
+    @property
+    def trainable_params(self) -> int:
+        return self.root.total_trainable_params
+
+    def layers(self):
+        """Every layer node, depth-first (the model first)."""
+        return list(self.root.walk())
+
+    def find(self, name: str) -> LayerNode:
+        for n in self.root.walk():
+            if n.name == name:
+                return n
+        raise KeyError(f"no layer named {name!r}")
+
+    @property
+    def uncounted(self) -> list[dict]:
+        """Operations that ran with no formula, and layers never called that
+        hold parameters, with call counts and where they happened."""
+        out: dict[str, dict] = {}
+        for n in self.root.walk():
+            for op, calls in n.unknown_ops.items():
+                entry = out.setdefault(op, {"name": op, "kind": "op", "calls": 0, "layers": []})
+                entry["calls"] += calls
+                entry["layers"].append(n.display_name)
+            if n.counted_by == "none" and n.called:
+                entry = out.setdefault(n.type, {"name": n.type, "kind": "layer", "calls": 0, "layers": []})
+                entry["calls"] += n.calls
+                entry["layers"].append(n.display_name)
+        return sorted(out.values(), key=lambda e: -e["calls"])
+
+    @property
+    def not_called(self) -> list[str]:
+        return [n.display_name for n in self.root.walk() if not n.called]
+
+    # presentation (delegated) -------------------------------------------
+    def table(self, depth: int | None = None) -> str:
+        from .render import render_table
+        return render_table(self, depth)
+
+    def to_dict(self) -> dict:
+        from .render import to_dict
+        return to_dict(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        from .render import render_json
+        return render_json(self, indent)
+
+    def to_csv(self) -> str:
+        from .render import render_csv
+        return render_csv(self)
+
+    def to_markdown(self, depth: int | None = None) -> str:
+        from .render import render_markdown
+        return render_markdown(self, depth)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        return (f"ProfileResult(macs={self.macs}, flops={self.flops}, params={self.params}, "
+                f"trainable_params={self.trainable_params}, paddle_flops={self.paddle_flops})")
