@@ -54,7 +54,8 @@ def _custom_specs(custom_ops) -> dict:
 
 
 def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=None,
-            count_functional=True, strict=False, mode="eager", time_layers=False) -> ProfileResult:
+            count_functional=True, strict=False, mode="eager", time_layers=False,
+            causal="full") -> ProfileResult:
     """Count parameters, MACs and FLOPs of ``net`` for one forward pass.
 
     Give the input one way: ``input_size`` (float32 random input; a list of
@@ -64,21 +65,28 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
 
     ``count_functional``: also count operations written inside ``forward``.
     ``strict``: raise if any operation ran with no formula.
+    ``causal``: how causal attention (``is_causal=True``) is counted: ``"full"``
+    (the whole score matrix, what a dense kernel computes) or ``"half"`` (only
+    the unmasked entries, what a block-skipping flash kernel computes).
     ``mode``: ``"eager"`` runs the model; ``"trace"`` counts a traced program
     without running kernels (see :mod:`paddle_flops_ext.collect.program`).
     """
+    if causal not in ("full", "half"):
+        raise ValueError(f"causal must be 'full' or 'half', got {causal!r}")
+    options = {"causal": causal}
     if mode not in ("eager", "trace"):
         raise ValueError(f"mode must be 'eager' or 'trace', got {mode!r}")
     if mode == "trace" or not isinstance(net, paddle.nn.Layer):
         from .collect import program as program_engine  # issue: shape-only counting
         if isinstance(net, paddle.nn.Layer) or program_engine.is_program(net):
             result = program_engine.profile_program(
-                net, input_size=input_size, inputs=inputs, input_spec=input_spec)
+                net, input_size=input_size, inputs=inputs, input_spec=input_spec,
+                custom_ops=custom_ops, options=options)
             return _check_strict(result, strict)
         raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
     args, kwargs = build_call_args(net, input_size, inputs, input_spec)
     collector = EagerCollector(net, _custom_specs(custom_ops), count_ops=count_functional,
-                               time_layers=time_layers)
+                               time_layers=time_layers, options=options)
     collector.run(args, kwargs)
     result = build_result(net, collector.order, owners=parameter_owners(net),
                           inputs=[tuple(a.shape) for a in list(args) + list(kwargs.values())

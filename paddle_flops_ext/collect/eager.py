@@ -69,8 +69,9 @@ class ForwardError(ValueError):
 
 
 class EagerCollector:
-    def __init__(self, model, layer_overrides=None, count_ops=True, time_layers=False):
+    def __init__(self, model, layer_overrides=None, count_ops=True, time_layers=False, options=None):
         self.model = model
+        self.options = {**registry.DEFAULT_OPTIONS, **(options or {})}
         self.overrides = layer_overrides or {}
         self.count_ops = count_ops
         self.time_layers = time_layers
@@ -125,6 +126,8 @@ class EagerCollector:
                 rec.unknown_ops[registry.canonical_op_name(name)] += 1
             return
         ins, attrs = bind_op_arguments(spec.args, args, kwargs)
+        for k, v in self.options.items():
+            attrs.setdefault(k, v)
         cost = spec.cost(ins, tensor_shapes(out), attrs)
         stat = rec.ops[spec.name]
         stat.calls += 1

@@ -32,6 +32,8 @@ from typing import Callable
 import paddle
 from paddle import _C_ops
 
+from ..formulas import registry
+
 # Tensor operator slot -> (op name, swap operands)
 TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
     "__add__": ("add", False), "__radd__": ("add", True),
@@ -47,16 +49,6 @@ TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
     "__lt__": ("less_than", False), "__le__": ("less_equal", False),
     "__gt__": ("greater_than", False), "__ge__": ("greater_equal", False),
 }
-
-# Python functions counted as one unit: public name -> op name in the table.
-# Filled by formula modules through ``register_composite``.
-COMPOSITES: dict[str, tuple[Callable[[], Callable | None], str]] = {}
-
-
-def register_composite(op_name: str, resolve: Callable[[], Callable | None]) -> None:
-    """Count calls of the function ``resolve()`` returns as the op ``op_name``."""
-    COMPOSITES[op_name] = (resolve, op_name)
-
 
 def _c_op_table() -> dict[int, tuple[str, object]]:
     table = {}
@@ -164,9 +156,8 @@ class Interceptor:
         for key, (name, fn) in _C_OP_TABLE.items():
             targets[key] = fn
             replacement[key] = self._wrap_c_op(name, fn)
-        for op_name, (resolve, _) in COMPOSITES.items():
-            fn = resolve()
-            if fn is not None and id(fn) not in targets:
+        for op_name, fn in registry.composite_functions().items():
+            if id(fn) not in targets:
                 targets[id(fn)] = fn
                 replacement[id(fn)] = self._wrap_composite(op_name, fn)
 

@@ -144,6 +144,34 @@ def zero_cost_ops(names: Iterable[str], why: str) -> None:
         _ZERO_OPS[name] = why
 
 
+# Python functions counted as one operation (their inner ops are not counted
+# again): op name -> zero-argument callable returning the function object.
+_COMPOSITES: dict[str, Callable[[], Callable | None]] = {}
+
+
+def composite_function(op_name: str, resolve: Callable[[], Callable | None]) -> None:
+    """Count each call of the function ``resolve()`` returns as one ``op_name``
+    operation (e.g. ``F.scaled_dot_product_attention``); ``op_name`` needs an
+    :func:`op_formula`. Resolved lazily, so missing APIs are simply skipped."""
+    _COMPOSITES[op_name] = resolve
+
+
+def composite_functions() -> dict[str, Callable]:
+    out = {}
+    for name, resolve in _COMPOSITES.items():
+        try:
+            fn = resolve()
+        except Exception:
+            fn = None
+        if fn is not None:
+            out[name] = fn
+    return out
+
+
+# Counting choices that formulas read from ``attrs`` (the engines merge them in).
+DEFAULT_OPTIONS = {"causal": "full"}
+
+
 def canonical_op_name(name: str) -> str:
     """``pd_op.matmul`` / ``matmul_`` / ``final_state_matmul`` -> ``matmul``."""
     if "." in name:
