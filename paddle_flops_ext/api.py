@@ -76,14 +76,14 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     options = {"causal": causal}
     if mode not in ("eager", "trace"):
         raise ValueError(f"mode must be 'eager' or 'trace', got {mode!r}")
-    if mode == "trace" or not isinstance(net, paddle.nn.Layer):
-        from .collect import program as program_engine  # issue: shape-only counting
-        if isinstance(net, paddle.nn.Layer) or program_engine.is_program(net):
-            result = program_engine.profile_program(
-                net, input_size=input_size, inputs=inputs, input_spec=input_spec,
-                custom_ops=custom_ops, options=options)
-            return _check_strict(result, strict)
+    if not isinstance(net, paddle.nn.Layer) and not _is_program(net):
         raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
+    if mode == "trace" or not isinstance(net, paddle.nn.Layer):
+        from .collect import program as program_engine  # shape-only counting
+        result = program_engine.profile_program(
+            net, input_size=input_size, inputs=inputs, input_spec=input_spec,
+            custom_ops=custom_ops, options=options)
+        return _check_strict(result, strict)
     args, kwargs = build_call_args(net, input_size, inputs, input_spec)
     collector = EagerCollector(net, _custom_specs(custom_ops), count_ops=count_functional,
                                time_layers=time_layers, options=options)
@@ -93,6 +93,12 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
                                   if isinstance(a, paddle.Tensor)],
                           count_functional=count_functional)
     return _check_strict(result, strict)
+
+
+def _is_program(obj) -> bool:
+    kinds = tuple(k for k in (getattr(paddle.static, "Program", None), getattr(paddle.pir, "Program", None))
+                  if isinstance(k, type))
+    return isinstance(obj, kinds)
 
 
 def _check_strict(result: ProfileResult, strict: bool) -> ProfileResult:
