@@ -62,7 +62,10 @@ def _c_op_table() -> dict[int, tuple[str, object]]:
 
 
 _C_OP_TABLE: dict[int, tuple[str, object]] | None = None
-_ALIAS_CACHE: dict[str, list[tuple[str, int]]] = {}  # module name -> [(attr, id(target))]
+# (module name, id(module)) -> [(attr, id(target))]. Keyed by identity too:
+# paddle._C_ops copies every attribute of the pir ops module, __name__ included,
+# so several distinct modules share one __name__.
+_ALIAS_CACHE: dict[tuple[str, int], list[tuple[str, int]]] = {}
 
 
 def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tuple[str, int]]:
@@ -78,10 +81,98 @@ def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tu
     return found
 
 
+class _Callbacks:
+    """Where the wrappers send events; all None while no profile is running.
+    Wrappers are built once per process and read these at call time, so
+    installing them is only attribute assignment."""
+    on_op = None
+    on_enter = None
+    on_exit = None
+
+
+_ACTIVE = _Callbacks()
+_WRAPPERS: dict[tuple, object] = {}  # (kind, key) -> wrapper, built once
+
+
+def _c_op_wrapper(name: str, fn):
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        cb = _ACTIVE.on_op
+        if cb is not None:
+            cb(name, args, kwargs, out)
+        return out
+
+    wrapper.__name__ = name
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
+    def wrapper(self_, other):
+        out = method(self_, other)
+        cb = _ACTIVE.on_op
+        if cb is not None and out is not NotImplemented:
+            cb(op_name, (other, self_) if swap else (self_, other), {}, out)
+        return out
+
+    wrapper.__name__ = slot
+    wrapper.__wrapped__ = method
+    return wrapper
+
+
+def _composite_wrapper(op_name: str, fn):
+    def wrapper(*args, **kwargs):
+        enter, leave = _ACTIVE.on_enter, _ACTIVE.on_exit
+        if enter is None:
+            return fn(*args, **kwargs)
+        token = enter(op_name)
+        try:
+            out = fn(*args, **kwargs)
+        except BaseException:
+            leave(token, op_name, args, kwargs, None, failed=True)
+            raise
+        leave(token, op_name, args, kwargs, out, failed=False)
+        return out
+
+    wrapper.__name__ = getattr(fn, "__name__", op_name)
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _cached(kind, key, make):
+    w = _WRAPPERS.get((kind, key))
+    if w is None:
+        w = _WRAPPERS[(kind, key)] = make()
+    return w
+
+
+_PLAN: dict = {}
+
+
+def _targets_and_wrappers():
+    """id -> original object, id -> its wrapper; rebuilt only when the set of
+    composite functions changes."""
+    composites = registry.composite_functions()
+    key = tuple(sorted((n, id(f)) for n, f in composites.items()))
+    if _PLAN.get("key") != key:
+        targets: dict[int, object] = {}
+        replacement: dict[int, object] = {}
+        for k, (name, fn) in _C_OP_TABLE.items():
+            targets[k] = fn
+            replacement[k] = _cached("op", k, lambda: _c_op_wrapper(name, fn))
+        for op_name, fn in composites.items():
+            if id(fn) not in targets:
+                targets[id(fn)] = fn
+                replacement[id(fn)] = _cached("composite", (op_name, id(fn)),
+                                              lambda: _composite_wrapper(op_name, fn))
+        _PLAN.update(key=key, targets=targets, replacement=replacement)
+    return _PLAN["targets"], _PLAN["replacement"]
+
+
 class Interceptor:
     """Context manager: while active, ``on_op(name, args, kwargs, out)`` is called
-    after every eager op, and ``on_enter(name)`` / ``on_exit(name, args, kwargs,
-    out)`` around composite functions."""
+    after every eager op, and ``on_enter(name)`` / ``on_exit(token, name, args,
+    kwargs, out, failed)`` around composite functions. Not re-entrant."""
 
     def __init__(self, on_op, on_composite_enter, on_composite_exit, extra_modules=()):
         self.on_op = on_op
@@ -90,50 +181,6 @@ class Interceptor:
         self.extra_modules = tuple(extra_modules)
         self._saved: list[tuple[object, str, object]] = []
 
-    # -- wrappers --------------------------------------------------------
-    def _wrap_c_op(self, name: str, fn):
-        on_op = self.on_op
-
-        def wrapper(*args, **kwargs):
-            out = fn(*args, **kwargs)
-            on_op(name, args, kwargs, out)
-            return out
-
-        wrapper.__name__ = name
-        wrapper.__wrapped__ = fn
-        return wrapper
-
-    def _wrap_operator(self, slot: str, op_name: str, swap: bool, method):
-        on_op = self.on_op
-
-        def wrapper(self_, other):
-            out = method(self_, other)
-            if out is not NotImplemented:
-                args = (other, self_) if swap else (self_, other)
-                on_op(op_name, args, {}, out)
-            return out
-
-        wrapper.__name__ = slot
-        wrapper.__wrapped__ = method
-        return wrapper
-
-    def _wrap_composite(self, op_name: str, fn):
-        enter, leave = self.on_composite_enter, self.on_composite_exit
-
-        def wrapper(*args, **kwargs):
-            token = enter(op_name)
-            try:
-                out = fn(*args, **kwargs)
-            except BaseException:
-                leave(token, op_name, args, kwargs, None, failed=True)
-                raise
-            leave(token, op_name, args, kwargs, out, failed=False)
-            return out
-
-        wrapper.__name__ = getattr(fn, "__name__", op_name)
-        wrapper.__wrapped__ = fn
-        return wrapper
-
     # -- install / restore ----------------------------------------------
     def _set(self, obj, attr, value):
         self._saved.append((obj, attr, getattr(obj, attr)))
@@ -141,6 +188,8 @@ class Interceptor:
 
     def __enter__(self):
         global _C_OP_TABLE
+        if _ACTIVE.on_op is not None:
+            raise RuntimeError("paddle_flops_ext: profiling is already running (profile() is not re-entrant)")
         if _C_OP_TABLE is None:
             _C_OP_TABLE = _c_op_table()
         try:
@@ -148,25 +197,21 @@ class Interceptor:
         except BaseException:
             self.restore()
             raise
+        _ACTIVE.on_op = self.on_op
+        _ACTIVE.on_enter = self.on_composite_enter
+        _ACTIVE.on_exit = self.on_composite_exit
         return self
 
     def _install(self):
-        targets: dict[int, object] = {}
-        replacement: dict[int, object] = {}
-        for key, (name, fn) in _C_OP_TABLE.items():
-            targets[key] = fn
-            replacement[key] = self._wrap_c_op(name, fn)
-        for op_name, fn in registry.composite_functions().items():
-            if id(fn) not in targets:
-                targets[id(fn)] = fn
-                replacement[id(fn)] = self._wrap_composite(op_name, fn)
+        targets, replacement = _targets_and_wrappers()
 
         for module in self._modules_to_scan():
-            aliases = _ALIAS_CACHE.get(module.__name__)
+            cache_key = (module.__name__, id(module))
+            aliases = _ALIAS_CACHE.get(cache_key)
             if aliases is None or module.__name__ in self._uncached:
                 aliases = _aliases_in(module, targets)
                 if module.__name__ not in self._uncached:
-                    _ALIAS_CACHE[module.__name__] = aliases
+                    _ALIAS_CACHE[cache_key] = aliases
             for attr, key in aliases:
                 current = module.__dict__.get(attr)
                 if current is targets.get(key):
@@ -176,26 +221,30 @@ class Interceptor:
         for slot, (op_name, swap) in TENSOR_OPERATORS.items():
             method = tensor.__dict__.get(slot)
             if method is not None:
-                self._set(tensor, slot, self._wrap_operator(slot, op_name, swap, method))
+                self._set(tensor, slot, _cached("operator", (slot, id(method)),
+                                                lambda: _operator_wrapper(slot, op_name, swap, method)))
         # Tensor methods bound directly to C builtins
         for attr, value in list(vars(tensor).items()):
             if id(value) in replacement and targets[id(value)] is value:
                 self._set(tensor, attr, replacement[id(value)])
 
     def _modules_to_scan(self):
+        """Python modules of Paddle (and the model's own modules). The C
+        extension modules that *define* the builtins are skipped: Python code
+        reaches them only through ``paddle._C_ops`` or the aliases scanned here."""
         self._uncached = {m.__name__ for m in self.extra_modules}
+        core = paddle.base.core
+        c_modules = {id(getattr(getattr(core, n, None), "ops", None)) for n in ("eager", "pir")}
         mods = []
         for name, module in list(sys.modules.items()):
-            if module is None:
+            if module is None or id(module) in c_modules or name == "paddle._pir_ops":  # static-graph builders
                 continue
             if name == "paddle" or name.startswith("paddle.") or name in self._uncached:
                 mods.append(module)
-        core_ops = getattr(getattr(paddle.base.core, "eager", None), "ops", None)
-        if isinstance(core_ops, types.ModuleType):
-            mods.append(core_ops)
         return mods
 
     def restore(self):
+        _ACTIVE.on_op = _ACTIVE.on_enter = _ACTIVE.on_exit = None
         while self._saved:
             obj, attr, original = self._saved.pop()
             setattr(obj, attr, original)
