@@ -44,7 +44,8 @@ def parse_size(text: str):
 def build_parser():
     p = argparse.ArgumentParser(prog="paddle-flops", description=(
         "Count parameters, MACs and FLOPs of a PaddlePaddle model. "
-        "Use 'paddle-flops bench --help' for measured latency."))
+        "Use 'paddle-flops bench --help' for measured latency and "
+        "'paddle-flops formulas' for the table of counting conventions."))
     p.add_argument("model", help="module:callable returning a paddle.nn.Layer, e.g. paddle.vision.models:resnet50")
     p.add_argument("--input-size", default="1,3,224,224", help="input shape, e.g. 1,3,224,224 (';' separates inputs)")
     p.add_argument("--dtype", default="float32", help="input dtype (int64 for token ids)")
@@ -61,6 +62,11 @@ def main(argv=None) -> int:
     if argv and argv[0] == "bench":
         from .bench.cli import main as bench_main
         return bench_main(argv[1:])
+    if argv and argv[0] == "formulas":
+        from . import formulas  # noqa: F401  (registers the built-ins)
+        from .report.conventions import conventions_markdown
+        print(conventions_markdown(), end="")
+        return 0
     args = build_parser().parse_args(argv)
     import paddle
     from .api import profile

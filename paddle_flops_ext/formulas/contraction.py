@@ -149,7 +149,7 @@ def einsum_op(ins, outs, attrs):
 
 
 @op_formula("bilinear", args="x, y, weight, bias",
-            convention="batch x out x (in1 x in2 + in2) MACs + 1 per output for bias", contraction=True)
+            convention="batch x out x (in1 x in2 + in1) MACs + 1 per output for bias", contraction=True)
 def bilinear_op(ins, outs, attrs):
     x, y, w, b = (list(ins.values()) + [None] * 4)[:4]
     return contraction(bilinear_macs(w, outs[0]), numel(outs[0]) if b is not None else 0)
