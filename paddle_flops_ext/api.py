@@ -96,9 +96,8 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
 
 
 def _is_program(obj) -> bool:
-    kinds = tuple(k for k in (getattr(paddle.static, "Program", None), getattr(paddle.pir, "Program", None))
-                  if isinstance(k, type))
-    return isinstance(obj, kinds)
+    from .collect.program import is_program  # PIR, legacy (old-IR) and ConcreteProgram
+    return is_program(obj)
 
 
 def _check_strict(result: ProfileResult, strict: bool) -> ProfileResult:

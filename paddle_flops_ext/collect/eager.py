@@ -147,8 +147,7 @@ class EagerCollector:
                 rec.unknown_ops[registry.canonical_op_name(name)] += 1
             return
         ins, attrs = bind_op_arguments(spec.args, args, kwargs)
-        for k, v in self.options.items():
-            attrs.setdefault(k, v)
+        registry.apply_options(attrs, self.options)
         cost = spec.cost(ins, tensor_shapes(out), attrs)
         stat = rec.ops[spec.name]
         stat.calls += 1

@@ -131,11 +131,13 @@ def addmm_op(ins, outs, attrs):
 
 
 @op_formula("linear", "fc", args="x, weight, bias",
-            convention="numel(out) x in_features MACs + 1 per output for bias", contraction=True)
+            convention="numel(out) x in_features MACs + 1 per output for bias; paddle: MACs only", contraction=True)
 def linear_op(ins, outs, attrs):
     x, w = _first(ins)
     bias = list(ins.values())[2] if len(ins) > 2 else None
-    return contraction(numel(outs[0]) * int(w[0]), numel(outs[0]) if bias is not None else 0)
+    macs = numel(outs[0]) * int(w[0])
+    # like nn.Linear (and F.conv2d, whose bias is a separate add): the bias stays out of paddle_flops
+    return Cost(macs, 2 * macs + (numel(outs[0]) if bias is not None else 0), macs)
 
 
 @op_formula("einsum", args="x, equation", convention="pairwise left-to-right: prod of involved letter sizes per step",

@@ -172,6 +172,16 @@ def composite_functions() -> dict[str, Callable]:
 DEFAULT_OPTIONS = {"causal": "full"}
 
 
+def apply_options(attrs: dict, options: Mapping) -> dict:
+    """Merge counting options into an op's ``attrs``. An op argument that has an
+    option's name (flash_attn's bool ``causal``) is kept as ``is_<name>``."""
+    for k, v in options.items():
+        if k in attrs:
+            attrs.setdefault("is_" + k, attrs[k])
+        attrs[k] = v
+    return attrs
+
+
 def canonical_op_name(name: str) -> str:
     """``pd_op.matmul`` / ``matmul_`` / ``final_state_matmul`` -> ``matmul``."""
     if "." in name:

@@ -1,0 +1,182 @@
+"""Roofline view of each layer: bytes moved, arithmetic intensity, bound.
+
+For a layer: ``bytes = (input elements + output elements + own parameters)
+x dtype size`` -- the traffic if each tensor crosses the memory bus once,
+a lower bound that ignores cache reuse misses and im2col buffers.
+``intensity = flops / bytes`` (FLOPs per byte, ``flops`` in this project's
+FLOP convention). With the machine's measured roofs, the ridge point is
+``peak_flops / peak_bandwidth``; a layer whose intensity is below the ridge
+is **memory-bound** (no kernel can run it faster than ``bytes /
+bandwidth``), at or above it **compute-bound**. The roofline time is
+``max(flops / peak_flops, bytes / peak_bandwidth)`` and ``attainable =
+min(peak_flops, intensity x peak_bandwidth)``.
+
+Only layers whose inputs and outputs are its own traffic get a byte
+estimate: leaf layers. A container's own operations (e.g. the attention
+products written in an attention block's ``forward``) have their FLOPs and
+exclusive time reported but ``bytes``/``bound`` left ``None``, because their
+intermediate tensors are not visible from the layer's inputs and outputs.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+COMPUTE, MEMORY = "compute", "memory"
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= max(int(d), 0)
+    return n
+
+
+def _shapes(obj) -> Iterable[tuple]:
+    """Flatten the nested shape lists the profiler records."""
+    if obj is None:
+        return
+    if isinstance(obj, (list, tuple)) and all(isinstance(d, int) for d in obj):
+        yield tuple(obj)
+        return
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _shapes(o)
+
+
+def layer_bytes(input_shapes, output_shapes, param_count: int, dtype_size: int = 4) -> int:
+    elems = sum(_numel(s) for s in _shapes(input_shapes)) + sum(_numel(s) for s in _shapes(output_shapes))
+    return int((elems + int(param_count)) * dtype_size)
+
+
+def intensity(flops: float, nbytes: float) -> float | None:
+    return None if not nbytes else flops / nbytes
+
+
+def classify(arith_intensity: float | None, ridge: float) -> str | None:
+    """``compute`` when the intensity reaches the ridge point, else ``memory``."""
+    if arith_intensity is None:
+        return None
+    return COMPUTE if arith_intensity >= ridge else MEMORY
+
+
+def roofline_seconds(flops: float, nbytes: float | None, peak_flops: float, peak_bw: float) -> float | None:
+    if nbytes is None:
+        return None
+    return max(flops / peak_flops, nbytes / peak_bw)
+
+
+def layer_kind(layer) -> str:
+    """A short label grouping layers for the per-kind summary."""
+    import paddle.nn as nn
+    name = type(layer).__name__
+    if isinstance(layer, (nn.Conv2D, nn.Conv1D, nn.Conv3D)):
+        groups = getattr(layer, "_groups", 1) or 1
+        cin = getattr(layer, "_in_channels", None)
+        k = tuple(getattr(layer, "_kernel_size", ()) or ())
+        if groups > 1 and groups == cin:
+            return "conv depthwise"
+        if groups > 1:
+            return "conv grouped"
+        if k and all(int(d) == 1 for d in k):
+            return "conv 1x1"
+        return "conv kxk"
+    if isinstance(layer, nn.Linear):
+        return "linear"
+    if "BatchNorm" in name or "LayerNorm" in name or "GroupNorm" in name or "RMSNorm" in name:
+        return "norm"
+    if "Pool" in name:
+        return "pool"
+    if name in ("ReLU", "ReLU6", "GELU", "Hardswish", "Hardsigmoid", "Sigmoid", "SiLU", "Swish",
+                "Tanh", "LeakyReLU", "PReLU", "ELU", "Softmax"):
+        return "activation"
+    return name
+
+
+def per_layer_rows(result, timing: dict, peak: dict, model=None, dtype_size: int = 4) -> list[dict]:
+    """One row per leaf layer, and per container that runs operations of its
+    own (counted or not: reshapes and rolls take time too), pairing the
+    profile's counts with the measured exclusive time."""
+    peak_flops = peak["matmul_gflops_peak"] * 1e9
+    peak_bw = peak["copy_gbps_peak"] * 1e9
+    ridge = peak_flops / peak_bw
+    layers = dict(model.named_sublayers(include_self=True)) if model is not None else {}
+    measured = timing.get("layers", {})
+    rows = []
+    for node in result.root.walk():
+        t = measured.get(node.name)
+        own_flops = node.cost.flops
+        runs_ops = bool(node.ops or node.zero_ops or node.unknown_ops)
+        if t is None or not node.called or (not node.is_leaf and own_flops == 0 and not runs_ops):
+            continue
+        leaf = node.is_leaf
+        nbytes = layer_bytes(node.input_shape, node.output_shape, node.params, dtype_size) if leaf else None
+        ai = intensity(own_flops, nbytes) if leaf else None
+        secs = t["exclusive"]
+        achieved = own_flops / secs if secs > 0 else None
+        attainable = min(peak_flops, ai * peak_bw) if ai is not None else None
+        layer = layers.get(node.name)
+        rows.append({
+            "name": node.name or node.type,
+            "type": node.type,
+            "kind": (layer_kind(layer) if layer is not None else node.type) if leaf
+            else node.type + " (own ops)",
+            "leaf": leaf,
+            "calls": t["calls"],
+            "macs": node.cost.macs,
+            "flops": own_flops,
+            "params": node.params,
+            "bytes": nbytes,
+            "intensity": ai,
+            "bound": classify(ai, ridge),
+            "time_ms": secs * 1e3,
+            "achieved_gflops": achieved / 1e9 if achieved is not None else None,
+            "frac_peak": achieved / peak_flops if achieved is not None else None,
+            "attainable_gflops": attainable / 1e9 if attainable is not None else None,
+            "roofline_ms": (roofline_seconds(own_flops, nbytes, peak_flops, peak_bw) or 0) * 1e3
+            if nbytes is not None else None,
+        })
+    total_t = sum(r["time_ms"] for r in rows) or 1.0
+    total_f = sum(r["flops"] for r in rows) or 1
+    for r in rows:
+        r["time_share"] = r["time_ms"] / total_t
+        r["flops_share"] = r["flops"] / total_f
+    return rows
+
+
+def summarize_kinds(rows: list[dict], peak: dict) -> list[dict]:
+    """Per layer kind: share of time vs share of FLOPs, achieved GFLOP/s, and
+    the kind's aggregate intensity and bound."""
+    peak_flops = peak["matmul_gflops_peak"] * 1e9
+    ridge = peak["ridge_flops_per_byte"]
+    groups: dict[str, dict] = {}
+    for r in rows:
+        g = groups.setdefault(r["kind"], {"kind": r["kind"], "layers": 0, "flops": 0, "bytes": 0,
+                                          "time_ms": 0.0, "has_bytes": True})
+        g["layers"] += 1
+        g["flops"] += r["flops"]
+        g["time_ms"] += r["time_ms"]
+        if r["bytes"] is None:
+            g["has_bytes"] = False
+        else:
+            g["bytes"] += r["bytes"]
+    total_t = sum(g["time_ms"] for g in groups.values()) or 1.0
+    total_f = sum(g["flops"] for g in groups.values()) or 1
+    out = []
+    for g in sorted(groups.values(), key=lambda g: -g["time_ms"]):
+        has = g.pop("has_bytes")
+        ai = intensity(g["flops"], g["bytes"]) if has else None
+        secs = g["time_ms"] / 1e3
+        achieved = g["flops"] / secs if secs > 0 else None
+        g.update({
+            "bytes": g["bytes"] if has else None,
+            "intensity": ai,
+            "bound": classify(ai, ridge),
+            "time_share": g["time_ms"] / total_t,
+            "flops_share": g["flops"] / total_f,
+            "achieved_gflops": achieved / 1e9 if achieved is not None else None,
+            "frac_peak": achieved / peak_flops if achieved is not None else None,
+        })
+        out.append(g)
+    return out

@@ -1,0 +1,926 @@
+"""Shape-only counting: trace a model into a PIR program, or take a program,
+and count its operations without running any kernel.
+
+Entry points (``api.profile`` calls them for ``mode="trace"`` and for
+anything that is not a ``paddle.nn.Layer``):
+
+* :func:`profile_program` - a ``paddle.nn.Layer`` (traced), a PIR
+  ``Program``, a legacy ``paddle.static.Program`` (translated to PIR with
+  ``paddle.pir.translate_to_pir``) or a ``ConcreteProgram``.
+* :func:`is_program` - does this object look like a program we can walk.
+
+Tracing a Layer
+---------------
+1. *Direct tracing* (first try): the model's ``forward`` runs once as plain
+   Python in Paddle's static-graph mode, inside a fresh PIR program, on
+   ``paddle.static.data`` placeholders with the concrete input shapes. Each
+   Paddle call appends an operation to the program; no kernel runs and no
+   weight is read, so models built under ``paddle.LazyGuard()`` stay
+   unmaterialised (parameters become ``builtin.parameter`` placeholders).
+2. If that raises (typically Python control flow on a tensor value,
+   ``if x.sum() > 0:``), *AST tracing*: ``paddle.jit.to_static(...,
+   full_graph=True)`` rewrites Python control flow into ``pd_op.if`` /
+   ``pd_op.while`` operations.
+3. If that fails too, :class:`TraceError` says why and suggests
+   ``mode="eager"``.
+
+Direct tracing skips the AST rewrite of every sub-layer's ``forward``, which
+dominates ``to_static`` time on large models; while tracing, Paddle's
+per-layer ``name_struct`` bookkeeping (which lists the whole program on
+every layer call, quadratic in model size) is swapped for a no-op and the
+per-operation Python call-stack capture is turned off; both are put back
+afterwards. The model itself is never modified: its ``forward``,
+parameters, buffers and train/eval modes are as before (the forward hooks we
+add while tracing are removed, also when tracing fails).
+
+Layer attribution and counting rules (same as the eager engine)
+---------------------------------------------------------------
+Forward pre/post hooks on every layer mark the layer's extent in the
+program: at each hook we create a throw-away ``full_int_array`` marker
+operation whose id (PIR operation ids grow with creation order) bounds the
+operations the call created, including those inside control-flow blocks. An
+operation belongs to the innermost layer call that created it, so the result
+tree has exactly the eager layer paths. Then, as in eager mode:
+
+* a layer with a formula (built-in, ``pfe.register`` or ``custom_ops``) is
+  counted by that formula, evaluated on the traced input/output *shapes*
+  (user handlers receive shape-only stand-ins with ``shape``, ``dtype``,
+  ``numel()`` ...); the operations it creates directly are not counted;
+* any other layer is counted through the operations it creates directly,
+  each looked up in the same operation table (``pd_op.matmul`` ->
+  ``matmul``; a trailing ``_`` of in-place variants is dropped);
+* a composite function registered with ``registry.composite_function`` (e.g.
+  ``F.scaled_dot_product_attention``) is counted as one operation and the
+  operations it expands to in the program are not counted again.
+
+Differences from eager mode (documented in the README):
+
+* Program plumbing is not reported at all: ``builtin.*`` and ``cf.*``
+  operations, ``pd_op.data``, constants (``pd_op.full``,
+  ``pd_op.full_int_array``, ``pd_op.assign_value``), feed/fetch, and
+  control-flow containers (their blocks are walked). Constant operands of an
+  operation (an axis, a shape, a scalar) are passed to its formula as
+  attributes, as the eager engine sees them.
+* ``zero_ops`` may list operations eager mode never sees (indexing with
+  ``x[...]`` is a ``pd_op.slice`` in a program but a C-level Tensor method in
+  eager mode); counted ``macs``/``flops`` are unaffected.
+* Control flow: both branches of a ``pd_op.if`` are counted and a
+  ``pd_op.while`` body once (eager counts what actually ran); a note says so.
+* Unknown dimensions: placeholders get the concrete shapes of the input
+  (an ``InputSpec`` dimension of ``None``/-1 becomes 1, as eager mode
+  synthesises it). A dimension that is still -1 in the program (data-dependent
+  sizes, or a bare program with ``None`` batch) is taken as the batch size
+  given with ``input_size`` (else 1), and a note says so.
+
+Programs given directly
+-----------------------
+Every operation is attributed to a single root node (type ``Program``):
+programs do not carry the layer tree. Parameters are the
+``builtin.parameter`` placeholders (unique by name; trainable unless marked
+``trainable=False``/``stop_gradient``).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import paddle
+
+from ..formulas import registry
+from ..report.result import LayerNode, ProfileResult
+from .eager import LayerRecord, _first_line, _model_modules, call_user_handler
+from .inputs import _check_size, _dtype_name
+from .params import parameter_owners
+
+__all__ = ["profile_program", "is_program", "TraceError", "trace_program"]
+
+
+class TraceError(RuntimeError):
+    """The model could not be traced into a static program."""
+
+
+# Operations that only wire the program together: never reported.
+_PLUMBING_PREFIXES = ("builtin.", "cf.")
+_PLUMBING = {
+    "pd_op.data", "pd_op.full", "pd_op.full_int_array", "pd_op.assign_value", "pd_op.assign_value_",
+    "pd_op.feed", "pd_op.fetch", "pd_op.shadow_output", "pd_op.shadow_feed",
+    "pd_op.if", "pd_op.while", "pd_op.pylayer", "pd_op.select_input", "pd_op.select_output",
+}
+_CONTROL_FLOW = {"pd_op.if": "if", "pd_op.while": "while", "pd_op.pylayer": "pylayer"}
+# op attributes that are bookkeeping, not arguments of the operation
+_META_ATTRS = {"op_callstack", "struct_name", "stop_gradient", "persistable", "op_role",
+               "op_namescope", "with_quant_attr", "op_device", "chunk_id"}
+# operand names that are real tensors even when fed by a constant op
+_TENSOR_NAMES = {"x", "y", "input", "other", "condition", "mask", "index", "weight", "bias"}
+
+
+def _is_plumbing(name: str) -> bool:
+    return name in _PLUMBING or name.startswith(_PLUMBING_PREFIXES)
+
+
+# --------------------------------------------------------------------------
+# what is a program
+# --------------------------------------------------------------------------
+
+def _pir_program_type():
+    return paddle.base.libpaddle.pir.Program
+
+
+def _legacy_program_type():
+    return paddle.base.framework.Program
+
+
+def is_program(obj) -> bool:
+    """A PIR ``Program``, a legacy ``paddle.static.Program`` or a
+    ``ConcreteProgram`` (what ``to_static(...).concrete_program`` returns)."""
+    try:
+        if isinstance(obj, (_pir_program_type(), _legacy_program_type())):
+            return True
+    except AttributeError:  # pragma: no cover - other Paddle layouts
+        pass
+    main = getattr(obj, "main_program", None)
+    return main is not None and type(obj).__name__ == "ConcreteProgram"
+
+
+def _as_pir(program):
+    if type(program).__name__ == "ConcreteProgram":
+        program = program.main_program
+    if isinstance(program, _pir_program_type()):
+        return program, False
+    if isinstance(program, _legacy_program_type()):
+        try:
+            return paddle.pir.translate_to_pir(program.desc), True
+        except Exception as exc:
+            raise TraceError(f"could not translate this legacy (non-PIR) paddle.static.Program to PIR "
+                             f"for counting: {type(exc).__name__}: {_first_line(exc)}") from exc
+    raise TypeError(f"expected a paddle.static.Program or a PIR Program, got {type(program).__name__}")
+
+
+# --------------------------------------------------------------------------
+# shapes of program values
+# --------------------------------------------------------------------------
+
+def _is_value(v) -> bool:
+    return isinstance(v, paddle.pir.Value)
+
+
+class _Shapes:
+    """Reads shapes off values, replacing unknown (-1) dimensions."""
+
+    def __init__(self, unknown_dim: int = 1):
+        self.unknown_dim = int(unknown_dim)
+        self.replaced = 0
+
+    def of(self, v):
+        try:
+            dims = v.shape
+        except Exception:
+            return None
+        if dims is None:
+            return None
+        out = []
+        for d in dims:
+            d = int(d)
+            if d < 0:
+                self.replaced += 1
+                d = self.unknown_dim
+            out.append(d)
+        return tuple(out)
+
+    def nested(self, value) -> list[tuple]:
+        """Shapes of every value/tensor in a (nested) structure, in order."""
+        out: list[tuple] = []
+        stack = [value]
+        while stack:
+            v = stack.pop(0)
+            if _is_value(v):
+                s = self.of(v)
+                if s is not None:
+                    out.append(s)
+            elif isinstance(v, paddle.Tensor):
+                out.append(tuple(int(d) for d in v.shape))
+            elif isinstance(v, (list, tuple)):
+                stack[0:0] = list(v)
+            elif isinstance(v, dict):
+                stack[0:0] = list(v.values())
+        return out
+
+    def bind(self, arg_names, args, kwargs):
+        """Like ``eager.bind_op_arguments`` for program values."""
+        ins, attrs = {}, {}
+        items = list(zip(arg_names, args))
+        if len(args) > len(arg_names):
+            items += [(f"arg{i}", a) for i, a in enumerate(args) if i >= len(arg_names)]
+        items += list(kwargs.items())
+        for name, value in items:
+            if _is_value(value) or isinstance(value, paddle.Tensor):
+                found = self.nested(value)
+                ins[name] = found[0] if found else None
+            elif isinstance(value, (list, tuple)) and value and all(
+                    _is_value(v) or isinstance(v, paddle.Tensor) for v in value):
+                ins[name] = self.nested(list(value))
+            elif value is None:
+                ins[name] = None
+                attrs[name] = None
+            else:
+                attrs[name] = value
+        return ins, attrs
+
+
+class _ShapeOnly:
+    """What a user handler receives for a tensor in trace mode: the shape and
+    dtype, ``numel()``, ``dim()`` - no data."""
+
+    def __init__(self, shape, dtype=None):
+        self.shape = list(shape)
+        self.dtype = dtype
+
+    def numel(self):
+        return int(math.prod(self.shape))
+
+    @property
+    def size(self):
+        return self.numel()
+
+    def dim(self):
+        return len(self.shape)
+
+    ndim = property(dim)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"ShapeOnly(shape={self.shape}, dtype={self.dtype})"
+
+
+def _shape_only(value, shapes: _Shapes):
+    if _is_value(value):
+        s = shapes.of(value)
+        return _ShapeOnly(s if s is not None else [], getattr(value, "dtype", None))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shape_only(v, shapes) for v in value)
+    if isinstance(value, dict):
+        return {k: _shape_only(v, shapes) for k, v in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------
+# inputs -> placeholders
+# --------------------------------------------------------------------------
+
+@dataclass
+class _Placeholder:
+    name: str
+    shape: list
+    dtype: str
+
+
+def _input_plan(net, input_size, inputs, input_spec):
+    """``(args, kwargs)`` where tensors are :class:`_Placeholder` and any other
+    value is passed to ``forward`` unchanged."""
+    given = [n for n, v in (("input_size", input_size), ("inputs", inputs), ("input_spec", input_spec)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give only one of input_size, inputs, input_spec (got {', '.join(given)})")
+    if not given:
+        raise ValueError("profile needs the model's input: input_size=[1, 3, 224, 224], "
+                         "inputs=(tensor, ...) or input_spec=[InputSpec(...)]")
+    counter = iter(range(1 << 30))
+
+    def ph(shape, dtype):
+        return _Placeholder(f"input_{next(counter)}", list(shape), _dtype_name(dtype))
+
+    if input_size is not None:
+        if isinstance(input_size, (list, tuple)) and input_size and all(
+                isinstance(s, (list, tuple)) for s in input_size):
+            return [ph(_check_size(s, f"input_size[{i}]"), "float32") for i, s in enumerate(input_size)], {}
+        return [ph(_check_size(input_size), "float32")], {}
+    if inputs is not None:
+        def conv(v, what):
+            if isinstance(v, (paddle.Tensor, np.ndarray)):
+                return ph([int(d) for d in v.shape], v.dtype)
+            if v is None or isinstance(v, (list, tuple, dict, numbers.Number, str)):
+                return v
+            raise TypeError(f"{what} must be a paddle.Tensor or numpy array, got {type(v).__name__}")
+        if isinstance(inputs, dict):
+            return [], {k: conv(v, f"inputs[{k!r}]") for k, v in inputs.items()}
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise ValueError("inputs is empty; pass the tensors the model's forward takes")
+            return [conv(v, f"inputs[{i}]") for i, v in enumerate(inputs)], {}
+        return [conv(inputs, "inputs")], {}
+    specs = input_spec if isinstance(input_spec, (list, tuple)) else [input_spec]
+    if not specs:
+        raise ValueError("input_spec is empty")
+    out = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, paddle.static.InputSpec):
+            raise TypeError(f"input_spec[{i}] must be a paddle.static.InputSpec, got {type(spec).__name__}")
+        shape = [1 if (d is None or d < 0) else int(d) for d in spec.shape]
+        out.append(ph(_check_size(shape, f"input_spec[{i}].shape"), spec.dtype))
+    return out, {}
+
+
+# --------------------------------------------------------------------------
+# tracing
+# --------------------------------------------------------------------------
+
+class _Marks:
+    """Monotonic positions in operation-creation order: each call creates a
+    throw-away constant op in the program being built and returns its id."""
+
+    def __init__(self):
+        self.place = paddle.CPUPlace()
+
+    def __call__(self) -> int:
+        v = paddle._C_ops.full_int_array([0], paddle.int64, self.place)
+        return v.get_defining_op().id()
+
+
+@dataclass
+class _Interval:
+    lo: int
+    hi: int
+    rec: LayerRecord | None   # owner of the ops created directly inside
+    count_ops: bool           # False: covered by a formula or a composite
+
+
+def _no_stack(*args, **kwargs):
+    return traceback.StackSummary()
+
+
+@contextlib.contextmanager
+def _no_name_struct(prefix=None):
+    yield
+
+
+@contextlib.contextmanager
+def _quiet_tracing(fast: bool):
+    """Paddle-side settings for fast tracing, all restored afterwards.
+
+    * ``paddle.nn.layer.layers.name_struct`` (records ``struct_name`` by
+      listing every op of the program on every layer call: quadratic) becomes
+      a no-op; we attribute operations with our own hooks.
+    * ``fast``: ``traceback.extract_stack``, which Paddle's C++ op builders call
+      for every operation to store its Python call stack, returns an empty
+      stack (2-3x faster tracing). Not done for the to_static path, whose error
+      messages use those stacks.
+    * Paddle's own warnings (e.g. "Tensor do not have 'place' interface for pir
+      graph mode") are silenced.
+    """
+    import paddle.nn.layer.layers as layers_mod
+
+    saved_struct = layers_mod.__dict__.get("name_struct")
+    saved_stack = traceback.extract_stack
+    try:
+        if saved_struct is not None:
+            layers_mod.name_struct = _no_name_struct
+        if fast:
+            traceback.extract_stack = _no_stack
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"paddle(\.|$)")
+            yield
+    finally:
+        traceback.extract_stack = saved_stack
+        if saved_struct is not None:
+            layers_mod.name_struct = saved_struct
+
+
+_ALIASES: dict[tuple[str, int], list[str]] = {}
+
+
+class _CompositeGuard:
+    """Wrap registered composite functions (``F.scaled_dot_product_attention``
+    ...) wherever they are bound, for the duration of the trace."""
+
+    def __init__(self, tracer, extra_modules):
+        self.tracer = tracer
+        self.extra = list(extra_modules)
+        self.saved = []
+
+    def __enter__(self):
+        targets = registry.composite_functions()
+        if not targets:
+            return self
+        by_id = {id(fn): (name, fn) for name, fn in targets.items()}
+        wrappers = {}
+        mods = [m for n, m in list(sys.modules.items())
+                if m is not None and (n == "paddle" or n.startswith("paddle."))]
+        extra_names = {m.__name__ for m in self.extra}
+        try:
+            for module in mods + self.extra:
+                key = (module.__name__, id(module))
+                attrs = None if module.__name__ in extra_names else _ALIASES.get(key)
+                if attrs is None:
+                    try:
+                        items = list(vars(module).items())
+                    except TypeError:
+                        continue
+                    attrs = [a for a, v in items if id(v) in by_id and by_id[id(v)][1] is v]
+                    if module.__name__ not in extra_names:
+                        _ALIASES[key] = attrs
+                for attr in attrs:
+                    current = module.__dict__.get(attr)
+                    if current is None or id(current) not in by_id:
+                        continue
+                    name, fn = by_id[id(current)]
+                    if id(fn) not in wrappers:
+                        wrappers[id(fn)] = self._wrap(name, fn)
+                    self.saved.append((module, attr, current))
+                    setattr(module, attr, wrappers[id(fn)])
+        except BaseException:
+            self.restore()
+            raise
+        return self
+
+    def _wrap(self, op_name, fn):
+        tracer = self.tracer
+
+        def wrapper(*args, **kwargs):
+            token = tracer.composite_enter(op_name)
+            try:
+                out = fn(*args, **kwargs)
+            except BaseException:
+                tracer.composite_exit(token, args, kwargs, None, failed=True)
+                raise
+            tracer.composite_exit(token, args, kwargs, out, failed=False)
+            return out
+
+        wrapper.__name__ = getattr(fn, "__name__", op_name)
+        wrapper.__wrapped__ = fn
+        try:  # never rewritten by dy2static's AST pass
+            paddle.jit.not_to_static(wrapper)
+        except Exception:  # pragma: no cover
+            pass
+        return wrapper
+
+    def restore(self):
+        while self.saved:
+            module, attr, original = self.saved.pop()
+            setattr(module, attr, original)
+
+    def __exit__(self, *exc):
+        self.restore()
+        return False
+
+
+class _Tracer:
+    """Builds the program and records, per layer call and composite call, the
+    span of operation ids it created."""
+
+    def __init__(self, net, overrides, shapes: _Shapes):
+        self.net = net
+        self.overrides = overrides or {}
+        self.shapes = shapes
+        self.records: dict[int, LayerRecord] = {}
+        self.order: list[LayerRecord] = []
+        self.specs: dict[type, object] = {}
+        self.stack: list[list] = []        # [rec, has_formula, lo, inputs, ops_counted]
+        self.intervals: list[_Interval] = []
+        self.composite_depth = 0
+        self.composites: list[tuple[LayerRecord, str, dict, list, dict]] = []
+        self.mark = _Marks()
+
+    def _spec(self, layer):
+        t = type(layer)
+        if t not in self.specs:
+            self.specs[t] = registry.lookup_layer(t, self.overrides)
+        return self.specs[t]
+
+    # hooks -------------------------------------------------------------
+    def pre_hook(self, layer, inputs):
+        rec = self.records[id(layer)]
+        has_formula = self._spec(layer) is not None
+        counted = not has_formula and self.composite_depth == 0
+        self.stack.append([rec, has_formula, self.mark(), inputs, counted])
+        return None
+
+    def post_hook(self, layer, inputs, output):
+        rec, has_formula, lo, _, counted = self.stack.pop()
+        self.intervals.append(_Interval(lo, self.mark(), rec, counted))
+        rec.calls += 1
+        if rec.calls == 1:
+            rec.input_shapes = self.shapes.nested(inputs)
+            rec.output_shapes = self.shapes.nested(output)
+        spec = self._spec(layer)
+        if spec is not None:
+            if spec.kind == "builtin":
+                cost, how = spec.fn(layer, self.shapes.nested(inputs), self.shapes.nested(output)), "formula"
+            else:
+                cost, how = call_user_handler(spec.fn, layer, _shape_only(inputs, self.shapes),
+                                              _shape_only(output, self.shapes))
+            rec.cost = rec.cost + cost
+            rec.counted_by = how
+        return None
+
+    # composites ----------------------------------------------------------
+    def composite_enter(self, name):
+        counting = bool(self.stack) and not self.stack[-1][1] and not self.composite_depth
+        self.composite_depth += 1
+        return (name, counting, self.stack[-1][0] if self.stack else None, self.mark())
+
+    def composite_exit(self, token, args, kwargs, out, failed):
+        name, counting, rec, lo = token
+        self.composite_depth -= 1
+        self.intervals.append(_Interval(lo, self.mark(), None, False))
+        if counting and not failed and rec is not None:
+            spec = registry.lookup_op(name)
+            if spec is None:
+                return
+            ins, attrs = self.shapes.bind(spec.args, args, kwargs)
+            self.composites.append((rec, name, ins, self.shapes.nested(out), attrs))
+
+    # running -------------------------------------------------------------
+    def install(self):
+        handles = []
+        seen = set()
+        for path, layer in self.net.named_sublayers(include_self=True):
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            rec = LayerRecord(path, layer)
+            self.records[id(layer)] = rec
+            self.order.append(rec)
+        try:
+            for rec in self.order:
+                handles.append(rec.layer.register_forward_pre_hook(self.pre_hook))
+                handles.append(rec.layer.register_forward_post_hook(self.post_hook))
+        except BaseException:
+            for h in handles:
+                h.remove()
+            raise
+        return handles
+
+
+def _make_args(plan_args, plan_kwargs, make):
+    args = [make(a) if isinstance(a, _Placeholder) else a for a in plan_args]
+    kwargs = {k: (make(v) if isinstance(v, _Placeholder) else v) for k, v in plan_kwargs.items()}
+    return args, kwargs
+
+
+def _trace_direct(net, plan_args, plan_kwargs):
+    """Run forward as plain Python in static-graph mode (no AST rewrite)."""
+    from paddle.base import framework
+    import paddle.pir.core as ir_static
+    from paddle.jit.dy2static.utils import graph_tracing_guard
+
+    translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
+    was = translator.enable_to_static
+    translator.enable_to_static = False  # a @to_static forward runs as Python here
+    try:
+        with framework._dygraph_guard(None):
+            main, startup = ir_static.Program(), ir_static.Program()
+            with ir_static.program_guard(main, startup), graph_tracing_guard(main):
+                args, kwargs = _make_args(plan_args, plan_kwargs,
+                                          lambda p: paddle.static.data(p.name, p.shape, p.dtype))
+                out = net(*args, **kwargs)
+    finally:
+        translator.enable_to_static = was
+    return main, out
+
+
+def _trace_ast(net, plan_args, plan_kwargs):
+    """``paddle.jit.to_static(full_graph=True)``: Python control flow on tensors
+    becomes program control flow. The model's ``forward`` is not replaced: we
+    convert a function that calls the model."""
+    from paddle.static import InputSpec
+
+    holders = [a for a in list(plan_args) + list(plan_kwargs.values()) if isinstance(a, _Placeholder)]
+    specs = [InputSpec(p.shape, p.dtype, p.name) for p in holders]
+    index = {id(p): i for i, p in enumerate(holders)}
+
+    @paddle.jit.not_to_static
+    def assemble(tensors):
+        return _make_args(plan_args, plan_kwargs, lambda p: tensors[index[id(p)]])
+
+    def traced_forward(tensors):
+        call_args, call_kwargs = assemble(tensors)
+        return net(*call_args, **call_kwargs)
+
+    translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
+    was = translator.enable_to_static
+    translator.enable_to_static = True
+    try:
+        static_fn = paddle.jit.to_static(traced_forward, input_spec=[specs], full_graph=True)
+        concrete = static_fn.concrete_program
+    finally:
+        translator.enable_to_static = was
+    return concrete.main_program, concrete.outputs
+
+
+def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops=None):
+    """Trace ``net`` and return ``(program, tracer, how, input_shapes)``.
+    The model is left as it was, also when this raises."""
+    plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec)
+    input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
+                    if isinstance(p, _Placeholder)]
+    overrides = _custom_specs(custom_ops)
+    modes = {id(l): (l, l.training) for l in net.sublayers(include_self=True)}
+    errors = []
+    for how, fn in (("direct", _trace_direct), ("to_static", _trace_ast)):
+        tracer = _Tracer(net, overrides, _Shapes(1))
+        handles = tracer.install()
+        try:
+            net.eval()
+            with _quiet_tracing(how == "direct"), _CompositeGuard(tracer, _model_modules(net)):
+                program, _ = fn(net, plan_args, plan_kwargs)
+            return program, tracer, how, input_shapes
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append((how, exc))
+        finally:
+            for h in handles:
+                h.remove()
+            for layer, training in modes.values():
+                layer.training = training
+    (_, first), (_, last) = errors[0], errors[-1]
+    plain, converted = _error_summary(first), _error_summary(last)
+    detail = plain if plain == converted else f"{plain.rstrip('.: ')}; with paddle.jit.to_static: {converted}"
+    detail = detail.rstrip(".: ")
+    raise TraceError(
+        f"mode='trace' could not trace {type(net).__name__}.forward into a static program: {detail}. "
+        f"Trace mode builds the program from shapes only, so forward must not need tensor values in "
+        f"Python (.numpy(), .item(), .tolist(), float()/int() of a tensor, control flow that "
+        f"paddle.jit.to_static cannot convert). If the input shape is wrong, fix input_size/input_spec; "
+        f"otherwise count this model with mode='eager', which runs it."
+    ) from last
+
+
+def _error_summary(exc: Exception) -> str:
+    """``Type: message`` of an exception; for dy2static's multi-line reports,
+    the line that names the underlying error."""
+    lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.isidentifier() and head.endswith(("Error", "Exception")) and ":" in line:
+            return line[:400]
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _custom_specs(custom_ops):
+    if not custom_ops:
+        return {}
+    from ..api import _custom_specs as specs
+    return specs(custom_ops)
+
+
+# --------------------------------------------------------------------------
+# walking a program
+# --------------------------------------------------------------------------
+
+def _walk(block):
+    for op in block.ops:
+        yield op
+        if op.num_regions():
+            for sub in op.blocks():
+                yield from _walk(sub)
+
+
+def _const_value(op):
+    try:
+        return op.attrs().get("value")
+    except Exception:  # pragma: no cover
+        return None
+
+
+def _op_arguments(op, shapes: _Shapes):
+    """``(ins, outs, attrs)`` of a program operation, shaped like what the
+    eager engine passes to a formula."""
+    try:
+        names = list(op.get_input_names())
+    except Exception:
+        names = []
+    ins, attrs = {}, {}
+    for i in range(op.num_operands()):
+        name = names[i] if i < len(names) else f"arg{i}"
+        src = op.operand_source(i)
+        if src is None or not src.initialized():
+            ins[name] = None
+            continue
+        producer = src.get_defining_op()
+        pname = producer.name() if producer is not None else ""
+        if pname == "pd_op.full_int_array":
+            attrs[name] = _const_value(producer)
+            continue
+        if pname == "pd_op.full" and name not in _TENSOR_NAMES:
+            attrs[name] = _const_value(producer)
+            continue
+        if pname == "builtin.combine":
+            ins[name] = [shapes.of(v) for v in producer.operands_source()]
+            continue
+        ins[name] = shapes.of(src)
+    for k, v in op.attrs().items():
+        if k not in _META_ATTRS and k not in attrs:
+            attrs[k] = v
+    outs = []
+    for r in op.results():
+        s = shapes.of(r)
+        if s is not None and not _is_vector(r):
+            outs.append(s)
+            continue
+        for user in r.all_used_ops():
+            if user.name() == "builtin.split":
+                outs.extend(x for x in (shapes.of(v) for v in user.results()) if x is not None)
+                break
+    return ins, outs, attrs
+
+
+def _is_vector(value) -> bool:
+    try:
+        return not value.is_dense_tensor_type() and not value.is_selected_row_type()
+    except Exception:
+        return False
+
+
+class _Counter:
+    def __init__(self, shapes: _Shapes, options: dict):
+        self.shapes = shapes
+        self.options = options
+        self.control_flow: dict[str, int] = {}
+
+    def count(self, rec: LayerRecord, op):
+        name = op.name()
+        spec = registry.lookup_op(name)
+        if spec is None:
+            canon = registry.canonical_op_name(name)
+            if registry.zero_cost_reason(name) is not None:
+                rec.zero_ops[canon] += 1
+            else:
+                rec.unknown_ops[canon] += 1
+            return
+        ins, outs, attrs = _op_arguments(op, self.shapes)
+        self.add(rec, spec, ins, outs, attrs)
+
+    def add(self, rec, spec, ins, outs, attrs):
+        _apply_options(attrs, self.options)
+        cost = spec.cost(ins, outs, attrs)
+        stat = rec.ops[spec.name]
+        stat.calls += 1
+        stat.cost = stat.cost + cost
+        rec.cost = rec.cost + cost
+
+
+def _apply_options(attrs, options):
+    apply = getattr(registry, "apply_options", None)
+    if apply is not None:
+        apply(attrs, options)  # the eager engine's rule
+    else:  # pragma: no cover - older registry
+        for k, v in options.items():
+            attrs.setdefault(k, v)
+
+
+def _owners(ops, intervals: list[_Interval]):
+    """Yield ``(op, interval | None)``: the innermost call whose id span
+    (lo, hi) contains the op (spans nest like the calls that made them)."""
+    ivs = sorted(intervals, key=lambda iv: (iv.lo, -iv.hi))
+    ordered = sorted(ops, key=lambda op: op.id())
+    stack: list[_Interval] = []
+    j = 0
+    for op in ordered:
+        x = op.id()
+        while stack and stack[-1].hi <= x:
+            stack.pop()
+        while j < len(ivs) and ivs[j].lo < x:
+            iv = ivs[j]
+            j += 1
+            while stack and stack[-1].hi <= iv.lo:
+                stack.pop()
+            if iv.hi > x:
+                stack.append(iv)
+        yield op, (stack[-1] if stack else None)
+
+
+def _notes(counter: _Counter, shapes: _Shapes, how: str | None) -> list[str]:
+    notes = []
+    if how == "to_static":
+        notes.append("traced with paddle.jit.to_static(full_graph=True): forward has Python control flow "
+                     "on tensor values")
+    if counter.control_flow:
+        kinds = ", ".join(f"{n} x{c}" for n, c in sorted(counter.control_flow.items()))
+        notes.append(f"program control flow ({kinds}): every branch of an if is counted, a while body once")
+    if shapes.replaced:
+        notes.append(f"{shapes.replaced} unknown (-1) dimension(s) in the program counted as {shapes.unknown_dim}")
+    return notes
+
+
+def _control_flow(counter, op):
+    kind = _CONTROL_FLOW.get(op.name())
+    if kind:
+        counter.control_flow[kind] = counter.control_flow.get(kind, 0) + 1
+
+
+# --------------------------------------------------------------------------
+# entry points
+# --------------------------------------------------------------------------
+
+def profile_program(net_or_program, input_size=None, inputs=None, input_spec=None, custom_ops=None,
+                    options=None) -> ProfileResult:
+    """Count ``net_or_program`` from shapes only (no kernel runs).
+
+    A ``paddle.nn.Layer`` is traced first (see the module docstring); give
+    its input as in :func:`paddle_flops_ext.profile`. For a program, an
+    optional ``input_size`` gives the size of unknown (-1/``None``) dims.
+    """
+    options = {**registry.DEFAULT_OPTIONS, **(options or {})}
+    if isinstance(net_or_program, paddle.nn.Layer):
+        return _profile_layer(net_or_program, input_size, inputs, input_spec, custom_ops, options)
+    if not is_program(net_or_program):
+        raise TypeError(f"expected a paddle.nn.Layer or a static/PIR Program, got {type(net_or_program).__name__}")
+    if inputs is not None or input_spec is not None:
+        raise ValueError("a program already holds its inputs; only input_size (to size unknown -1 "
+                         "dimensions) can be given with a program")
+    return _profile_bare_program(net_or_program, input_size, options)
+
+
+def _profile_layer(net, input_size, inputs, input_spec, custom_ops, options) -> ProfileResult:
+    from ..api import build_result
+
+    program, tracer, how, input_shapes = trace_program(net, input_size, inputs, input_spec, custom_ops)
+    shapes = tracer.shapes
+    counter = _Counter(shapes, options)
+    ops = []
+    for op in _walk(program.global_block()):
+        name = op.name()
+        if _is_plumbing(name):
+            _control_flow(counter, op)
+            continue
+        ops.append(op)
+    for op, iv in _owners(ops, tracer.intervals):
+        if iv is None or not iv.count_ops or iv.rec is None:
+            continue  # outside the model's forward, or covered by a formula / composite
+        counter.count(iv.rec, op)
+    for rec, name, ins, outs, attrs in tracer.composites:
+        counter.add(rec, registry.lookup_op(name), ins, outs, attrs)
+    result = build_result(net, tracer.order, owners=parameter_owners(net), inputs=input_shapes)
+    result.mode = "trace"
+    result.notes.extend(_notes(counter, shapes, how))
+    return result
+
+
+def _unknown_dim(program, input_size) -> int:
+    """The size to use for -1 dims of a bare program: matched from
+    ``input_size`` against the program's data placeholders, else 1."""
+    if input_size is None:
+        return 1
+    sizes = input_size
+    if not (isinstance(sizes, (list, tuple)) and sizes and all(isinstance(s, (list, tuple)) for s in sizes)):
+        sizes = [sizes]
+    sizes = [_check_size(s, "input_size") for s in sizes]
+    found = []
+    data_ops = [op for op in program.global_block().ops if op.name() == "pd_op.data"]
+    for op, given in zip(data_ops, sizes):
+        dims = list(op.results()[0].shape)
+        for d, g in zip(dims, given):
+            if int(d) < 0:
+                found.append(int(g))
+    return found[0] if found else int(sizes[0][0])
+
+
+def _profile_bare_program(program, input_size, options) -> ProfileResult:
+    pir_program, translated = _as_pir(program)
+    shapes = _Shapes(_unknown_dim(pir_program, input_size))
+    counter = _Counter(shapes, options)
+    rec = LayerRecord("", None)
+    params = trainable = 0
+    seen_params = set()
+    inputs = []
+    for op in _walk(pir_program.global_block()):
+        name = op.name()
+        if name == "builtin.parameter":
+            attrs = op.attrs()
+            pname = attrs.get("parameter_name")
+            if pname in seen_params:
+                continue
+            seen_params.add(pname)
+            n = registry.numel(shapes.of(op.results()[0]) or ())
+            params += n
+            train = attrs.get("trainable")
+            stop = attrs.get("stop_gradient")
+            train = train[0] if isinstance(train, list) and train else train
+            stop = stop[0] if isinstance(stop, list) and stop else stop
+            if (train if train is not None else not stop):
+                trainable += n
+            continue
+        if name == "pd_op.data":
+            inputs.append(shapes.of(op.results()[0]))
+            continue
+        if _is_plumbing(name):
+            _control_flow(counter, op)
+            continue
+        counter.count(rec, op)
+    root = LayerNode(
+        name="", type="Program", depth=0, called=True, calls=1,
+        input_shape=list(inputs), output_shape=[], params=params, trainable_params=trainable,
+        cost=rec.cost, counted_by="ops",
+        ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
+        unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops))
+    result = ProfileResult(root=root, inputs=list(inputs), mode="program")
+    if translated:
+        result.notes.append("legacy paddle.static.Program translated to PIR with paddle.pir.translate_to_pir")
+    result.notes.extend(_notes(counter, shapes, None))
+    return result
