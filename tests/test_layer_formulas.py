@@ -372,9 +372,9 @@ def test_antialias_interpolate_widens_the_filter():
             return F.interpolate(x, size=[3, 4], mode="bilinear", antialias=True)
 
     r = pfe.profile(Down(), input_size=[1, 2, 9, 8])
-    # taps per axis ceil(2 * in/out): H 9->3: 6, W 8->4: 4; nested sums:
-    # rows 6 x (2*4 - 1) + (2*6 - 1)
-    assert r.flops == 1 * 2 * 3 * 4 * (6 * 7 + 11)
+    # separable passes, taps ceil(2 * in/out): W 8->4 with 4 taps into a 9x4
+    # intermediate, then H 9->3 with 6 taps into 3x4; 2t - 1 per element written
+    assert r.flops == 2 * (9 * 4 * 7 + 3 * 4 * 11)
 
 
 @pytest.mark.parametrize("mode,per", [("bilinear", 9), ("nearest", 0)])

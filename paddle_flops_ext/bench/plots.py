@@ -63,8 +63,10 @@ def _flops_vs_latency(plt, doc, path) -> bool:
             continue
         labelled.add(key)
         name = r["model"] + (f" b{r['batch_size']}" if len(doc["config"]["batch_sizes"]) > 1 else "")
+        # alternate above/below so neighbours with similar FLOPs stay legible
+        below = len(labelled) % 2 == 0
         ax.annotate(name, (r["flops"] / 1e9, r["latency_ms"]["median"]), textcoords="offset points",
-                    xytext=(5, 4), fontsize=8)
+                    xytext=(6, -11 if below else 5), fontsize=8)
     lo = min(r["flops"] for r in rows) / 2
     hi = max(r["flops"] for r in rows) * 2
     for frac, style in ((1.0, "-"), (0.1, "--")):
@@ -114,8 +116,11 @@ def _layers(plt, doc, path) -> bool:
     ax1.set_yscale("log")
     ax1.set_xlabel("layer MFLOPs")
     ax1.set_ylabel("layer exclusive time (ms, median)")
-    models = ", ".join(dict.fromkeys(m for m, _ in layers))
-    ax1.set_title(f"Per-layer time vs FLOPs (eager): {models}", fontsize=9)
+    times = [r["time_ms"] for _, r in layers]
+    ax1.set_ylim(min(times) / 3, max(times) * 3)
+    n_models = len(dict.fromkeys(m for m, _ in layers))
+    ax1.set_title(f"Per-layer exclusive time vs FLOPs (eager, {len(layers)} layers of {n_models} models)",
+                  fontsize=9)
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend(fontsize=8)
 
@@ -127,11 +132,16 @@ def _layers(plt, doc, path) -> bool:
         ax2.plot(xs, [min(peak_f, x * peak_bw) for x in xs], "-", color="black", lw=1.2,
                  label=f"roofline: {peak_bw:.1f} GB/s, {peak_f:.0f} GFLOP/s (ridge {ridge:.1f} FLOP/B)")
         ax2.axvline(ridge, color="grey", ls=":", lw=1)
+        eager = doc["peak"].get("matmul_backends", {}).get("eager")
+        if eager and doc["peak"].get("matmul_backend") != "eager":
+            e_peak = eager["gflops_peak"]
+            ax2.plot([lo_i, hi_i], [e_peak, e_peak], "--", color="black", lw=0.8,
+                     label=f"eager paddle.matmul ({e_peak:.0f} GFLOP/s)")
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.set_xlabel("arithmetic intensity (FLOP / byte, leaf layers)")
     ax2.set_ylabel("achieved GFLOP/s")
-    ax2.set_title("Roofline of the leaf layers", fontsize=9)
+    ax2.set_title("Roofline of the leaf layers (eager timings, measured roofs)", fontsize=9)
     ax2.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

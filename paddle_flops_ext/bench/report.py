@@ -89,7 +89,10 @@ def machine_text(doc: dict) -> str:
         f"Load average (1/5/15 min) at start {m.get('load_average_start')}, "
         f"at end {m.get('load_average_end')}",
         f"Measured peak: {p['matmul_n']}x{p['matmul_n']} fp32 matmul "
-        f"{p['matmul_gflops_peak']:.1f} GFLOP/s (median {p['matmul_gflops_median']:.1f}); "
+        f"{p['matmul_gflops_peak']:.1f} GFLOP/s (median {p['matmul_gflops_median']:.1f}) via "
+        f"{p.get('matmul_backend', 'eager')}"
+        + "".join(f"; {k} matmul {v['gflops_peak']:.1f}" for k, v in p.get("matmul_backends", {}).items()
+                  if k != p.get("matmul_backend")) + "; "
         f"{p['copy_mib']:.0f} MiB copy {p['copy_gbps_peak']:.1f} GB/s "
         f"(median {p['copy_gbps_median']:.1f}); ridge point {p['ridge_flops_per_byte']:.2f} FLOP/byte",
         f"Timing: {c['warmup']} warm-up + {c['repeats']} timed runs per mode; per-layer "
@@ -151,10 +154,14 @@ def to_markdown(doc: dict, top: int = 10) -> str:
 
     if doc.get("per_layer"):
         ridge = doc["peak"]["ridge_flops_per_byte"]
+        eager = doc["peak"].get("matmul_backends", {}).get("eager")
+        eager_txt = (f" Per-layer times are eager (dygraph) kernels; eager `paddle.matmul` reaches "
+                     f"{eager['gflops_peak']:.1f} GFLOP/s here, the machine peak above "
+                     f"{doc['peak']['matmul_gflops_peak']:.1f}." if eager else "")
         out += ["## Per layer (eager, exclusive time)", "",
                 f"Bytes = (inputs + outputs + weights) x dtype size; a layer is memory-bound when its "
                 f"FLOP/byte is below the ridge point {ridge:.2f}. Time share and FLOP share are over "
-                f"the rows listed (leaf layers and containers' own operations).", ""]
+                f"the rows listed (leaf layers and containers' own operations)." + eager_txt, ""]
         for pl in doc["per_layer"]:
             size = f" {pl['input_size']}" if pl["input_size"] is not None else ""
             listed = sum(r["time_ms"] for r in pl["layers"])

@@ -15,8 +15,10 @@ JSON schema (``bench_<device>.json``, ``"schema": "paddle_flops_ext.bench/1"``):
       "config": {models, batch_sizes, input_sizes, seq_lens, modes, repeats,
                  warmup, per_layer, per_layer_repeats, quick, noise_threshold},
       "peak": {matmul_n, matmul_gflops_peak, matmul_gflops_median, matmul_noisy,
+               matmul_backend ("eager"|"inference"),
+               matmul_backends: {eager|inference: {gflops_peak, gflops_median, noisy}},
                copy_mib, copy_gbps_peak, copy_gbps_median, copy_noisy,
-               ridge_flops_per_byte, repeats},
+               ridge_flops_per_byte, repeats, notes},
       "results": [                                   # one per model x batch x size x mode
         {model, source ("zoo"|"user"), batch_size, input_size, input_shapes,
          mode, status ("ran"|"unavailable"|"failed"), reason, notes, setup_s,
@@ -41,7 +43,9 @@ Units: ``*_ms`` milliseconds, ``*_gflops`` 1e9 FLOP/s, ``*_gbps`` 1e9 B/s,
 ``bytes`` bytes, ``intensity`` FLOPs per byte, ``*_share``/``frac_*``
 fractions in [0, 1]. ``flops`` follows this project's convention (2 per MAC
 plus the non-MAC work); ``achieved_gflops = flops / median latency``;
-``frac_peak = achieved_gflops / peak.matmul_gflops_peak``;
+``frac_peak = achieved_gflops / peak.matmul_gflops_peak`` (above 1 when a
+kernel does less arithmetic than the count, e.g. Winograd convolution, or
+when the peak run was slowed by other load);
 ``throughput_per_s = batch_size / median latency``.
 """
 from __future__ import annotations
@@ -186,7 +190,7 @@ def run_benchmark(config: BenchConfig) -> dict:
     steps = len(tasks) * (len(cfg.modes) + (1 if cfg.per_layer else 0) + 1) + 1
     bar = Progress(steps, cfg.progress)
     bar.show("measuring peak matmul and copy")
-    peak = measure_peak(device, quick=cfg.quick, sync=sync)
+    peak = measure_peak(device, quick=cfg.quick, sync=sync, threads=threads["threads"])
     bar.step(f"peak {peak['matmul_gflops_peak']:.0f} GFLOP/s, {peak['copy_gbps_peak']:.1f} GB/s")
 
     results, per_layer = [], []

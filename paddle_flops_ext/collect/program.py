@@ -64,20 +64,36 @@ Differences from eager mode (documented in the README):
 * ``zero_ops`` may list operations eager mode never sees (indexing with
   ``x[...]`` is a ``pd_op.slice`` in a program but a C-level Tensor method in
   eager mode); counted ``macs``/``flops`` are unaffected.
+* Paddle builds ``x * 2.0`` and ``x + eps`` as one ``pd_op.scale`` where
+  eager mode sees a ``multiply``/``add`` with a Python scalar: same cost,
+  except that a literal ``x * 1.0`` is a free identity ``scale`` here and one
+  multiply per element in eager mode.
+* Input checks are Paddle's static shape inference, which checks less than
+  a run: a wrong rank is reported (naming the layer, as in eager mode), but
+  e.g. a conv input with the wrong channel count is not.
 * Control flow: both branches of a ``pd_op.if`` are counted and a
   ``pd_op.while`` body once (eager counts what actually ran); a note says so.
 * Unknown dimensions: placeholders get the concrete shapes of the input
   (an ``InputSpec`` dimension of ``None``/-1 becomes 1, as eager mode
-  synthesises it). A dimension that is still -1 in the program (data-dependent
-  sizes, or a bare program with ``None`` batch) is taken as the batch size
-  given with ``input_size`` (else 1), and a note says so.
+  synthesises it), so a traced program normally has none. A dimension that
+  is still -1 (a data-dependent size, or the batch of a ``paddle.jit.load``-ed
+  layer's saved program) is counted as the batch size (first dimension of the
+  first input), and a note says so.
 
 Programs given directly
 -----------------------
 Every operation is attributed to a single root node (type ``Program``):
-programs do not carry the layer tree. Parameters are the
-``builtin.parameter`` placeholders (unique by name; trainable unless marked
-``trainable=False``/``stop_gradient``).
+programs do not carry the layer tree, so only the operation table applies
+(a conv/linear bias is its own ``add`` op: same ``flops`` as the layer
+formulas; ``paddle_flops`` is the contractions' MACs only, without the
+per-layer figures paddle.flops uses for BatchNorm, pooling or conv bias; a
+composite such as SDPA is counted through the ops Paddle expanded it to).
+Parameters are the ``builtin.parameter`` placeholders, unique by name,
+trainable unless marked ``trainable=False``/``stop_gradient`` (a program
+built by tracing also holds the model's buffers there, and they count).
+-1 dimensions (a ``None`` batch of ``paddle.static.data``) take the size
+``input_size`` gives at the position of the first -1 (input_size lists the
+program's ``pd_op.data`` placeholders in order), else 1; a note says so.
 """
 from __future__ import annotations
 
@@ -392,7 +408,7 @@ def _quiet_tracing(fast: bool):
             layers_mod.name_struct = saved_struct
 
 
-_ALIASES: dict[tuple[str, int], list[str]] = {}
+_ALIASES: dict[tuple, list[str]] = {}  # (module, targets) -> attribute names bound to them
 
 
 class _CompositeGuard:
@@ -415,7 +431,7 @@ class _CompositeGuard:
         extra_names = {m.__name__ for m in self.extra}
         try:
             for module in mods + self.extra:
-                key = (module.__name__, id(module))
+                key = (module.__name__, id(module), tuple(sorted(by_id)))
                 attrs = None if module.__name__ in extra_names else _ALIASES.get(key)
                 if attrs is None:
                     try:
@@ -427,7 +443,7 @@ class _CompositeGuard:
                         _ALIASES[key] = attrs
                 for attr in attrs:
                     current = module.__dict__.get(attr)
-                    if current is None or id(current) not in by_id:
+                    if current is None or id(current) not in by_id or by_id[id(current)][1] is not current:
                         continue
                     name, fn = by_id[id(current)]
                     if id(fn) not in wrappers:
@@ -623,8 +639,11 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
     overrides = _custom_specs(custom_ops)
     modes = {id(l): (l, l.training) for l in net.sublayers(include_self=True)}
     errors = []
+    # a -1 left in the traced program (a data-dependent size, or a loaded
+    # batch-agnostic sub-program such as a jit.load'ed layer) -> the batch size
+    batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
     for how, fn in (("direct", _trace_direct), ("to_static", _trace_ast)):
-        tracer = _Tracer(net, overrides, _Shapes(1))
+        tracer = _Tracer(net, overrides, _Shapes(batch))
         handles = tracer.install()
         try:
             net.eval()
@@ -632,16 +651,16 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
                 program, _ = fn(net, plan_args, plan_kwargs)
             return program, tracer, how, input_shapes
         except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append((how, exc))
+            errors.append((how, exc, _where(tracer)))
         finally:
             for h in handles:
                 h.remove()
             for layer, training in modes.values():
                 layer.training = training
-    (_, first), (_, last) = errors[0], errors[-1]
+    (_, first, where), (_, last, _) = errors[0], errors[-1]
     plain, converted = _error_summary(first), _error_summary(last)
     detail = plain if plain == converted else f"{plain.rstrip('.: ')}; with paddle.jit.to_static: {converted}"
-    detail = detail.rstrip(".: ")
+    detail = detail.rstrip(".: ") + (f" ({where})" if where else "")
     raise TraceError(
         f"mode='trace' could not trace {type(net).__name__}.forward into a static program: {detail}. "
         f"Trace mode builds the program from shapes only, so forward must not need tensor values in "
@@ -649,6 +668,17 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
         f"paddle.jit.to_static cannot convert). If the input shape is wrong, fix input_size/input_spec; "
         f"otherwise count this model with mode='eager', which runs it."
     ) from last
+
+
+def _where(tracer: "_Tracer") -> str:
+    """The innermost layer that was running when tracing failed."""
+    if not tracer.stack:
+        return ""
+    rec, _, _, inputs, _ = tracer.stack[-1]
+    shapes = ", ".join(str(list(x)) for x in tracer.shapes.nested(inputs)) or "no tensors"
+    chain = " > ".join(f[0].path or type(f[0].layer).__name__ for f in tracer.stack)
+    return (f"in layer '{rec.path or '<root>'}' ({type(rec.layer).__name__}) called with input shape(s) "
+            f"{shapes}; call chain: {chain}")
 
 
 def _error_summary(exc: Exception) -> str:
@@ -804,7 +834,7 @@ def _notes(counter: _Counter, shapes: _Shapes, how: str | None) -> list[str]:
         kinds = ", ".join(f"{n} x{c}" for n, c in sorted(counter.control_flow.items()))
         notes.append(f"program control flow ({kinds}): every branch of an if is counted, a while body once")
     if shapes.replaced:
-        notes.append(f"{shapes.replaced} unknown (-1) dimension(s) in the program counted as {shapes.unknown_dim}")
+        notes.append(f"unknown (-1) dimensions in the program were counted as {shapes.unknown_dim}")
     return notes
 
 

@@ -13,9 +13,11 @@ counted):
   In general, with ``t_1..t_d`` taps per axis the nested weighted sums
   (innermost along the last axis) cost ``c = t_k * c + 2 t_k - 1`` for
   ``k = d .. 1``, starting from ``c = 0``.
-* antialiased resize (``interpolate(..., antialias=True)``): the same nested
-  sums with the filter widened on down-sampled axes:
-  ``t = ceil(support * max(1, in/out))``, support 2 (linear) or 4 (cubic).
+* antialiased resize (``interpolate(..., antialias=True)``): separable passes
+  as the kernel runs them, last axis first; each pass writes its intermediate
+  with ``t``-tap weighted sums (``2t - 1`` each), the filter widened on
+  down-sampled axes: ``t = ceil(support * max(1, in/out))``, support 2
+  (bilinear) or 4 (bicubic); an axis whose size does not change is skipped.
 * area: adaptive average pooling (see pooling).
 * grid_sample: bilinear 9 (4-D input) / trilinear 21 (5-D) per output
   element, nearest 0; the grid's un-normalisation (per output location,
@@ -62,11 +64,27 @@ def interp_cost(x, out, mode: str, data_format="NCHW", antialias=False) -> Cost:
         return pool_cost(x, out, nd, "avg", data_format=data_format, adaptive=True)
     if not antialias:
         return pointwise(numel(out), interp_per_output(mode, nd))
+    return pointwise(antialias_flops(x, out, mode, data_format), 1)
+
+
+def antialias_flops(x, out, mode: str, data_format="NCHW") -> int:
+    """Separable antialiased resize: one pass per resized axis, last axis first;
+    a pass writes every element of its intermediate with a ``t``-tap weighted
+    sum (``2t - 1``), ``t = ceil(support * max(1, in/out))``."""
+    nd = len(x) - 2
     last = channels_last(data_format)
-    xin, yout = spatial(x, nd, last), spatial(out, nd, last)
+    sizes = list(spatial(x, nd, last))
+    target = spatial(out, nd, last)
+    planes = numel(out) // max(1, numel(target))
     support = _TAPS.get(mode, 2)
-    taps = [math.ceil(support * max(1.0, i / max(1, o))) for i, o in zip(xin, yout)]
-    return pointwise(numel(out), nested_weighted_sum_flops(taps))
+    total = 0
+    for axis in reversed(range(nd)):
+        if sizes[axis] == target[axis]:
+            continue
+        taps = math.ceil(support * max(1.0, sizes[axis] / max(1, target[axis])))
+        sizes[axis] = target[axis]
+        total += math.prod(sizes) * (2 * taps - 1)
+    return planes * total
 
 
 _INTERP_ARGS = ("x, out_size, size_tensor, scale_tensor, data_format, out_d, out_h, out_w, scale, "
@@ -89,7 +107,8 @@ for _mode in ("linear", "bilinear", "trilinear", "bicubic"):
 
 interp_antialias_op = op_formula(
     "interp_antialias", args=_INTERP_ARGS,
-    convention="nested weighted sums with taps ceil(support x max(1, in/out)) per axis")(_interp_op(None))
+    convention="separable passes: (2t - 1) per intermediate element, t = ceil(support x max(1, in/out))")(
+    _interp_op(None))
 
 zero_cost_ops(["nearest_interp"], "nearest-neighbour resize copies values")
 
