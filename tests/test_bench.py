@@ -206,6 +206,22 @@ def test_roofline_classification_on_synthetic_layers():
     assert kinds["Net (own ops)"]["bound"] is None
 
 
+def test_combine_peaks_keeps_the_best_roofs_and_recomputes_the_ridge():
+    from paddle_flops_ext.bench.peak import combine_peaks
+
+    def peak(gf, bw, eager):
+        return {"matmul_n": 8, "matmul_gflops_peak": gf, "matmul_gflops_median": gf, "matmul_noisy": False,
+                "matmul_backend": "inference", "copy_gbps_peak": bw, "copy_gbps_median": bw,
+                "copy_noisy": False, "copy_mib": 1, "ridge_flops_per_byte": gf / bw, "repeats": 1,
+                "matmul_backends": {"eager": {"gflops_peak": eager}, "inference": {"gflops_peak": gf}},
+                "notes": []}
+    p = combine_peaks(peak(100.0, 20.0, 30.0), peak(80.0, 25.0, 40.0))
+    assert p["matmul_gflops_peak"] == 100.0 and p["copy_gbps_peak"] == 25.0
+    assert p["ridge_flops_per_byte"] == pytest.approx(4.0)
+    assert p["matmul_backends"]["eager"]["gflops_peak"] == 40.0
+    assert len(p["measurements"]) == 2
+
+
 def test_layer_kind_labels_depthwise_and_pointwise_convolutions():
     assert roofline.layer_kind(nn.Conv2D(8, 8, 3, groups=8)) == "conv depthwise"
     assert roofline.layer_kind(nn.Conv2D(8, 16, 1)) == "conv 1x1"
@@ -290,7 +306,7 @@ TINY_MODULE = textwrap.dedent("""
 RESULT_KEYS = {"model", "source", "batch_size", "input_size", "input_shapes", "mode", "status",
                "reason", "notes", "setup_s", "macs", "flops", "paddle_flops", "params",
                "uncounted_ops", "latency_ms", "noisy", "throughput_per_s", "achieved_gflops",
-               "frac_peak", "max_abs_diff_vs_eager"}
+               "frac_peak", "max_abs_diff_vs_eager", "load_1min"}
 
 
 @pytest.fixture

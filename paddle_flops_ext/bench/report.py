@@ -12,7 +12,7 @@ RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "status
                   "macs", "flops", "paddle_flops", "params",
                   "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms", "p90_ms", "n",
                   "spread", "noisy", "throughput_per_s", "achieved_gflops", "frac_peak",
-                  "max_abs_diff_vs_eager", "setup_s", "notes"]
+                  "max_abs_diff_vs_eager", "setup_s", "load_1min", "notes"]
 LAYER_COLUMNS = ["model", "batch_size", "input_size", "name", "type", "kind", "leaf", "calls",
                  "macs", "flops", "params", "bytes", "intensity", "bound", "time_ms", "time_share",
                  "flops_share", "achieved_gflops", "frac_peak", "attainable_gflops", "roofline_ms"]
@@ -110,8 +110,8 @@ def to_markdown(doc: dict, top: int = 10) -> str:
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     out += ["## Latency", "",
             "| Model | Batch | Input | Mode | GMACs | GFLOPs | Params (M) | Median ms | p10-p90 ms "
-            "| Samples/s | GFLOP/s | % of peak | Noisy |",
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "| Samples/s | GFLOP/s | % of peak | Noisy | Load |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in ran:
         lat = r["latency_ms"]
         out.append(
@@ -119,10 +119,15 @@ def to_markdown(doc: dict, top: int = 10) -> str:
             f"| {r['mode']} | {_sig(r['macs'], 1e-9)} | {_sig(r['flops'], 1e-9)} "
             f"| {_sig(r['params'], 1e-6)} | {lat['median']:.2f} | {lat['p10']:.2f}-{lat['p90']:.2f} "
             f"| {_f(r['throughput_per_s'], 1)} | {_f(r['achieved_gflops'], 1)} "
-            f"| {_f(r['frac_peak'], 2, pct=True)} | {'yes' if r['noisy'] else 'no'} |")
+            f"| {_f(r['frac_peak'], 2, pct=True)} | {'yes' if r['noisy'] else 'no'} "
+            f"| {_f(r.get('load_1min'), 2)} |")
     n_noisy = sum(1 for r in ran if r["noisy"])
     out += ["", f"{n_noisy} of {len(ran)} timed runs were flagged noisy "
-                f"((p90-p10)/median > {doc['config']['noise_threshold']}).", ""]
+                f"((p90-p10)/median > {doc['config']['noise_threshold']}). Load: the 1-minute load "
+                f"average when the mode was timed (this process counts for about "
+                f"{doc['machine']['threads'].get('threads')}). % of peak above 100% means the kernels "
+                f"did less arithmetic than the count (e.g. Winograd convolution) or the peak "
+                f"measurements were slowed by other load.", ""]
 
     other = [r for r in doc["results"] if r["status"] != "ran"]
     if other:

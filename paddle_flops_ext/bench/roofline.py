@@ -98,9 +98,6 @@ def per_layer_rows(result, timing: dict, peak: dict, model=None, dtype_size: int
     """One row per leaf layer, and per container that runs operations of its
     own (counted or not: reshapes and rolls take time too), pairing the
     profile's counts with the measured exclusive time."""
-    peak_flops = peak["matmul_gflops_peak"] * 1e9
-    peak_bw = peak["copy_gbps_peak"] * 1e9
-    ridge = peak_flops / peak_bw
     layers = dict(model.named_sublayers(include_self=True)) if model is not None else {}
     measured = timing.get("layers", {})
     rows = []
@@ -112,10 +109,7 @@ def per_layer_rows(result, timing: dict, peak: dict, model=None, dtype_size: int
             continue
         leaf = node.is_leaf
         nbytes = layer_bytes(node.input_shape, node.output_shape, node.params, dtype_size) if leaf else None
-        ai = intensity(own_flops, nbytes) if leaf else None
         secs = t["exclusive"]
-        achieved = own_flops / secs if secs > 0 else None
-        attainable = min(peak_flops, ai * peak_bw) if ai is not None else None
         layer = layers.get(node.name)
         rows.append({
             "name": node.name or node.type,
@@ -128,20 +122,31 @@ def per_layer_rows(result, timing: dict, peak: dict, model=None, dtype_size: int
             "flops": own_flops,
             "params": node.params,
             "bytes": nbytes,
-            "intensity": ai,
-            "bound": classify(ai, ridge),
+            "intensity": intensity(own_flops, nbytes) if leaf else None,
             "time_ms": secs * 1e3,
-            "achieved_gflops": achieved / 1e9 if achieved is not None else None,
-            "frac_peak": achieved / peak_flops if achieved is not None else None,
-            "attainable_gflops": attainable / 1e9 if attainable is not None else None,
-            "roofline_ms": (roofline_seconds(own_flops, nbytes, peak_flops, peak_bw) or 0) * 1e3
-            if nbytes is not None else None,
+            "achieved_gflops": own_flops / secs / 1e9 if secs > 0 else None,
         })
     total_t = sum(r["time_ms"] for r in rows) or 1.0
     total_f = sum(r["flops"] for r in rows) or 1
     for r in rows:
         r["time_share"] = r["time_ms"] / total_t
         r["flops_share"] = r["flops"] / total_f
+    return apply_peak(rows, peak)
+
+
+def apply_peak(rows: list[dict], peak: dict) -> list[dict]:
+    """(Re)compute the columns that depend on the roofs: ``bound``,
+    ``frac_peak``, ``attainable_gflops``, ``roofline_ms``."""
+    peak_flops = peak["matmul_gflops_peak"] * 1e9
+    peak_bw = peak["copy_gbps_peak"] * 1e9
+    ridge = peak_flops / peak_bw
+    for r in rows:
+        ai = r["intensity"]
+        r["bound"] = classify(ai, ridge)
+        r["frac_peak"] = r["achieved_gflops"] * 1e9 / peak_flops if r["achieved_gflops"] is not None else None
+        r["attainable_gflops"] = min(peak_flops, ai * peak_bw) / 1e9 if ai is not None else None
+        r["roofline_ms"] = (roofline_seconds(r["flops"], r["bytes"], peak_flops, peak_bw) * 1e3
+                            if r["bytes"] is not None else None)
     return rows
 
 
@@ -149,7 +154,7 @@ def summarize_kinds(rows: list[dict], peak: dict) -> list[dict]:
     """Per layer kind: share of time vs share of FLOPs, achieved GFLOP/s, and
     the kind's aggregate intensity and bound."""
     peak_flops = peak["matmul_gflops_peak"] * 1e9
-    ridge = peak["ridge_flops_per_byte"]
+    ridge = peak["matmul_gflops_peak"] / peak["copy_gbps_peak"]
     groups: dict[str, dict] = {}
     for r in rows:
         g = groups.setdefault(r["kind"], {"kind": r["kind"], "layers": 0, "flops": 0, "bytes": 0,

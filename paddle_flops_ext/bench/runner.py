@@ -18,14 +18,18 @@ JSON schema (``bench_<device>.json``, ``"schema": "paddle_flops_ext.bench/1"``):
                matmul_backend ("eager"|"inference"),
                matmul_backends: {eager|inference: {gflops_peak, gflops_median, noisy}},
                copy_mib, copy_gbps_peak, copy_gbps_median, copy_noisy,
-               ridge_flops_per_byte, repeats, notes},
+               ridge_flops_per_byte, repeats, notes,
+               measurements: [the same fields, measured at the start and at
+                              the end of the sweep; the top level keeps the
+                              best of them]},
       "results": [                                   # one per model x batch x size x mode
         {model, source ("zoo"|"user"), batch_size, input_size, input_shapes,
          mode, status ("ran"|"unavailable"|"failed"), reason, notes, setup_s,
          macs, flops, paddle_flops, params, uncounted_ops,
          latency_ms: {n, median, mean, std, min, max, p10, p90, spread, noisy} | null,
          noisy, throughput_per_s, achieved_gflops, frac_peak,
-         max_abs_diff_vs_eager}
+         max_abs_diff_vs_eager, load_1min (1-minute load average when the
+         mode was timed)}
       ],
       "per_layer": [                                 # eager, when per_layer is on
         {model, batch_size, input_size, total_ms, repeats,
@@ -59,8 +63,8 @@ from dataclasses import asdict, dataclass, field
 from . import modes as modes_mod
 from .layers import time_layers
 from .machine import describe_machine, load_average
-from .peak import measure_peak
-from .roofline import per_layer_rows, summarize_kinds
+from .peak import combine_peaks, measure_peak
+from .roofline import apply_peak, per_layer_rows, summarize_kinds
 from .timing import NOISE_THRESHOLD, device_sync, set_threads, time_callable
 from .zoo import make_inputs, resolve
 
@@ -157,6 +161,7 @@ def _row(entry, batch, size, inputs, mode, counts) -> dict:
         "uncounted_ops": counts.get("uncounted_ops", []),
         "latency_ms": None, "noisy": None, "throughput_per_s": None,
         "achieved_gflops": None, "frac_peak": None, "max_abs_diff_vs_eager": None,
+        "load_1min": None,
     }
 
 
@@ -187,7 +192,7 @@ def run_benchmark(config: BenchConfig) -> dict:
         for b in cfg.batch_sizes:
             for s in sizes:
                 tasks.append((e, int(b), s))
-    steps = len(tasks) * (len(cfg.modes) + (1 if cfg.per_layer else 0) + 1) + 1
+    steps = len(tasks) * (len(cfg.modes) + (1 if cfg.per_layer else 0) + 1) + 2
     bar = Progress(steps, cfg.progress)
     bar.show("measuring peak matmul and copy")
     peak = measure_peak(device, quick=cfg.quick, sync=sync, threads=threads["threads"])
@@ -219,6 +224,7 @@ def run_benchmark(config: BenchConfig) -> dict:
             row = _row(entry, batch, size, inputs, m, counts)
             pm = modes_mod.prepare_mode(m, model, inputs, device=device, threads=threads["threads"],
                                         reference=reference)
+            row["load_1min"] = (load_average() or [None])[0]
             row.update(status=pm.status, reason=pm.reason, notes=pm.notes,
                        setup_s=round(pm.setup_seconds, 3), max_abs_diff_vs_eager=pm.max_abs_diff)
             if pm.status == "ran":
@@ -239,8 +245,20 @@ def run_benchmark(config: BenchConfig) -> dict:
             bar.step(f"{label}: per-layer done")
         del model, inputs, reference, counts
         gc.collect()
+    bar.show("measuring peak again")
+    peak_end = measure_peak(device, quick=cfg.quick, sync=sync, threads=threads["threads"])
+    bar.step("peak measured again")
     bar.close()
     machine["load_average_end"] = load_average()
+    peak_start = peak
+    peak = combine_peaks(peak_start, peak_end)
+    if peak["matmul_gflops_peak"] != peak_start["matmul_gflops_peak"]:
+        for row in results:
+            if row.get("achieved_gflops") is not None:
+                row["frac_peak"] = row["achieved_gflops"] / peak["matmul_gflops_peak"]
+    for pl in per_layer:   # the roofline columns depend on the roofs
+        apply_peak(pl["layers"], peak)
+        pl["by_kind"] = summarize_kinds(pl["layers"], peak)
 
     doc = {
         "schema": SCHEMA,

@@ -68,6 +68,17 @@ class LayerRecord:
     seconds: float = 0.0               # inclusive wall time of its calls
 
 
+def layer_records(model) -> list[LayerRecord]:
+    """One record per distinct layer, in ``named_sublayers`` order (a layer
+    reachable under two names keeps the first)."""
+    records, seen = [], set()
+    for path, layer in model.named_sublayers(include_self=True):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            records.append(LayerRecord(path, layer))
+    return records
+
+
 class ForwardError(ValueError):
     """The model's forward raised while being profiled."""
 
@@ -167,16 +178,9 @@ class EagerCollector:
     # -- run -------------------------------------------------------------
     def run(self, args: tuple, kwargs: dict):
         model = self.model
-        modes = {}
-        seen = set()
-        for path, layer in model.named_sublayers(include_self=True):
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            rec = LayerRecord(path, layer)
-            self.records[id(layer)] = rec
-            self.order.append(rec)
-            modes[id(layer)] = (layer, layer.training)
+        self.order = layer_records(model)
+        self.records = {id(rec.layer): rec for rec in self.order}
+        modes = {id(rec.layer): (rec.layer, rec.layer.training) for rec in self.order}
         translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
         to_static_was = translator.enable_to_static
         extra_modules = _model_modules(model)

@@ -48,8 +48,18 @@ def synthesize(shape, dtype, model):
     return paddle.randn(shape, dtype=name)
 
 
-def build_call_args(model, input_size=None, inputs=None, input_spec=None):
-    """Returns ``(args, kwargs)`` for ``model(*args, **kwargs)``."""
+def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_input=None, convert_tensor=None):
+    """Returns ``(args, kwargs)`` for ``model(*args, **kwargs)``.
+
+    ``make_input(shape, dtype)`` builds an input from a shape (default: a
+    random tensor); ``convert_tensor(t)`` maps a user-given tensor or array
+    (default: kept as a tensor). The trace engine passes placeholders for both.
+    """
+    if make_input is None:
+        def make_input(shape, dtype):
+            return synthesize(shape, dtype, model)
+    if convert_tensor is None:
+        convert_tensor = _to_tensor
     given = [n for n, v in (("input_size", input_size), ("inputs", inputs), ("input_spec", input_spec)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give only one of input_size, inputs, input_spec (got {', '.join(given)})")
@@ -59,17 +69,19 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None):
     if input_size is not None:
         if isinstance(input_size, (list, tuple)) and input_size and all(
                 isinstance(s, (list, tuple)) for s in input_size):
-            return tuple(synthesize(_check_size(s, f"input_size[{i}]"), "float32", model)
+            return tuple(make_input(_check_size(s, f"input_size[{i}]"), "float32")
                          for i, s in enumerate(input_size)), {}
-        return (synthesize(_check_size(input_size), "float32", model),), {}
+        return (make_input(_check_size(input_size), "float32"),), {}
     if inputs is not None:
+        def conv(v, what):
+            return _as_input(v, what, convert_tensor)
         if isinstance(inputs, dict):
-            return (), {k: _as_tensor(v, f"inputs[{k!r}]") for k, v in inputs.items()}
+            return (), {k: conv(v, f"inputs[{k!r}]") for k, v in inputs.items()}
         if isinstance(inputs, (list, tuple)):
             if not inputs:
                 raise ValueError("inputs is empty; pass the tensors the model's forward takes")
-            return tuple(_as_tensor(v, f"inputs[{i}]") for i, v in enumerate(inputs)), {}
-        return (_as_tensor(inputs, "inputs"),), {}
+            return tuple(conv(v, f"inputs[{i}]") for i, v in enumerate(inputs)), {}
+        return (conv(inputs, "inputs"),), {}
     specs = input_spec if isinstance(input_spec, (list, tuple)) else [input_spec]
     if not specs:
         raise ValueError("input_spec is empty")
@@ -78,15 +90,17 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None):
         if not isinstance(spec, paddle.static.InputSpec):
             raise TypeError(f"input_spec[{i}] must be a paddle.static.InputSpec, got {type(spec).__name__}")
         shape = [1 if (d is None or d < 0) else int(d) for d in spec.shape]
-        args.append(synthesize(_check_size(shape, f"input_spec[{i}].shape"), spec.dtype, model))
+        args.append(make_input(_check_size(shape, f"input_spec[{i}].shape"), spec.dtype))
     return tuple(args), {}
 
 
-def _as_tensor(value, what):
-    if isinstance(value, paddle.Tensor) or value is None:
-        return value
-    if isinstance(value, np.ndarray):
-        return paddle.to_tensor(value)
-    if isinstance(value, (list, tuple, dict, numbers.Number, str)):
+def _to_tensor(value):
+    return value if isinstance(value, paddle.Tensor) else paddle.to_tensor(value)
+
+
+def _as_input(value, what, convert_tensor):
+    if isinstance(value, (paddle.Tensor, np.ndarray)):
+        return convert_tensor(value)
+    if value is None or isinstance(value, (list, tuple, dict, numbers.Number, str)):
         return value  # passed through unchanged: forward may take non-tensor args
     raise TypeError(f"{what} must be a paddle.Tensor or numpy array, got {type(value).__name__}")

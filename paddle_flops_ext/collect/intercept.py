@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Callable
+
 
 import paddle
 from paddle import _C_ops

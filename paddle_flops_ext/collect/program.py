@@ -99,19 +99,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import sys
 import traceback
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import paddle
 
 from ..formulas import registry
 from ..report.result import LayerNode, ProfileResult
-from .eager import LayerRecord, _first_line, _model_modules, call_user_handler
-from .inputs import _check_size, _dtype_name
+from .eager import LayerRecord, _first_line, layer_records, _model_modules, call_user_handler
+from .inputs import _check_size, _dtype_name, build_call_args
 from .params import parameter_owners
 
 __all__ = ["profile_program", "is_program", "TraceError", "trace_program"]
@@ -301,52 +299,17 @@ class _Placeholder:
 def _input_plan(net, input_size, inputs, input_spec):
     """``(args, kwargs)`` where tensors are :class:`_Placeholder` and any other
     value is passed to ``forward`` unchanged."""
-    given = [n for n, v in (("input_size", input_size), ("inputs", inputs), ("input_spec", input_spec)) if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give only one of input_size, inputs, input_spec (got {', '.join(given)})")
-    if not given:
-        raise ValueError("profile needs the model's input: input_size=[1, 3, 224, 224], "
-                         "inputs=(tensor, ...) or input_spec=[InputSpec(...)]")
     counter = iter(range(1 << 30))
 
     def ph(shape, dtype):
-        return _Placeholder(f"input_{next(counter)}", list(shape), _dtype_name(dtype))
+        return _Placeholder(f"input_{next(counter)}", [int(d) for d in shape], _dtype_name(dtype))
 
-    if input_size is not None:
-        if isinstance(input_size, (list, tuple)) and input_size and all(
-                isinstance(s, (list, tuple)) for s in input_size):
-            return [ph(_check_size(s, f"input_size[{i}]"), "float32") for i, s in enumerate(input_size)], {}
-        return [ph(_check_size(input_size), "float32")], {}
-    if inputs is not None:
-        def conv(v, what):
-            if isinstance(v, (paddle.Tensor, np.ndarray)):
-                return ph([int(d) for d in v.shape], v.dtype)
-            if v is None or isinstance(v, (list, tuple, dict, numbers.Number, str)):
-                return v
-            raise TypeError(f"{what} must be a paddle.Tensor or numpy array, got {type(v).__name__}")
-        if isinstance(inputs, dict):
-            return [], {k: conv(v, f"inputs[{k!r}]") for k, v in inputs.items()}
-        if isinstance(inputs, (list, tuple)):
-            if not inputs:
-                raise ValueError("inputs is empty; pass the tensors the model's forward takes")
-            return [conv(v, f"inputs[{i}]") for i, v in enumerate(inputs)], {}
-        return [conv(inputs, "inputs")], {}
-    specs = input_spec if isinstance(input_spec, (list, tuple)) else [input_spec]
-    if not specs:
-        raise ValueError("input_spec is empty")
-    out = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, paddle.static.InputSpec):
-            raise TypeError(f"input_spec[{i}] must be a paddle.static.InputSpec, got {type(spec).__name__}")
-        shape = [1 if (d is None or d < 0) else int(d) for d in spec.shape]
-        out.append(ph(_check_size(shape, f"input_spec[{i}].shape"), spec.dtype))
-    return out, {}
+    args, kwargs = build_call_args(net, input_size, inputs, input_spec, make_input=ph,
+                                   convert_tensor=lambda t: ph(t.shape, t.dtype))
+    return list(args), kwargs
 
 
 # --------------------------------------------------------------------------
-# tracing
-# --------------------------------------------------------------------------
-
 class _Marks:
     """Monotonic positions in operation-creation order: each call creates a
     throw-away constant op in the program being built and returns its id."""
@@ -555,14 +518,8 @@ class _Tracer:
     # running -------------------------------------------------------------
     def install(self):
         handles = []
-        seen = set()
-        for path, layer in self.net.named_sublayers(include_self=True):
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            rec = LayerRecord(path, layer)
-            self.records[id(layer)] = rec
-            self.order.append(rec)
+        self.order = layer_records(self.net)
+        self.records = {id(rec.layer): rec for rec in self.order}
         try:
             for rec in self.order:
                 handles.append(rec.layer.register_forward_pre_hook(self.pre_hook))
