@@ -4,6 +4,7 @@ from .api import flops, profile, register, unregister
 from .formulas.registry import Cost
 from .report.result import LayerNode, ProfileResult
 from .collect.eager import ForwardError
+from .collect.program import TraceError
 
-__all__ = ["profile", "flops", "register", "unregister", "Cost", "ProfileResult", "LayerNode", "ForwardError"]
+__all__ = ["profile", "flops", "register", "unregister", "Cost", "ProfileResult", "LayerNode", "ForwardError", "TraceError"]
 __version__ = "0.1.0"

@@ -78,6 +78,8 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
         raise ValueError(f"mode must be 'eager' or 'trace', got {mode!r}")
     if not isinstance(net, paddle.nn.Layer) and not _is_program(net):
         raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
+    if isinstance(net, _loaded_layer_types()):
+        mode = "trace"  # a loaded inference model runs as one opaque op in eager mode
     if mode == "trace" or not isinstance(net, paddle.nn.Layer):
         from .collect import program as program_engine  # shape-only counting
         result = program_engine.profile_program(
@@ -93,6 +95,12 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
                                   if isinstance(a, paddle.Tensor)],
                           count_functional=count_functional)
     return _check_strict(result, strict)
+
+
+def _loaded_layer_types() -> tuple:
+    """Layers returned by ``paddle.jit.load`` (old IR and PIR)."""
+    from paddle.jit import pir_translated_layer, translated_layer
+    return (translated_layer.TranslatedLayer, pir_translated_layer.PirTranslatedLayer)
 
 
 def _is_program(obj) -> bool:

@@ -230,3 +230,13 @@ def test_to_static_model_counted_and_left_static():
     r = pfe.profile(static, [1, 3, 8, 8])
     assert r.macs == 8 * 64 * 27 + 8 * 4
     assert static.forward is forward_before
+
+
+def test_loaded_inference_model_is_counted(tmp_path):
+    net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    paddle.jit.save(net, str(tmp_path / "m"), input_spec=[paddle.static.InputSpec([3, 8], "float32")])
+    loaded = paddle.jit.load(str(tmp_path / "m"))
+    r = pfe.profile(loaded, [3, 8])
+    assert r.macs == 3 * (8 * 4 + 4 * 2)
+    assert r.params == 8 * 4 + 4 + 4 * 2 + 2
+    assert r.uncounted == []
