@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections import defaultdict
 from typing import Callable
 
 

@@ -14,8 +14,9 @@
 Each is timed with :func:`.timing.time_callable` (warm-up, sync). A peak is
 the best repeat (what the machine can reach, not what it usually does); the
 median is reported next to it. The runner measures at the start and at the
-end of a sweep and keeps the better of the two (:func:`combine_peaks`). These are the roofs of the roofline model:
-``ridge = peak_flops / peak_bandwidth`` FLOPs per byte.
+end of a sweep and keeps the better of the two (:func:`combine_peaks`).
+These are the roofs of the roofline model: ``ridge = peak_flops /
+peak_bandwidth`` FLOPs per byte.
 """
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ SIZES = {
 }
 
 
-def _matmul_eager(n, repeats, warmup, sync):
+def _matmul_eager(n, repeats, warmup, sync, threads):
     import paddle
+    from .timing import set_threads
+    set_threads(threads)          # a predictor created earlier may have reset it
     a = paddle.randn([n, n], dtype="float32")
     b = paddle.randn([n, n], dtype="float32")
     _, st = time_callable(lambda: paddle.matmul(a, b), warmup=warmup, repeats=repeats, sync=sync)
@@ -63,7 +66,7 @@ def measure_peak(device: str = "cpu", quick: bool = False, repeats: int = 10, wa
     flop = 2.0 * n ** 3
     per_backend, notes = {}, []
     if "eager" in backends:
-        st = _matmul_eager(n, repeats, warmup, sync)
+        st = _matmul_eager(n, repeats, warmup, sync, threads)
         per_backend["eager"] = {"gflops_peak": flop / st.min / 1e9, "gflops_median": flop / st.median / 1e9,
                                 "noisy": st.noisy}
     if "inference" in backends and not gpu:
@@ -78,7 +81,6 @@ def measure_peak(device: str = "cpu", quick: bool = False, repeats: int = 10, wa
     dst = paddle.zeros([elems], dtype="float32")
     _, cp = time_callable(lambda: paddle.assign(src, output=dst), warmup=warmup, repeats=repeats, sync=sync)
     moved = 2.0 * elems * 4
-    del src, dst
     peak_flops = per_backend[best]["gflops_peak"] * 1e9
     peak_bw = moved / cp.min
     return {

@@ -172,7 +172,7 @@ def to_markdown(doc: dict, top: int = 10) -> str:
             listed = sum(r["time_ms"] for r in pl["layers"])
             out += [f"### {pl['model']} (batch {pl['batch_size']}{size})", "",
                     f"Forward pass with hooks {pl['total_ms']:.2f} ms (median of {pl['repeats']}); the "
-                    f"{len(pl['layers'])} rows below account for {listed:.2f} ms of it.", "",
+                    f"medians of the {len(pl['layers'])} rows add up to {listed:.2f} ms.", "",
                     "| Kind | Layers | FLOP share | Time share | GFLOP/s | % of peak | FLOP/byte | Bound |",
                     "|---|---:|---:|---:|---:|---:|---:|---|"]
             for g in pl["by_kind"]:

@@ -222,6 +222,7 @@ def run_benchmark(config: BenchConfig) -> dict:
         for m in cfg.modes:
             bar.show(f"{label}: {m}")
             row = _row(entry, batch, size, inputs, m, counts)
+            set_threads(threads["threads"])   # a predictor resets the eager thread count
             pm = modes_mod.prepare_mode(m, model, inputs, device=device, threads=threads["threads"],
                                         reference=reference)
             row["load_1min"] = (load_average() or [None])[0]
@@ -239,6 +240,7 @@ def run_benchmark(config: BenchConfig) -> dict:
             bar.step(f"{label}: {m} {_short(row)}")
         if cfg.per_layer:
             bar.show(f"{label}: per-layer")
+            set_threads(threads["threads"])
             entry_pl = _per_layer(model, inputs, counts, peak, cfg, sync)
             if entry_pl is not None:
                 per_layer.append({"model": entry.name, "batch_size": batch, "input_size": size, **entry_pl})

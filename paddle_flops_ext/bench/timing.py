@@ -138,6 +138,12 @@ def set_threads(n: int | None) -> dict:
     predictor gets the same number through
     ``Config.set_cpu_math_library_num_threads`` (see :mod:`.modes`).
     Returns what was applied, for the report.
+
+    Call it again after creating or running a predictor: in Paddle 3.3.1 a
+    predictor resets the eager math library to one thread (measured here:
+    an eager 2048^2 matmul drops from ~70 to ~37 GFLOP/s on 2 cores until
+    ``set_num_threads`` is called again). The runner does so before every
+    eager / to_static timing.
     """
     n = int(n) if n else available_cores()
     applied = []
