@@ -90,7 +90,7 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     collector = EagerCollector(net, _custom_specs(custom_ops), count_ops=count_functional,
                                time_layers=time_layers, options=options)
     collector.run(args, kwargs)
-    result = build_result(net, collector.order, owners=parameter_owners(net),
+    result = build_result(net, collector.order, owners=parameter_owners(net, [rec.layer for rec in collector.order]),
                           inputs=[tuple(a.shape) for a in list(args) + list(kwargs.values())
                                   if isinstance(a, paddle.Tensor)],
                           count_functional=count_functional)

@@ -183,7 +183,7 @@ class EagerCollector:
         modes = {id(rec.layer): (rec.layer, rec.layer.training) for rec in self.order}
         translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
         to_static_was = translator.enable_to_static
-        extra_modules = _model_modules(model)
+        extra_modules = _model_modules(model, [rec.layer for rec in self.order])
         gc_was = gc.isenabled()
         gc.disable()  # a collection pass over Paddle's heap mid-profile costs more than the forward of small nets
         original_call, patched_call = self._call_patch()
@@ -193,7 +193,7 @@ class EagerCollector:
             # global tracer mode, which we would have to restore, and the next
             # forward after that flip runs markedly slower.
             for layer, _ in modes.values():
-                layer.training = False
+                layer.__dict__["training"] = False  # what Layer.__setattr__ does for a bool, minus its checks
             translator.enable_to_static = False  # run @to_static forwards eagerly so hooks fire
             with paddle.no_grad():
                 if self.count_ops:
@@ -207,7 +207,7 @@ class EagerCollector:
         finally:
             paddle.nn.Layer.__call__ = original_call
             for layer, training in modes.values():
-                layer.training = training
+                layer.__dict__["training"] = training
             translator.enable_to_static = to_static_was
             if gc_was:
                 gc.enable()
@@ -237,12 +237,12 @@ def _first_line(exc: Exception) -> str:
     return text[:400]
 
 
-def _model_modules(model):
+def _model_modules(model, layers=None):
     """Python modules that define the model's layer classes (user code may hold
     its own aliases of Paddle ops there)."""
     import sys
     names = set()
-    for layer in model.sublayers(include_self=True):
+    for layer in (layers if layers is not None else model.sublayers(include_self=True)):
         mod = type(layer).__module__
         if mod and not mod.startswith("paddle"):
             names.add(mod)

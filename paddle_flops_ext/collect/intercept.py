@@ -62,10 +62,34 @@ def _c_op_table() -> dict[int, tuple[str, object]]:
 
 
 _C_OP_TABLE: dict[int, tuple[str, object]] | None = None
-# (module name, id(module)) -> [(attr, id(target))]. Keyed by identity too:
-# paddle._C_ops copies every attribute of the pir ops module, __name__ included,
-# so several distinct modules share one __name__.
-_ALIAS_CACHE: dict[tuple[str, int], list[tuple[str, int]]] = {}
+# Every (module, attribute, target id) alias in loaded Paddle modules; rescanned
+# only when modules were imported since (or the targets changed). Entries are
+# checked by identity before use, so a stale one is skipped, never wrong.
+# (Modules are keyed by object, not name: paddle._C_ops copies every attribute
+# of the pir ops module, __name__ included.)
+_ALIASES: dict = {"key": None, "entries": []}
+
+
+def _paddle_modules():
+    """Python modules of Paddle. The C extension modules that *define* the
+    builtins are skipped (Python code reaches them only through
+    ``paddle._C_ops`` or the aliases found here), as is ``paddle._pir_ops``
+    (static-graph builders)."""
+    core = paddle.base.core
+    c_modules = {id(getattr(getattr(core, n, None), "ops", None)) for n in ("eager", "pir")}
+    for name, module in list(sys.modules.items()):
+        if module is None or id(module) in c_modules or name == "paddle._pir_ops":
+            continue
+        if name == "paddle" or name.startswith("paddle."):
+            yield module
+
+
+def _paddle_aliases(targets):
+    key = (len(sys.modules), _PLAN.get("key"))
+    if _ALIASES["key"] != key:
+        entries = [(m, attr, k) for m in _paddle_modules() for attr, k in _aliases_in(m, targets)]
+        _ALIASES.update(key=key, entries=entries)
+    return _ALIASES["entries"]
 
 
 def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tuple[str, int]]:
@@ -204,18 +228,16 @@ class Interceptor:
 
     def _install(self):
         targets, replacement = _targets_and_wrappers()
-
-        for module in self._modules_to_scan():
-            cache_key = (module.__name__, id(module))
-            aliases = _ALIAS_CACHE.get(cache_key)
-            if aliases is None or module.__name__ in self._uncached:
-                aliases = _aliases_in(module, targets)
-                if module.__name__ not in self._uncached:
-                    _ALIAS_CACHE[cache_key] = aliases
-            for attr, key in aliases:
-                current = module.__dict__.get(attr)
-                if current is targets.get(key):
-                    self._set(module, attr, replacement[key])
+        saved = self._saved
+        entries = _paddle_aliases(targets)
+        if self.extra_modules:  # the user's modules change while they work: never cached
+            entries = entries + [(m, attr, key) for m in self.extra_modules
+                                 for attr, key in _aliases_in(m, targets)]
+        for module, attr, key in entries:
+            d = module.__dict__
+            if d.get(attr) is targets[key]:
+                saved.append((d, attr, targets[key]))
+                d[attr] = replacement[key]  # a module attribute is its dict entry
 
         tensor = paddle.Tensor
         for slot, (op_name, swap) in TENSOR_OPERATORS.items():
@@ -223,31 +245,20 @@ class Interceptor:
             if method is not None:
                 self._set(tensor, slot, _cached("operator", (slot, id(method)),
                                                 lambda: _operator_wrapper(slot, op_name, swap, method)))
-        # Tensor methods bound directly to C builtins
+        # Tensor methods bound directly to C builtins (setattr on a type also
+        # updates its C slots, so these go through _set)
         for attr, value in list(vars(tensor).items()):
             if id(value) in replacement and targets[id(value)] is value:
                 self._set(tensor, attr, replacement[id(value)])
-
-    def _modules_to_scan(self):
-        """Python modules of Paddle (and the model's own modules). The C
-        extension modules that *define* the builtins are skipped: Python code
-        reaches them only through ``paddle._C_ops`` or the aliases scanned here."""
-        self._uncached = {m.__name__ for m in self.extra_modules}
-        core = paddle.base.core
-        c_modules = {id(getattr(getattr(core, n, None), "ops", None)) for n in ("eager", "pir")}
-        mods = []
-        for name, module in list(sys.modules.items()):
-            if module is None or id(module) in c_modules or name == "paddle._pir_ops":  # static-graph builders
-                continue
-            if name == "paddle" or name.startswith("paddle.") or name in self._uncached:
-                mods.append(module)
-        return mods
 
     def restore(self):
         _ACTIVE.on_op = _ACTIVE.on_enter = _ACTIVE.on_exit = None
         while self._saved:
             obj, attr, original = self._saved.pop()
-            setattr(obj, attr, original)
+            if isinstance(obj, dict):
+                obj[attr] = original
+            else:
+                setattr(obj, attr, original)
 
     def __exit__(self, *exc):
         self.restore()

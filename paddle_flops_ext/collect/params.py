@@ -15,16 +15,15 @@ class OwnedParams:
     trainable: int = 0
 
 
-def parameter_owners(model) -> dict[int, OwnedParams]:
+def parameter_owners(model, layers=None) -> dict[int, OwnedParams]:
     """id(layer) -> parameters it owns directly; shared parameters go to the
-    first layer (in ``named_sublayers`` order) that holds them."""
+    first layer (in ``named_sublayers`` order) that holds them. ``layers``:
+    the model's distinct layers in that order, if the caller has them."""
+    if layers is None:
+        layers = list(dict.fromkeys(l for _, l in model.named_sublayers(include_self=True)))
     seen: set[int] = set()
     owners: dict[int, OwnedParams] = {}
-    visited: set[int] = set()
-    for _, layer in model.named_sublayers(include_self=True):
-        if id(layer) in visited:
-            continue
-        visited.add(id(layer))
+    for layer in layers:
         own = OwnedParams()
         for p in layer._parameters.values():
             if p is None or id(p) in seen:
