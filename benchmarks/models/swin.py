@@ -20,6 +20,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from .vit import Mlp  # the same GELU MLP as the ViT
+
 
 def window_partition(x, ws):
     """[B, H, W, C] -> [B * nW, ws*ws, C]."""
@@ -88,17 +90,6 @@ class WindowAttention(nn.Layer):
         attn = F.softmax(attn, axis=-1)
         out = (attn @ v).transpose([0, 2, 1, 3]).reshape([-1, n, c])
         return self.proj(out)
-
-
-class Mlp(nn.Layer):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class SwinBlock(nn.Layer):

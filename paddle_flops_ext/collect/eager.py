@@ -249,23 +249,32 @@ def _model_modules(model, layers=None):
     return [sys.modules[n] for n in names if n in sys.modules]
 
 
-def bind_op_arguments(arg_names, args, kwargs):
-    """Split a ``_C_ops`` call into tensor shapes and attributes by name."""
+def _eager_shape(value):
+    return tuple(value.shape) if isinstance(value, paddle.Tensor) else None
+
+
+def bind_op_arguments(arg_names, args, kwargs, shape_of=_eager_shape):
+    """Split an op call into tensor shapes and attributes by argument name.
+    ``shape_of(value)`` gives a tensor's shape and None for anything else (the
+    trace engine passes one that understands program values)."""
     ins, attrs = {}, {}
     items = list(zip(arg_names, args))
     if len(args) > len(arg_names):
         items += [(f"arg{i}", a) for i, a in enumerate(args) if i >= len(arg_names)]
     items += list(kwargs.items())
     for name, value in items:
-        if isinstance(value, paddle.Tensor):
-            ins[name] = tuple(value.shape)
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, paddle.Tensor) for v in value):
-            ins[name] = [tuple(v.shape) for v in value]
-        elif value is None:
+        shape = shape_of(value)
+        if shape is not None:
+            ins[name] = shape
+            continue
+        if isinstance(value, (list, tuple)) and value:
+            shapes = [shape_of(v) for v in value]
+            if all(s is not None for s in shapes):
+                ins[name] = shapes
+                continue
+        if value is None:
             ins[name] = None
-            attrs[name] = None
-        else:
-            attrs[name] = value
+        attrs[name] = value
     return ins, attrs
 
 

@@ -108,7 +108,7 @@ import paddle
 
 from ..formulas import registry
 from ..report.result import LayerNode, ProfileResult
-from .eager import LayerRecord, _first_line, layer_records, _model_modules, call_user_handler
+from .eager import LayerRecord, _first_line, bind_op_arguments, layer_records, _model_modules, call_user_handler
 from .inputs import _check_size, _dtype_name, build_call_args
 from .params import parameter_owners
 
@@ -226,25 +226,13 @@ class _Shapes:
         return out
 
     def bind(self, arg_names, args, kwargs):
-        """Like ``eager.bind_op_arguments`` for program values."""
-        ins, attrs = {}, {}
-        items = list(zip(arg_names, args))
-        if len(args) > len(arg_names):
-            items += [(f"arg{i}", a) for i, a in enumerate(args) if i >= len(arg_names)]
-        items += list(kwargs.items())
-        for name, value in items:
+        """``eager.bind_op_arguments`` for program values."""
+        def shape_of(value):
             if _is_value(value) or isinstance(value, paddle.Tensor):
                 found = self.nested(value)
-                ins[name] = found[0] if found else None
-            elif isinstance(value, (list, tuple)) and value and all(
-                    _is_value(v) or isinstance(v, paddle.Tensor) for v in value):
-                ins[name] = self.nested(list(value))
-            elif value is None:
-                ins[name] = None
-                attrs[name] = None
-            else:
-                attrs[name] = value
-        return ins, attrs
+                return found[0] if found else ()
+            return None
+        return bind_op_arguments(arg_names, args, kwargs, shape_of)
 
 
 class _ShapeOnly:
