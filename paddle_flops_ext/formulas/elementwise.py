@@ -47,14 +47,20 @@ def _out(outs, ins=None):
     return _x(ins or {})
 
 
+def per_element_op(*names, args="x", per_element, convention):
+    """Register ops that cost a constant number of FLOPs per output element."""
+    def formula(ins, outs, attrs):
+        return pointwise(numel(_out(outs, ins)), per_element)
+    formula.__name__ = f"{names[0]}_op"
+    op_formula(*names, args=args, convention=convention)(formula)
+
+
 # ------------------------------------------------------------------ element-wise
 
-@op_formula("add", "subtract", "multiply", "divide", "elementwise_pow", "floor_divide", "remainder",
+per_element_op("add", "subtract", "multiply", "divide", "elementwise_pow", "floor_divide", "remainder",
             "trunc_divide", "atan2", "fused_elementwise_add", "fused_elementwise_sub", "fused_elementwise_mul",
             "fused_elementwise_div",
-            args="x, y", convention="1 per output element (broadcast paid on the output)")
-def binary_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 1)
+            args="x, y", convention="1 per output element (broadcast paid on the output)", per_element=1)
 
 
 _UNARY = ("exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "abs",
@@ -63,9 +69,7 @@ _UNARY = ("exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "squ
           "i0", "i0e", "i1", "i1e", "polygamma", "increment", "angle", "pow")
 
 
-@op_formula(*_UNARY, args="x", convention="1 per element (one arithmetic step or transcendental function)")
-def unary_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 1)
+per_element_op(*_UNARY, args="x", convention="1 per element (one arithmetic step or transcendental function)", per_element=1)
 
 
 @op_formula("scale", args="x, scale, bias, bias_after_scale",
@@ -78,26 +82,18 @@ def scale_op(ins, outs, attrs):
     return pointwise(n, steps)
 
 
-@op_formula("lerp", args="x, y, weight", convention="x + w*(y - x): 3 per output element")
-def lerp_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 3)
+per_element_op("lerp", args="x, y, weight", convention="x + w*(y - x): 3 per output element", per_element=3)
 
 
-@op_formula("fused_dropout_add", args="x, y, seed_tensor, p, is_test, mode, seed, fix_seed",
-            convention="eval: the add, 1 per output element (dropout is the identity)")
-def fused_dropout_add_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 1)
+per_element_op("fused_dropout_add", args="x, y, seed_tensor, p, is_test, mode, seed, fix_seed",
+            convention="eval: the add, 1 per output element (dropout is the identity)", per_element=1)
 
 
-@op_formula("logit", args="x, eps", convention="log(x / (1 - x)): 3 per element (clamp free)")
-def logit_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 3)
+per_element_op("logit", args="x, eps", convention="log(x / (1 - x)): 3 per element (clamp free)", per_element=3)
 
 
-@op_formula("label_smooth", args="label, prior_dist, epsilon",
-            convention="(1 - eps) * x + eps / K: 2 per element")
-def label_smooth_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 2)
+per_element_op("label_smooth", args="label, prior_dist, epsilon",
+            convention="(1 - eps) * x + eps / K: 2 per element", per_element=2)
 
 
 @op_formula("fused_rotary_position_embedding",
@@ -114,14 +110,10 @@ def add_n_op(ins, outs, attrs):
     return pointwise(numel(_out(outs, ins)), max(k - 1, 0))
 
 
-@op_formula("kron", args="x, y", convention="1 multiply per output element")
-def kron_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 1)
+per_element_op("kron", args="x, y", convention="1 multiply per output element", per_element=1)
 
 
-@op_formula("cross", args="x, y, axis", convention="3-vector cross product: 2 multiplies + 1 subtract per output")
-def cross_op(ins, outs, attrs):
-    return pointwise(numel(_out(outs, ins)), 3)
+per_element_op("cross", args="x, y, axis", convention="3-vector cross product: 2 multiplies + 1 subtract per output", per_element=3)
 
 
 @op_formula("index_add", args="x, index, add_value, axis",
