@@ -557,3 +557,21 @@ def _assert_calls_still_plain():
     for name in ("add", "matmul", "exp", "softmax", "linear"):
         fn = getattr(paddle._C_ops, name)
         assert type(fn).__name__ == "builtin_function_or_method", name
+
+
+def test_more_products_baddbmm_multi_dot_matrix_power():
+    class Net(paddle.nn.Layer):
+        def forward(self, a, b, c):
+            p = paddle.baddbmm(paddle.zeros([2, 3, 5]), a, b)   # [2,3,4] @ [2,4,5]
+            q = paddle.linalg.multi_dot([c, c.T, c])              # [6,2] [2,6] [6,2]
+            r = paddle.linalg.matrix_power(paddle.ones([2, 4, 4]), 5)
+            return p, q, r
+
+    a, b, c = paddle.randn([2, 3, 4]), paddle.randn([2, 4, 5]), paddle.randn([6, 2])
+    r = pfe.profile(Net(), inputs=(a, b, c), strict=True)
+    bmm = 2 * 3 * 5 * 4
+    # chain 6x2, 2x6, 6x2: (AB)C = 6*2*6 + 6*6*2 = 144; A(BC) = 2*6*2 + 6*2*2 = 48
+    chain = 48
+    # x^5 = x^4 * x: two squarings + one multiply, 4^3 MACs each, batch 2
+    power = 3 * 2 * 4 ** 3
+    assert r.macs == bmm + chain + power

@@ -189,3 +189,59 @@ def bilinear_layer(layer, ins, outs):
     macs = bilinear_macs(tuple(layer.weight.shape), outs[0])
     bias = numel(outs[0]) if getattr(layer, "bias", None) is not None else 0
     return as_layer_cost(contraction(macs, bias))
+
+
+# ---------------------------------------------------------------- more products
+
+@op_formula("baddbmm", args="input, x, y, beta, alpha",
+            convention="numel(out) x K MACs + 2 per output (scale, add)", contraction=True)
+def baddbmm_op(ins, outs, attrs):
+    _, x, y = (list(ins.values()) + [None] * 3)[:3]
+    return contraction(matmul_macs(x, y, outs[0]), 2 * numel(outs[0]))
+
+
+@op_formula("fused_gemm_epilogue", "gemm_epilogue", args="x, y, bias, trans_x, trans_y, activation",
+            convention="matmul MACs + 1 per output for the bias (activation not counted)", contraction=True)
+def gemm_epilogue_op(ins, outs, attrs):
+    x, y = _first(ins)
+    macs = matmul_macs(x, y, outs[0], bool(attrs.get("trans_x")), bool(attrs.get("trans_y")))
+    return contraction(macs, numel(outs[0]) if ins.get("bias") is not None else 0)
+
+
+def chain_matmul_macs(shapes) -> int:
+    """Cheapest parenthesisation of a matrix chain (what multi_dot evaluates);
+    a 1-D first/last operand is a row/column vector."""
+    dims = []
+    for i, s in enumerate(shapes):
+        s = tuple(int(d) for d in s)
+        if len(s) == 1:
+            s = (1, s[0]) if i == 0 else (s[0], 1)
+        if not dims:
+            dims.append(s[0])
+        dims.append(s[1])
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i][j] = min(cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                             for k in range(i, j))
+    return cost[0][n - 1] if n > 1 else 0
+
+
+@op_formula("multi_dot", args="x", convention="optimal matrix-chain order: sum of m x k x n per product",
+            contraction=True)
+def multi_dot_op(ins, outs, attrs):
+    shapes = list(ins.values())[0]
+    return contraction(chain_matmul_macs(shapes if isinstance(shapes, list) else [shapes]))
+
+
+@op_formula("matrix_power", args="x, n",
+            convention="square-and-multiply: (floor(log2 |n|) + popcount(|n|) - 1) products of m^3 MACs per "
+                       "matrix; n < 0 also inverts (inverse not counted)", contraction=True)
+def matrix_power_op(ins, outs, attrs):
+    x = list(ins.values())[0]
+    n = abs(int(attrs.get("n", 1) or 0))
+    products = (n.bit_length() - 1 + bin(n).count("1") - 1) if n > 0 else 0
+    m = int(x[-1])
+    return contraction(products * (numel(x) // (m * m)) * m ** 3)
