@@ -5,12 +5,12 @@ from __future__ import annotations
 import paddle
 
 from . import formulas  # noqa: F401  (registers every built-in formula)
-from .collect.eager import EagerCollector, LayerRecord
+from .collect.eager import EagerCollector
 from .collect.inputs import build_call_args
 from .collect.params import parameter_owners
 from .formulas import registry
 from .formulas.registry import LayerSpec
-from .report.result import LayerNode, ProfileResult
+from .report.result import ProfileResult, result_from_records
 
 
 def register(*layer_types):
@@ -36,21 +36,6 @@ def register(*layer_types):
 def unregister(layer_type) -> None:
     """Remove a handler added with :func:`register`."""
     registry.unregister_layer(layer_type)
-
-
-def _custom_specs(custom_ops) -> dict:
-    if custom_ops is None:
-        return {}
-    if not isinstance(custom_ops, dict):
-        raise TypeError("custom_ops must be a dict {LayerClass: fn(layer, inputs, output)}")
-    specs = {}
-    for t, fn in custom_ops.items():
-        if not (isinstance(t, type) and issubclass(t, paddle.nn.Layer)):
-            raise TypeError(f"custom_ops keys must be paddle.nn.Layer subclasses, got {t!r}")
-        if not callable(fn):
-            raise TypeError(f"custom_ops[{t.__name__}] must be callable, got {type(fn).__name__}")
-        specs[t] = LayerSpec(t, fn, f"custom_ops {getattr(fn, '__name__', 'fn')}", kind="user")
-    return specs
 
 
 def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=None,
@@ -87,10 +72,10 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
             custom_ops=custom_ops, options=options)
         return _check_strict(result, strict)
     args, kwargs = build_call_args(net, input_size, inputs, input_spec)
-    collector = EagerCollector(net, _custom_specs(custom_ops), count_ops=count_functional,
+    collector = EagerCollector(net, registry.user_layer_specs(custom_ops), count_ops=count_functional,
                                time_layers=time_layers, options=options)
     collector.run(args, kwargs)
-    result = build_result(net, collector.order, owners=parameter_owners(net, [rec.layer for rec in collector.order]),
+    result = result_from_records(collector.order, owners=parameter_owners(net, [rec.layer for rec in collector.order]),
                           inputs=[tuple(a.shape) for a in list(args) + list(kwargs.values())
                                   if isinstance(a, paddle.Tensor)],
                           count_functional=count_functional)
@@ -114,33 +99,6 @@ def _check_strict(result: ProfileResult, strict: bool) -> ProfileResult:
         raise RuntimeError(f"strict=True and these ran with no counting formula: {names}. "
                            f"Register a handler with paddle_flops_ext.register or pass custom_ops.")
     return result
-
-
-def build_result(net, records: list[LayerRecord], owners, inputs, count_functional=True) -> ProfileResult:
-    nodes: dict[str, LayerNode] = {}
-    root = None
-    for rec in records:
-        depth = 0 if rec.path == "" else rec.path.count(".") + 1
-        own = owners.get(id(rec.layer))
-        counted_by = rec.counted_by
-        is_leaf = not rec.layer._sub_layers
-        if counted_by == "ops" and rec.calls and is_leaf and not count_functional:
-            counted_by = "none"
-        node = LayerNode(
-            name=rec.path, type=type(rec.layer).__name__, depth=depth,
-            called=rec.calls > 0, calls=rec.calls,
-            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
-            params=own.params if own else 0, trainable_params=own.trainable if own else 0,
-            cost=rec.cost, counted_by=counted_by,
-            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
-            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds)
-        nodes[rec.path] = node
-        if rec.path == "":
-            root = node
-        else:
-            parent = rec.path.rsplit(".", 1)[0] if "." in rec.path else ""
-            nodes[parent].children.append(node)
-    return ProfileResult(root=root, inputs=inputs, mode="eager")
 
 
 def flops(net, input_size, custom_ops=None, print_detail=False) -> int:

@@ -107,7 +107,7 @@ from dataclasses import dataclass
 import paddle
 
 from ..formulas import registry
-from ..report.result import LayerNode, ProfileResult
+from ..report.result import LayerNode, ProfileResult, result_from_records
 from .eager import LayerRecord, _first_line, bind_op_arguments, layer_records, _model_modules, call_user_handler
 from .inputs import _check_size, _dtype_name, build_call_args
 from .params import parameter_owners
@@ -581,7 +581,7 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
     plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec)
     input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
                     if isinstance(p, _Placeholder)]
-    overrides = _custom_specs(custom_ops)
+    overrides = registry.user_layer_specs(custom_ops)
     modes = {id(l): (l, l.training) for l in net.sublayers(include_self=True)}
     errors = []
     # a -1 left in the traced program (a data-dependent size, or a loaded
@@ -635,13 +635,6 @@ def _error_summary(exc: Exception) -> str:
         if head.isidentifier() and head.endswith(("Error", "Exception")) and ":" in line:
             return line[:400]
     return f"{type(exc).__name__}: {_first_line(exc)}"
-
-
-def _custom_specs(custom_ops):
-    if not custom_ops:
-        return {}
-    from ..api import _custom_specs as specs
-    return specs(custom_ops)
 
 
 # --------------------------------------------------------------------------
@@ -813,8 +806,6 @@ def profile_program(net_or_program, input_size=None, inputs=None, input_spec=Non
 
 
 def _profile_layer(net, input_size, inputs, input_spec, custom_ops, options) -> ProfileResult:
-    from ..api import build_result
-
     program, tracer, how, input_shapes = trace_program(net, input_size, inputs, input_spec, custom_ops)
     shapes = tracer.shapes
     counter = _Counter(shapes, options)
@@ -831,8 +822,7 @@ def _profile_layer(net, input_size, inputs, input_spec, custom_ops, options) -> 
         counter.count(iv.rec, op)
     for rec, name, ins, outs, attrs in tracer.composites:
         counter.add(rec, registry.lookup_op(name), ins, outs, attrs)
-    result = build_result(net, tracer.order, owners=parameter_owners(net), inputs=input_shapes)
-    result.mode = "trace"
+    result = result_from_records(tracer.order, owners=parameter_owners(net), inputs=input_shapes, mode="trace")
     result.notes.extend(_notes(counter, shapes, how))
     return result
 

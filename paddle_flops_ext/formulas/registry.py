@@ -27,7 +27,7 @@ so the coverage report can tell "free" from "unknown".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 Shape = tuple  # a tuple of ints
@@ -263,3 +263,22 @@ def lookup_layer(layer_type: type, overrides: Mapping[type, LayerSpec] | None = 
 
 def layer_specs() -> dict[type, LayerSpec]:
     return dict(_LAYERS)
+
+
+def user_layer_specs(custom_ops) -> dict:
+    """``{LayerClass: fn}`` (``profile``'s ``custom_ops``) checked and turned
+    into per-call overrides of the layer table."""
+    import paddle
+
+    if custom_ops is None:
+        return {}
+    if not isinstance(custom_ops, dict):
+        raise TypeError("custom_ops must be a dict {LayerClass: fn(layer, inputs, output)}")
+    specs = {}
+    for t, fn in custom_ops.items():
+        if not (isinstance(t, type) and issubclass(t, paddle.nn.Layer)):
+            raise TypeError(f"custom_ops keys must be paddle.nn.Layer subclasses, got {t!r}")
+        if not callable(fn):
+            raise TypeError(f"custom_ops[{t.__name__}] must be callable, got {type(fn).__name__}")
+        specs[t] = LayerSpec(t, fn, f"custom_ops {getattr(fn, '__name__', 'fn')}", kind="user")
+    return specs

@@ -143,3 +143,32 @@ class ProfileResult:
     def __repr__(self) -> str:
         return (f"ProfileResult(macs={self.macs}, flops={self.flops}, params={self.params}, "
                 f"trainable_params={self.trainable_params}, paddle_flops={self.paddle_flops})")
+
+
+def result_from_records(records, owners, inputs, mode="eager", count_functional=True) -> "ProfileResult":
+    """The tree of :class:`LayerNode` from an engine's per-layer records
+    (path, layer, calls, shapes, cost, ops) and the parameter owners."""
+    nodes: dict[str, LayerNode] = {}
+    root = None
+    for rec in records:
+        depth = 0 if rec.path == "" else rec.path.count(".") + 1
+        own = owners.get(id(rec.layer))
+        counted_by = rec.counted_by
+        is_leaf = not rec.layer._sub_layers
+        if counted_by == "ops" and rec.calls and is_leaf and not count_functional:
+            counted_by = "none"
+        node = LayerNode(
+            name=rec.path, type=type(rec.layer).__name__, depth=depth,
+            called=rec.calls > 0, calls=rec.calls,
+            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
+            params=own.params if own else 0, trainable_params=own.trainable if own else 0,
+            cost=rec.cost, counted_by=counted_by,
+            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
+            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds)
+        nodes[rec.path] = node
+        if rec.path == "":
+            root = node
+        else:
+            parent = rec.path.rsplit(".", 1)[0] if "." in rec.path else ""
+            nodes[parent].children.append(node)
+    return ProfileResult(root=root, inputs=inputs, mode=mode)
