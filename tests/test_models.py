@@ -1,5 +1,4 @@
 """Whole models against the issue's reference figures and published ones."""
-import math
 
 import paddle
 import paddle.nn as nn

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import importlib
 
-from .registry import Cost, composite_function, numel, op_formula
+from .registry import Cost, composite_function, op_formula
 
 TOP_LEFT = "top_left"
 BOTTOM_RIGHT = "bottom_right"
