@@ -240,3 +240,14 @@ def test_loaded_inference_model_is_counted(tmp_path):
     assert r.macs == 3 * (8 * 4 + 4 * 2)
     assert r.params == 8 * 4 + 4 + 4 * 2 + 2
     assert r.uncounted == []
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_global_train_mode_untouched(mode):
+    tracer = paddle.base.framework._dygraph_tracer()
+    net = Net()
+    net.train()  # (this itself sets the global mode)
+    before = tracer._train_mode
+    pfe.profile(net, [1, 3, 8, 8], mode=mode)
+    assert tracer._train_mode == before
+    assert all(l.training for l in net.sublayers(include_self=True))

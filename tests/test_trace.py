@@ -5,6 +5,7 @@ eager-vs-trace tests check that the two engines agree layer by layer.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -295,10 +296,18 @@ def test_lazy_gqa_model_in_process():
 # programs given directly
 # --------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _isolated_static_state():
+    """Static programs built by a test get their own scope and parameter
+    names, so nothing they create lingers in Paddle's global static state."""
+    with paddle.static.scope_guard(paddle.static.Scope()), paddle.utils.unique_name.guard():
+        yield
+
+
 def test_legacy_static_program():
     from paddle import pir_utils
 
-    with pir_utils.OldIrGuard():
+    with pir_utils.OldIrGuard(), _isolated_static_state():
         main, startup = paddle.static.Program(), paddle.static.Program()
         with paddle.static.program_guard(main, startup):
             x = paddle.static.data("x", [None, 784], "float32")
@@ -323,13 +332,14 @@ def test_legacy_static_program():
 def test_pir_static_program_and_concrete_program():
     paddle.enable_static()
     try:
-        main, startup = paddle.static.Program(), paddle.static.Program()
-        with paddle.static.program_guard(main, startup):
-            x = paddle.static.data("x", [None, 3, 16, 16], "float32")
-            y = nn.Conv2D(3, 8, 3, padding=1, groups=1)(x)
-            y = F.relu(y)
-            y = paddle.flatten(y, 1)
-            nn.Linear(8 * 16 * 16, 10)(y)
+        with _isolated_static_state():
+            main, startup = paddle.static.Program(), paddle.static.Program()
+            with paddle.static.program_guard(main, startup):
+                x = paddle.static.data("x", [None, 3, 16, 16], "float32")
+                y = nn.Conv2D(3, 8, 3, padding=1, groups=1)(x)
+                y = F.relu(y)
+                y = paddle.flatten(y, 1)
+                nn.Linear(8 * 16 * 16, 10)(y)
     finally:
         paddle.disable_static()
     assert is_program(main)
@@ -358,9 +368,10 @@ def test_program_arguments_checked():
         pfe.profile(object())
     paddle.enable_static()
     try:
-        main = paddle.static.Program()
-        with paddle.static.program_guard(main):
-            paddle.static.data("x", [2, 3], "float32") * 2.0
+        with _isolated_static_state():
+            main = paddle.static.Program()
+            with paddle.static.program_guard(main):
+                paddle.static.data("x", [2, 3], "float32") * 2.0
     finally:
         paddle.disable_static()
     with pytest.raises(ValueError):

@@ -591,7 +591,8 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
         tracer = _Tracer(net, overrides, _Shapes(batch))
         handles = tracer.install()
         try:
-            net.eval()
+            for layer, _ in modes.values():  # eval by the flag only: Layer.eval() flips global tracer state
+                layer.__dict__["training"] = False
             with _quiet_tracing(how == "direct"), _CompositeGuard(tracer, _model_modules(net)):
                 program, _ = fn(net, plan_args, plan_kwargs)
             return program, tracer, how, input_shapes
@@ -601,7 +602,7 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
             for h in handles:
                 h.remove()
             for layer, training in modes.values():
-                layer.training = training
+                layer.__dict__["training"] = training
     (_, first, where), (_, last, _) = errors[0], errors[-1]
     plain, converted = _error_summary(first), _error_summary(last)
     detail = plain if plain == converted else f"{plain.rstrip('.: ')}; with paddle.jit.to_static: {converted}"
