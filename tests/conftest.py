@@ -25,3 +25,25 @@ def pytest_unconfigure(config):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status["code"])
+
+
+@pytest.fixture
+def jit_saved(tmp_path):
+    """``save(net_expr, shape) -> path``: ``paddle.jit.save`` the layer that
+    ``net_expr`` builds (``nn`` is ``paddle.nn``) in a fresh interpreter.
+
+    Late in a full run of this suite, ``paddle.jit.save`` itself segfaulted
+    now and then (Paddle 3.3.1, inside its C++ program building); saving in a
+    clean process keeps that out of the tests, which are about loading and
+    counting the saved model."""
+    import subprocess
+
+    def save(net_expr, shape):
+        path = str(tmp_path / "model")
+        code = ("import paddle, paddle.nn as nn\n"
+                f"net = {net_expr}\n"
+                f"paddle.jit.save(net, {path!r}, input_spec=[paddle.static.InputSpec({list(shape)!r}, 'float32')])\n")
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        return path
+
+    return save

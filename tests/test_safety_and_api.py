@@ -232,10 +232,9 @@ def test_to_static_model_counted_and_left_static():
     assert static.forward is forward_before
 
 
-def test_loaded_inference_model_is_counted(tmp_path):
-    net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
-    paddle.jit.save(net, str(tmp_path / "m"), input_spec=[paddle.static.InputSpec([3, 8], "float32")])
-    loaded = paddle.jit.load(str(tmp_path / "m"))
+def test_loaded_inference_model_is_counted(jit_saved):
+    path = jit_saved("nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))", [3, 8])
+    loaded = paddle.jit.load(path)
     r = pfe.profile(loaded, [3, 8])
     assert r.macs == 3 * (8 * 4 + 4 * 2)
     assert r.params == 8 * 4 + 4 + 4 * 2 + 2

@@ -378,12 +378,11 @@ def test_program_arguments_checked():
         pfe.profile(main, inputs=(paddle.randn([2, 3]),))
 
 
-def test_jit_loaded_layer_counted_in_trace_mode(tmp_path):
+def test_jit_loaded_layer_counted_in_trace_mode(jit_saved):
     """A paddle.jit.load-ed layer runs a saved program (eager mode sees one
     opaque run_program op); trace mode appends that program and counts it."""
-    net = nn.Sequential(nn.Conv2D(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
-    path = str(tmp_path / "model")
-    paddle.jit.save(net, path, input_spec=[InputSpec([None, 3, 8, 8])])
+    path = jit_saved("nn.Sequential(nn.Conv2D(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))",
+                     [None, 3, 8, 8])
     loaded = paddle.jit.load(path)
     batch = 2
     r = pfe.profile(loaded, input_size=[batch, 3, 8, 8], mode="trace")
