@@ -8,9 +8,10 @@ counted exactly once:
 
 * a layer with a formula (built-in or user) is counted by that formula, and the
   operations it runs *directly* are not counted again (its sub-layers still
-  count themselves: ``MultiHeadAttention``'s formula covers only the attention
-  products, its ``Linear`` children count the projections);
-* any other layer (a container, or a custom layer without a formula) is counted
+  count themselves);
+* any other layer (a container, a custom layer without a formula, and
+  ``MultiHeadAttention``, whose QK^T, softmax and weights x V are its own
+  operations while its ``Linear`` children count the projections) is counted
   through the operations it runs directly.
 
 The engine only looks formulas up; it produces :class:`LayerRecord` objects
@@ -92,7 +93,7 @@ class EagerCollector:
         self.time_layers = time_layers
         self.records: dict[int, LayerRecord] = {}
         self.order: list[LayerRecord] = []
-        # frame: (record, counted, start time, input shapes)
+        # frame: [record, counted by a formula?, start time, call inputs]
         self.stack: list[list] = []
         self.composite_depth = 0
         self.specs: dict[type, LayerSpec | None] = {}
