@@ -68,6 +68,22 @@ def test_vision_models_published_figures(ctor, size, params, macs_m):
     assert round(r.macs / 1e6) == pytest.approx(macs_m, abs=1)
 
 
+@pytest.mark.parametrize("ctor,params,gmacs", [
+    # torchvision's published parameter counts and GMACs (2 decimals); Paddle's
+    # implementations of these architectures are the same networks
+    (models.mobilenet_v3_large, 5_483_032, 0.22),
+    (models.mobilenet_v3_small, 2_542_856, 0.06),
+    (models.shufflenet_v2_x1_0, 2_278_604, 0.14),
+    (models.squeezenet1_1, 1_235_496, 0.35),
+    (models.densenet121, 7_978_856, 2.83),
+    (models.resnext50_32x4d, 25_028_904, 4.23),
+])
+def test_more_vision_models_published_figures(ctor, params, gmacs):
+    r = pfe.profile(ctor(), [1, 3, 224, 224], strict=True)
+    assert r.trainable_params == params
+    assert round(r.macs / 1e9, 2) == gmacs
+
+
 def test_multihead_attention_counts_products_once():
     r = pfe.profile(nn.MultiHeadAttention(64, 4), [1, 16, 64])
     proj = 4 * 16 * 64 * 64
