@@ -69,7 +69,7 @@ def render_table(result, depth=None) -> str:
         if not node.called:
             label += " (not called)"
         t.add_row([label, node.type, _shape(node.input_shape), _shape(node.output_shape),
-                   f"{params:,}", f"{cost.macs:,}", f"{cost.flops:,}"])
+                   human(params), human(cost.macs), human(cost.flops)])
     lines = [t.get_string()]
     lines.append(
         f"Total MACs: {human(result.macs)} ({result.macs:,})   "
