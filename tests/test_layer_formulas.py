@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import paddle_flops_ext as pfe
 from paddle_flops_ext.formulas import registry
+from formula_helpers import through_ops
 
 HYP = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -523,16 +524,6 @@ def test_functional_dropout_in_training_mode():
 # A subclass whose forward only calls the parent's forward has no formula
 # (it "rewrote" forward), so it is counted through the ops Paddle runs.
 
-def through_ops(layer):
-    base = type(layer)
-
-    class ViaOps(base):
-        def forward(self, *args, **kwargs):
-            return base.forward(self, *args, **kwargs)
-
-    layer.__class__ = ViaOps
-    assert registry.lookup_layer(ViaOps) is None
-    return layer
 
 
 def functional(fn):

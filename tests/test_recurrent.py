@@ -13,7 +13,7 @@ import paddle.nn as nn
 import pytest
 
 import paddle_flops_ext as pfe
-from paddle_flops_ext.formulas import registry
+from formula_helpers import through_ops
 
 GATES = {"tanh": 1, "relu": 1, "LSTM": 4, "GRU": 3}
 ELEMENTWISE = {"tanh": 1 + 1, "relu": 1 + 0,
@@ -137,16 +137,6 @@ def test_rnn_and_birnn_wrappers(kind):
 
 # -------------------------------------------- same computation through ops
 
-def through_ops(layer):
-    base = type(layer)
-
-    class ViaOps(base):
-        def forward(self, *args, **kwargs):
-            return base.forward(self, *args, **kwargs)
-
-    layer.__class__ = ViaOps
-    assert registry.lookup_layer(ViaOps) is None
-    return layer
 
 
 @pytest.mark.parametrize("make", [
