@@ -123,7 +123,7 @@ def dot_op(ins, outs, attrs):
     return contraction(numel(x))
 
 
-@op_formula("addmm", args="input, x, y, beta, alpha",
+@op_formula("addmm", "baddbmm", args="input, x, y, beta, alpha",
             convention="numel(out) x K MACs + 2 per output (scale, add)", contraction=True)
 def addmm_op(ins, outs, attrs):
     _, x, y = (list(ins.values()) + [None] * 3)[:3]
@@ -192,13 +192,6 @@ def bilinear_layer(layer, ins, outs):
 
 
 # ---------------------------------------------------------------- more products
-
-@op_formula("baddbmm", args="input, x, y, beta, alpha",
-            convention="numel(out) x K MACs + 2 per output (scale, add)", contraction=True)
-def baddbmm_op(ins, outs, attrs):
-    _, x, y = (list(ins.values()) + [None] * 3)[:3]
-    return contraction(matmul_macs(x, y, outs[0]), 2 * numel(outs[0]))
-
 
 @op_formula("fused_gemm_epilogue", "gemm_epilogue", args="x, y, bias, trans_x, trans_y, activation",
             convention="matmul MACs + 1 per output for the bias (activation not counted)", contraction=True)

@@ -240,16 +240,14 @@ def frobenius_norm_op(ins, outs, attrs):
     return pointwise(numel(_x(ins)), 2)
 
 
-@op_formula("squared_l2_norm", args="x", convention="2n - 1: square each element, sum them")
-def squared_l2_norm_op(ins, outs, attrs):
+def map_then_sum_op(ins, outs, attrs):
+    """One step on each element, then the sum: 2n - m for n elements into m results."""
     n, m = _reduced(ins, outs)
     return pointwise(max(2 * n - m, 0), 1)
 
 
-@op_formula("l1_norm", args="x", convention="2n - 1: abs each element, sum them")
-def l1_norm_op(ins, outs, attrs):
-    n, m = _reduced(ins, outs)
-    return pointwise(max(2 * n - m, 0), 1)
+op_formula("squared_l2_norm", args="x", convention="2n - 1: square each element, sum them")(map_then_sum_op)
+op_formula("l1_norm", args="x", convention="2n - 1: abs each element, sum them")(map_then_sum_op)
 
 
 @op_formula("norm", args="x, axis, epsilon, is_test",
