@@ -1,4 +1,2 @@
-"""Benchmark scripts and the model zoo used by ``paddle-flops bench``.
-
-Importable from the repository root (``import benchmarks.models``).
-"""
+"""Benchmark scripts (overhead, scale) run from the repository root; their
+results are committed under ``benchmarks/results/``."""

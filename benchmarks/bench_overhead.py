@@ -33,7 +33,7 @@ def models():
     from paddle.vision import models as vm
     out = [("resnet50", vm.resnet50), ("mobilenet_v2", vm.mobilenet_v2)]
     try:
-        from benchmarks.models.vit import vit_base_patch16
+        from paddle_flops_ext.models.vit import vit_base_patch16
         out.append(("vit_base_patch16", vit_base_patch16))
     except ImportError as e:  # the zoo is part of this repo; say so if it's missing
         print(f"skipping ViT: {e}", file=sys.stderr)

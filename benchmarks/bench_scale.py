@@ -41,7 +41,7 @@ TARGETS = {"llama_70b": {"wall_s": 10.0, "rss_mb": 1024.0}}
 def analytic_macs(cfg, seq: int, batch: int = 1) -> int:
     d = cfg.dim
     norms = 2 * cfg.n_layers * d + d
-    from benchmarks.models.llama import param_count
+    from paddle_flops_ext.models.llama import param_count
     projection_params = param_count(cfg) - cfg.vocab_size * d - norms
     attention = cfg.n_layers * 2 * seq * seq * d
     return batch * (seq * projection_params + attention)
@@ -56,7 +56,7 @@ def run_one(name: str, seq: int) -> dict:
     sys.path.insert(0, ROOT)
     import paddle
     import paddle_flops_ext as pfe
-    from benchmarks.models import llama as L
+    from paddle_flops_ext.models import llama as L
     t_import = time.perf_counter()
     with paddle.LazyGuard():
         model = getattr(L, name)()

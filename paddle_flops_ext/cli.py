@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 
 def load_model(spec: str, kwargs: str | None = None):
-    """``paddle.vision.models:resnet50`` -> the Layer that callable returns."""
-    import paddle
-    if ":" not in spec:
-        raise SystemExit(f"model must be given as module:callable, e.g. paddle.vision.models:resnet50 (got {spec!r})")
-    mod_name, attr = spec.split(":", 1)
+    """CLI wrapper of :func:`paddle_flops_ext.loading.load_model`: ``kwargs``
+    is JSON text; errors end the command with a message."""
+    import json
+    from .loading import load_model as load
     try:
-        module = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise SystemExit(f"cannot import module {mod_name!r}: {e}")
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise SystemExit(f"module {mod_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    extra = {}
-    if kwargs:
-        import json
-        extra = json.loads(kwargs)
-    model = obj(**extra) if callable(obj) and not isinstance(obj, paddle.nn.Layer) else obj
-    if not isinstance(model, paddle.nn.Layer):
-        raise SystemExit(f"{spec} did not give a paddle.nn.Layer (got {type(model).__name__})")
-    return model
+        return load(spec, json.loads(kwargs) if kwargs else None)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise SystemExit(str(exc))
 
 
 def parse_size(text: str):

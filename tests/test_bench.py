@@ -383,7 +383,7 @@ def test_zoo_lists_the_transformers_and_vit_params_match_the_formula():
     from paddle_flops_ext.bench.zoo import default_zoo
     zoo, notes = default_zoo()
     assert {"resnet18", "resnet50", "mobilenet_v2", "vgg16", "vit_b16", "swin_t"} <= set(zoo)
-    from benchmarks.models import vit_tiny_test, vit_base_patch16
+    from paddle_flops_ext.models import vit_tiny_test, vit_base_patch16
     net = vit_tiny_test()
     assert sum(int(np.prod(p.shape)) for p in net.parameters()) == _vit_params(32, 8, 32, 2, 10)
     assert list(net(paddle.randn([2, 3, 32, 32])).shape) == [2, 10]
@@ -394,8 +394,8 @@ def test_zoo_lists_the_transformers_and_vit_params_match_the_formula():
 
 
 def test_swin_shift_mask_and_tiny_forward():
-    from benchmarks.models import swin_tiny, swin_tiny_test
-    from benchmarks.models.swin import relative_position_index, shift_mask
+    from paddle_flops_ext.models import swin_tiny, swin_tiny_test
+    from paddle_flops_ext.models.swin import relative_position_index, shift_mask
     m = shift_mask(8, 8, 4, 2)
     assert m.shape == (4, 16, 16)
     assert not m[0].any()                     # top-left window lies in one region

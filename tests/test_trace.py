@@ -23,9 +23,9 @@ from paddle.static import InputSpec
 import paddle_flops_ext as pfe
 from paddle_flops_ext.collect.program import TraceError, is_program
 
-from benchmarks.models import llama as L
-from benchmarks.models.swin import swin_tiny_test
-from benchmarks.models.vit import vit_tiny_test
+from paddle_flops_ext.models import llama as L
+from paddle_flops_ext.models.swin import swin_tiny_test
+from paddle_flops_ext.models.vit import vit_tiny_test
 
 
 def _llama_params(vocab, dim, layers, heads, kv_heads, ffn):
@@ -260,7 +260,7 @@ def test_lazy_7b_counted_without_materialising():
         import json, resource, warnings
         warnings.filterwarnings("ignore")
         import paddle, paddle_flops_ext as pfe
-        from benchmarks.models import llama as L
+        from paddle_flops_ext.models import llama as L
         with paddle.LazyGuard():
             m = L.llama_7b()
         r = pfe.profile(m, input_spec=[paddle.static.InputSpec([1, 128], "int64")], mode="trace")
