@@ -1,12 +1,19 @@
-"""Renderers: table (prettytable), JSON, CSV, Markdown. They only read a
-:class:`~paddle_flops_ext.report.result.ProfileResult`."""
+"""Renderers: table (prettytable), Markdown, CSV, JSON. Each reads one
+:class:`~paddle_flops_ext.report.content.Content` (built by
+:mod:`.views`) and only formats it: the same rows, totals, uncounted work,
+not-called layers and notes in every format. The table and Markdown show
+human units (K/M/G/T); CSV and JSON exact integers.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import fields
 
 from prettytable import PrettyTable
+
+from .content import Column, Content, Row
 
 _UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 
@@ -23,136 +30,114 @@ def human(n: float, digits: int = 2) -> str:
 def _shape(shapes) -> str:
     if not shapes:
         return "-"
-    if len(shapes) == 1:
-        return str(list(shapes[0]))
     return ", ".join(str(list(s)) for s in shapes)
 
 
-def _rows(result, depth):
-    """(node, use subtotal) pairs to show. depth=None: every layer that does
-    work or holds parameters, own counts. depth=k: the tree down to depth k,
-    subtotals for the deepest shown level."""
-    if depth is None:
-        for n in result.root.walk():
-            c = n.cost
-            if n.is_leaf or c.macs or c.flops or c.paddle_flops or n.params or n.unknown_ops:
-                if n.name == "" and not (c.flops or n.params or n.unknown_ops) and n.children:
-                    continue
-                yield n, False
-        return
-    def visit(n):
-        yield n, True
-        if n.depth < depth:
-            for ch in n.children:
-                yield from visit(ch)
-    yield from visit(result.root)
+def _indent(row: Row, content: Content, unit: str) -> str:
+    """The depth view is a tree: each level indented by ``unit``."""
+    return unit * row.depth if content.depth is not None and row.depth else ""
 
 
-def _row_values(node, subtotal):
-    cost = node.total_cost if subtotal else node.cost
-    params = node.total_params if subtotal else node.params
-    return cost, params
+def _cell(row: Row, column: Column) -> str:
+    """A value as the table and Markdown show it."""
+    value = getattr(row, column.key)
+    if column.key == "name":
+        return row.label + (" (not called)" if row.called is False else "")
+    if value is None:
+        return "-"
+    if column.kind == "shape":
+        return _shape(value)
+    if column.kind == "count":
+        return human(value)
+    if column.kind == "percent":
+        return f"{value:.1f}%"
+    if column.kind == "seconds":
+        return f"{value * 1e3:.3f}"
+    return str(value)
 
 
-def render_table(result, depth=None) -> str:
-    hierarchical = depth is not None
+def render_table(content: Content) -> str:
     t = PrettyTable()
-    t.field_names = ["Layer", "Type", "Input Shape", "Output Shape", "Params", "MACs", "FLOPs"]
-    for col in ("Params", "MACs", "FLOPs"):
-        t.align[col] = "r"
-    t.align["Layer"] = "l"
-    for node, sub in _rows(result, depth):
-        cost, params = _row_values(node, sub)
-        label = node.display_name
-        if hierarchical:
-            label = "  " * node.depth + (node.name.rsplit(".", 1)[-1] if node.name else node.type)
-        if not node.called:
-            label += " (not called)"
-        t.add_row([label, node.type, _shape(node.input_shape), _shape(node.output_shape),
-                   human(params), human(cost.macs), human(cost.flops)])
-    lines = [t.get_string()]
-    lines.append(
-        f"Total MACs: {human(result.macs)} ({result.macs:,})   "
-        f"FLOPs: {human(result.flops)} ({result.flops:,})   "
-        f"paddle.flops: {human(result.paddle_flops)} ({result.paddle_flops:,})")
-    lines.append(
-        f"Total params: {human(result.params)} ({result.params:,})   "
-        f"trainable: {human(result.trainable_params)} ({result.trainable_params:,})   "
-        f"non-trainable: {result.params - result.trainable_params:,}")
-    unc = result.uncounted
-    if unc:
-        lines.append("Uncounted (ran, no formula): " + ", ".join(
-            f"{e['name']} x{e['calls']} in {', '.join(e['layers'][:3])}{'...' if len(e['layers']) > 3 else ''}"
-            for e in unc))
-    nc = result.not_called
-    if nc:
-        lines.append(f"Not called in forward (parameters still counted): {', '.join(nc[:10])}"
-                     + (f" and {len(nc) - 10} more" if len(nc) > 10 else ""))
-    for note in result.notes:
-        lines.append(f"Note: {note}")
+    t.field_names = [c.header for c in content.columns]
+    for c in content.columns:
+        t.align[c.header] = "l" if c.kind == "text" else ("c" if c.kind == "shape" else "r")
+    for row in content.rows:
+        cells = [_cell(row, c) for c in content.columns]
+        cells[0] = _indent(row, content, "  ") + cells[0]
+        t.add_row(cells)
+    return "\n".join([t.get_string()] + content.footer_lines())
+
+
+def render_markdown(content: Content) -> str:
+    cols = content.columns
+    lines = ["| " + " | ".join(c.header for c in cols) + " |",
+             "|" + "|".join("---" if c.kind in ("text", "shape") else "---:" for c in cols) + "|"]
+    for row in content.rows:
+        cells = [_cell(row, c) for c in cols]
+        cells[0] = _indent(row, content, "&nbsp;&nbsp;") + f"`{cells[0]}`"
+        lines.append("| " + " | ".join(cells) + " |")
+    totals = {"name": "**Total**", "params": f"**{human(content.totals.params)}**",
+              "macs": f"**{human(content.totals.macs)}**", "flops": f"**{human(content.totals.flops)}**",
+              "share": "**100%**"}
+    lines.append("| " + " | ".join(totals.get(c.key, "") for c in cols) + " |")
+    lines.append("")
+    lines.extend(f"{line}  " for line in content.footer_lines())
     return "\n".join(lines)
 
 
-def _layer_dict(n) -> dict:
-    return {
-        "name": n.name,
-        "type": n.type,
-        "depth": n.depth,
-        "called": n.called,
-        "calls": n.calls,
-        "input_shape": [list(s) for s in n.input_shape],
-        "output_shape": [list(s) for s in n.output_shape],
-        "params": n.params,
-        "trainable_params": n.trainable_params,
-        "macs": n.cost.macs,
-        "flops": n.cost.flops,
-        "paddle_flops": n.cost.paddle_flops,
-        "counted_by": n.counted_by,
-        "ops": {k: dict(v) for k, v in n.ops.items()},
-        "subtotal": {"macs": n.total_cost.macs, "flops": n.total_cost.flops,
-                     "paddle_flops": n.total_cost.paddle_flops, "params": n.total_params},
-    }
+# --------------------------------------------------------------------------- machine-readable
+
+# CSV: the rows as they are, then one line per total / uncounted operation /
+# layer not called / note, told apart by the first column ("row").
+CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note")
+_CSV_ROW_KIND = {"layers": "layer", "types": "type", "ops": "op"}
 
 
-def to_dict(result) -> dict:
-    """Layer rows hold *own* counts (they sum to the totals); ``subtotal``
-    holds the layer's whole subtree."""
-    return {
-        "total": {"macs": result.macs, "flops": result.flops, "params": result.params,
-                  "trainable_params": result.trainable_params, "paddle_flops": result.paddle_flops},
-        "mode": result.mode,
-        "inputs": [list(s) for s in result.inputs],
-        "layers": [_layer_dict(n) for n in result.root.walk()],
-        "uncounted": result.uncounted,
-        "not_called": result.not_called,
-        "notes": list(result.notes),
-    }
+def _csv_columns(content: Content) -> list[str]:
+    """Row fields that some row has (``ops`` stays in JSON)."""
+    present = {f.name for row in content.rows for f in fields(row)
+               if getattr(row, f.name) is not None and f.name != "ops"}
+    keys = [f.name for f in fields(Row) if f.name in present]
+    for needed in ("name", "params", "trainable_params", "macs", "flops", "paddle_flops"):
+        if needed not in keys:
+            keys.append(needed)
+    return keys
 
 
-def render_json(result, indent=2) -> str:
-    return json.dumps(to_dict(result), indent=indent)
-
-
-CSV_COLUMNS = ["name", "type", "depth", "calls", "input_shape", "output_shape",
-               "params", "trainable_params", "macs", "flops", "paddle_flops", "counted_by"]
-
-
-def render_csv(result) -> str:
+def render_csv(content: Content) -> str:
+    keys = _csv_columns(content)
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
-    for row in to_dict(result)["layers"]:
-        w.writerow([json.dumps(row[c]) if isinstance(row[c], list) else row[c] for c in CSV_COLUMNS])
+    w = csv.DictWriter(buf, fieldnames=["row"] + keys + ["counts"], extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    kind = _CSV_ROW_KIND[content.view]
+    for row in content.rows:
+        record = {k: json.dumps(v, separators=(",", ":")) if isinstance(v, list) else v
+                  for k, v in row.to_dict().items()}
+        w.writerow({"row": kind, "counts": content.counts, **record})
+    w.writerow({"row": "total", "name": "", "counts": "total", **content.totals.to_dict()})
+    for u in content.uncounted:
+        w.writerow({"row": "uncounted", "name": u.name, "type": u.kind, "calls": u.calls,
+                    "macs": 0, "flops": 0})
+    for name in content.not_called:
+        w.writerow({"row": "not_called", "name": name, "called": False})
+    for note in content.notes:
+        w.writerow({"row": "note", "name": note})
     return buf.getvalue()
 
 
-def render_markdown(result, depth=None) -> str:
-    lines = ["| Layer | Type | Output Shape | Params | MACs | FLOPs |", "|---|---|---|---:|---:|---:|"]
-    for node, sub in _rows(result, depth):
-        cost, params = _row_values(node, sub)
-        label = ("&nbsp;&nbsp;" * node.depth if depth is not None else "") + f"`{node.display_name}`"
-        lines.append(f"| {label} | {node.type} | {_shape(node.output_shape)} | {human(params)} | "
-                     f"{human(cost.macs)} | {human(cost.flops)} |")
-    lines.append(f"| **Total** | | | **{human(result.params)}** | **{human(result.macs)}** | "
-                 f"**{human(result.flops)}** |")
-    return "\n".join(lines)
+def render_json(content: Content, indent: int | None = 2) -> str:
+    """One row per line (shapes stay on the row's line); ``indent=None``: all
+    on one line."""
+    doc = content.to_dict()
+    if indent is None:
+        return json.dumps(doc)
+    pad = " " * indent
+    entries = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            items = (",\n" + pad * 2).join(json.dumps(v) for v in value)
+            text = f"[\n{pad * 2}{items}\n{pad}]"
+        else:
+            text = json.dumps(value)
+        entries.append(f"{pad}{json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(entries) + "\n}"

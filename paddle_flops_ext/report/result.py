@@ -117,25 +117,44 @@ class ProfileResult:
         return [n.display_name for n in self.root.walk() if not n.called]
 
     # presentation (delegated) -------------------------------------------
+    def report(self, by: str = "layer", depth: int | None = None, top: int | None = None,
+               rank: str = "flops"):
+        """The :class:`~.content.Content` every renderer reads: ``by`` is
+        ``"layer"``, ``"type"`` or ``"op"``; see :mod:`.views`."""
+        from .views import report
+        return report(self, by=by, depth=depth, top=top, rank=rank)
+
+    def top(self, k: int = 10, by: str = "flops"):
+        """The ``k`` layers with the most own ``by`` (``"flops"``, ``"macs"``,
+        ``"params"``), with their share of the total; ``print()`` it or
+        ``.to_markdown()`` / ``.to_csv()`` / ``.to_json()``; ``.rows``."""
+        from .views import layers
+        return layers(self, top=k, rank=by)
+
+    def by_type(self, top: int | None = None, rank: str = "flops"):
+        """One row per layer type: the sum of those layers' own counts."""
+        from .views import by_type
+        return by_type(self, top=top, rank=rank)
+
+    def by_operator(self, top: int | None = None, rank: str = "flops"):
+        """One row per operation (layers counted whole appear by type)."""
+        from .views import by_operator
+        return by_operator(self, top=top, rank=rank)
+
     def table(self, depth: int | None = None) -> str:
-        from .render import render_table
-        return render_table(self, depth)
+        return self.report(depth=depth).table()
 
-    def to_dict(self) -> dict:
-        from .render import to_dict
-        return to_dict(self)
+    def to_dict(self, depth: int | None = None) -> dict:
+        return self.report(depth=depth).to_dict()
 
-    def to_json(self, indent: int = 2) -> str:
-        from .render import render_json
-        return render_json(self, indent)
+    def to_json(self, indent: int | None = 2, depth: int | None = None) -> str:
+        return self.report(depth=depth).to_json(indent)
 
-    def to_csv(self) -> str:
-        from .render import render_csv
-        return render_csv(self)
+    def to_csv(self, depth: int | None = None) -> str:
+        return self.report(depth=depth).to_csv()
 
     def to_markdown(self, depth: int | None = None) -> str:
-        from .render import render_markdown
-        return render_markdown(self, depth)
+        return self.report(depth=depth).to_markdown()
 
     def __str__(self) -> str:
         return self.table()

@@ -1,0 +1,184 @@
+"""The ways of looking at one profile, each a :class:`~.content.Content`:
+
+- :func:`layers` - one row per layer that does work or holds parameters, its
+  *own* counts (the rows sum to the totals); with ``depth`` the tree down to
+  that depth, each row the *total* of its subtree, named by its full dotted
+  path (pass it to ``ProfileResult.find``);
+- :func:`by_type` - one row per layer type, the sum of those layers' own counts;
+- :func:`by_operator` - one row per operation (``matmul``, ``add``, ...), and
+  per layer type for layers counted by a formula as a whole (``Conv2D``).
+
+Each takes ``top`` (keep the ``top`` largest rows by ``rank``) and ``rank``
+(``"flops"``, ``"macs"`` or ``"params"``), which also picks the percentage
+column. Counting happened before; views only select, group and sum.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .content import OWN, RANK_KEYS, TOTAL, Column, Content, Row, Totals, UncountedWork
+
+_RANK_HEADER = {"flops": "FLOPs", "macs": "MACs", "params": "params"}
+_COUNTED_AS = {"formula": "layer formula", "user": "user handler", "legacy": "user handler (total_ops)",
+               "trace": "traced program", "none": "no formula"}
+
+
+def _count_columns(counts: str, rank: str, with_params: bool = True) -> list[Column]:
+    cols = [Column("params", f"Params ({counts})", "count")] if with_params else []
+    return cols + [Column("macs", f"MACs ({counts})", "count"),
+                   Column("flops", f"FLOPs ({counts})", "count"),
+                   Column("share", f"% of {_RANK_HEADER[rank]}", "percent")]
+
+
+def _check(top, rank) -> None:
+    if rank not in RANK_KEYS:
+        raise ValueError(f"rank must be one of {', '.join(RANK_KEYS)}, got {rank!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ValueError(f"top must be a positive int, got {top!r}")
+
+
+def _totals(result) -> Totals:
+    return Totals(macs=result.macs, flops=result.flops, paddle_flops=result.paddle_flops,
+                  params=result.params, trainable_params=result.trainable_params)
+
+
+def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Content:
+    totals = _totals(result)
+    whole = totals.value(rank)
+    for row in rows:
+        value = getattr(row, rank)
+        row.share = None if value is None else round(100.0 * value / whole if whole else 0.0, 4)
+    left_out = 0
+    if top is not None:
+        ranked = sorted(rows, key=lambda r: -(getattr(r, rank) or 0))
+        rows, left_out = ranked[:top], max(len(ranked) - top, 0)
+    return Content(
+        view=view, counts=counts, legend=legend, columns=columns, rows=rows, totals=totals,
+        ranked_by=rank, mode=result.mode, inputs=list(result.inputs), depth=depth, top=top,
+        rows_left_out=left_out,
+        uncounted=[UncountedWork(u["name"], u["kind"], u["calls"], tuple(u["layers"])) for u in result.uncounted],
+        not_called=list(result.not_called), notes=list(result.notes))
+
+
+def _timed(result) -> bool:
+    return any(n.seconds for n in result.root.walk())
+
+
+# --------------------------------------------------------------------------- per layer
+
+def _shows_in_flat_view(node) -> bool:
+    """Leaves always; containers when they do work of their own or hold
+    parameters (the model itself only when it does)."""
+    c = node.cost
+    if node.is_leaf:
+        return True
+    if node.name == "":
+        return bool(c.flops or node.params or node.unknown_ops)
+    return bool(c.macs or c.flops or c.paddle_flops or node.params or node.unknown_ops)
+
+
+def _layer_row(node, subtree: bool, timed: bool) -> Row:
+    cost = node.total_cost if subtree else node.cost
+    return Row(
+        name=node.name, type=node.type, depth=node.depth, called=node.called, calls=node.calls,
+        input_shape=[list(s) for s in node.input_shape], output_shape=[list(s) for s in node.output_shape],
+        params=node.total_params if subtree else node.params,
+        trainable_params=node.total_trainable_params if subtree else node.trainable_params,
+        macs=cost.macs, flops=cost.flops, paddle_flops=cost.paddle_flops,
+        seconds=round(node.seconds, 6) if timed else None, counted_by=node.counted_by,
+        ops=None if subtree else {k: dict(v) for k, v in node.ops.items()})
+
+
+def layers(result, depth: int | None = None, top: int | None = None, rank: str = "flops") -> Content:
+    _check(top, rank)
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValueError(f"depth must be an int >= 0, got {depth!r}")
+    timed = _timed(result)
+    if depth is None:
+        counts = OWN
+        legend = "each layer's own work; its sub-layers count in their own rows (rows sum to the totals)."
+        nodes = [n for n in result.root.walk() if _shows_in_flat_view(n)]
+    else:
+        counts = TOTAL
+        legend = (f"the tree down to depth {depth}; each row is the total of the layer and "
+                  f"everything below it.")
+        nodes = [n for n in result.root.walk() if n.depth <= depth]
+    rows = [_layer_row(n, subtree=depth is not None, timed=timed) for n in nodes]
+    columns = [Column("name", "Layer", "text"), Column("type", "Type", "text"),
+               Column("input_shape", "Input shape", "shape"), Column("output_shape", "Output shape", "shape")]
+    columns += _count_columns(counts, rank)
+    if timed:
+        columns.append(Column("seconds", "Time ms (incl. sub-layers)", "seconds"))
+    return _content(result, "layers", counts, legend, columns, rows, top, rank, depth)
+
+
+# --------------------------------------------------------------------------- per type
+
+def by_type(result, top: int | None = None, rank: str = "flops") -> Content:
+    _check(top, rank)
+    rows: dict[str, Row] = {}
+    for node in result.root.walk():
+        row = rows.setdefault(node.type, Row(name=node.type, layers=0, params=0, trainable_params=0,
+                                             paddle_flops=0))
+        row.layers += 1
+        row.calls += node.calls
+        row.params += node.params
+        row.trainable_params += node.trainable_params
+        row.macs += node.cost.macs
+        row.flops += node.cost.flops
+        row.paddle_flops += node.cost.paddle_flops
+    ordered = sorted(rows.values(), key=lambda r: (-r.flops, -(r.params or 0), r.name))
+    columns = [Column("name", "Layer type", "text"), Column("layers", "Layers", "count"),
+               Column("calls", "Calls", "count")] + _count_columns(OWN, rank)
+    legend = "per layer type, the sum of those layers' own work (rows sum to the totals)."
+    return _content(result, "types", OWN, legend, columns, ordered, top, rank)
+
+
+# --------------------------------------------------------------------------- per operation
+
+def by_operator(result, top: int | None = None, rank: str = "flops") -> Content:
+    _check(top, rank)
+    if rank == "params":
+        raise ValueError("the per-operation view has no parameters; rank it by 'flops' or 'macs'")
+    rows: dict[tuple, Row] = {}
+
+    def add(name, counted_as, calls, macs, flops):
+        row = rows.setdefault((name, counted_as), Row(name=name, type=counted_as))
+        row.calls += calls
+        row.macs += macs
+        row.flops += flops
+
+    for node in result.root.walk():
+        for op, stats in node.ops.items():
+            add(op, "operation", stats["calls"], stats["macs"], stats["flops"])
+        for op, calls in node.zero_ops.items():
+            add(op, "operation (free)", calls, 0, 0)
+        for op, calls in node.unknown_ops.items():
+            add(op, "no formula", calls, 0, 0)
+        rest_macs = node.cost.macs - sum(s["macs"] for s in node.ops.values())
+        rest_flops = node.cost.flops - sum(s["flops"] for s in node.ops.values())
+        whole_layer = node.counted_by not in ("ops",) and node.called
+        if whole_layer or rest_macs or rest_flops:
+            add(node.type, _COUNTED_AS.get(node.counted_by, node.counted_by), node.calls, rest_macs, rest_flops)
+    ordered = sorted(rows.values(), key=lambda r: (-r.flops, -r.calls, r.name))
+    columns = [Column("name", "Operation", "text"), Column("type", "Counted as", "text"),
+               Column("calls", "Calls", "count")] + _count_columns(OWN, rank, with_params=False)
+    legend = ("per operation (layers counted by a formula as a whole appear under their type); "
+              "rows sum to the totals.")
+    return _content(result, "ops", OWN, legend, columns, ordered, top, rank)
+
+
+VIEWS = {"layer": layers, "type": by_type, "op": by_operator}
+
+
+def report(result, by: str = "layer", depth: int | None = None, top: int | None = None,
+           rank: str = "flops") -> Content:
+    """The content the CLI prints: ``by`` is ``"layer"``, ``"type"`` or ``"op"``;
+    ``depth`` applies to the per-layer view only."""
+    if by not in VIEWS:
+        raise ValueError(f"by must be one of {', '.join(VIEWS)}, got {by!r}")
+    if by == "layer":
+        return layers(result, depth=depth, top=top, rank=rank)
+    if depth is not None:
+        raise ValueError("depth applies to the per-layer view only (by='layer')")
+    return VIEWS[by](result, top=top, rank=rank)
