@@ -53,6 +53,8 @@ class Spec:
 
     def input_desc(self):
         args, kwargs = self.inputs()
+        if args and isinstance(args[0], dict):  # one dict argument (PaddleDetection)
+            args, kwargs = (), args[0]
         parts = [f"{list(a.shape)}{'' if a.dtype == paddle.float32 else ' ' + str(a.dtype).replace('paddle.', '')}"
                  for a in args if isinstance(a, paddle.Tensor)]
         parts += [f"{k}={list(v.shape)}" for k, v in kwargs.items() if isinstance(v, paddle.Tensor)]
@@ -82,7 +84,10 @@ class Model:
         self.spec = spec
         paddle.seed(0)
         np.random.seed(0)
-        self.net = spec.build()
+        # legacy models name their parameters explicitly; a fresh name scope per
+        # model lets several of them live in one process
+        with paddle.utils.unique_name.guard():
+            self.net = spec.build()
         self.net.eval()
         self.args, self.kwargs = spec.inputs()
         self._eager = None
@@ -137,9 +142,14 @@ def trace_profile(model):
         specs = [InputSpec(list(v.shape), str(v.dtype).replace("paddle.", ""), name=k)
                  for k, v in model.kwargs.items()]
     else:
-        specs = [InputSpec(list(a.shape), str(a.dtype).replace("paddle.", ""), name=f"x{i}")
+        specs = [{k: _spec(v, k) for k, v in a.items()} if isinstance(a, dict) else _spec(a, f"x{i}")
                  for i, a in enumerate(model.args)]
     return pfe.profile(model.net, input_spec=specs, mode="trace")
+
+
+def _spec(t, name):
+    from paddle.static import InputSpec
+    return InputSpec(list(t.shape), str(t.dtype).replace("paddle.", ""), name=name)
 
 
 def summary(r):

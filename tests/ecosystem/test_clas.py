@@ -95,7 +95,7 @@ BACKBONES = [
     spec("InceptionV3", image(1, 3, 96, 96)), spec("ShuffleNetV2_x1_0"), spec("GhostNet_x1_0"),
     spec("SqueezeNet1_1"), spec("DarkNet53"), spec("HRNet_W18_C"), spec("Res2Net50_26w_4s"),
     spec("ResNeXt50_32x4d"), spec("SE_ResNet18_vd"), spec("RegNetX_200MF"), spec("ReXNet_1_0"),
-    spec("MixNet_S"), spec("ConvNeXt_tiny"), spec("Xception41"), spec("DLA34"), spec("ESNet_x0_5"),
+    spec("MixNet_S", S224), spec("ConvNeXt_tiny"), spec("Xception41"), spec("DLA34"), spec("ESNet_x0_5"),
     spec("ViT_small_patch16_224", S224, extra=attn("vit")),
     spec("DeiT_tiny_patch16_224", S224, extra=attn("vit")),
     spec("SwinTransformer_tiny_patch4_window7_224", S224, extra=attn("swin")),
