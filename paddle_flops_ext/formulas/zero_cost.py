@@ -68,3 +68,41 @@ zero_cost_ops([
     "global_gather", "global_scatter", "moe_global_mesh_tensor", "moe_sub_mesh_tensors",
     "all_reduce", "c_allreduce_sum", "mp_allreduce_sum", "reduce", "reduce_scatter", "partial_sum",
 ], "communication between devices (the sums of all-reduce collectives are not counted)")
+
+zero_cost_ops([
+    "lu_unpack", "coalesce_tensor", "npu_identity", "onednn_to_paddle_layout", "get_tensor_from_selected_rows",
+    "lod_reset_grad", "im2sequence", "sequence_expand", "fusion_transpose_flatten_concat", "gather_tree",
+    "beam_search_decode", "ctc_align", "moe_permute", "moe_gate_dispatch_partial_nosoftmaxtopk",
+    "strings_empty", "strings_empty_like", "strings_lower", "strings_upper",
+    "sparse_cast", "sparse_coalesce", "sparse_full_like", "sparse_indices", "sparse_values", "sparse_mask_as",
+    "sparse_reshape", "sparse_slice", "sparse_transpose", "sparse_to_dense", "sparse_to_sparse_coo",
+    "sparse_to_sparse_csr", "sparse_sparse_coo_tensor",
+], "data movement: unpacking, layout / format conversion, sequence and beam bookkeeping, string ops")
+
+zero_cost_ops([
+    "accuracy", "accuracy_check", "chunk_eval", "box_clip", "bipartite_match", "roi_pool", "collect_fpn_proposals",
+    "blha_get_max_len", "sparse_relu", "sparse_relu6", "sparse_maxpool", "sparse_isnan",
+    "assign_pos", "build_src_rank_and_local_expert_id", "expand_modality_expert_id", "limit_by_capacity",
+    "number_count", "prune_gate_by_capacity", "random_routing", "restrict_nonzero", "int_bincount",
+], "comparisons, max / top-k selection, clamps, counting and expert-routing index bookkeeping")
+
+zero_cost_ops([
+    "exponential", "class_center_sample", "shuffle_batch", "graph_khop_sampler", "graph_sample_neighbors",
+    "weighted_sample_neighbors", "reindex_graph", "tdm_child", "tdm_sampler",
+], "random numbers and sampling (as the other random-number ops)")
+
+zero_cost_ops([
+    "hash", "pyramid_hash", "dequantize_log", "read_file", "decode_jpeg", "merge_selected_rows",
+], "integer work outside the floating-point convention: hashing and table lookups (pyramid_hash's sum of "
+   "looked-up rows and merge_selected_rows' adds of duplicate rows are not counted), file reading, JPEG decoding")
+
+zero_cost_ops([
+    "update_loss_scaling", "distributed_fused_lamb_init", "update_parameter", "enable_check_model_nan_inf",
+    "disable_check_model_nan_inf",
+], "training bookkeeping: per-tensor scalar updates, buffer set-up, debug switches")
+
+zero_cost_ops([
+    "run_program", "tensorrt_engine", "ap_facade", "ap_variadic", "ap_trivial_fusion_begin", "ap_trivial_fusion_end",
+], "containers of another program or a compiled kernel (jit.load / to_static programs, TensorRT engines, CINN "
+   "generated kernels): their inside is not visible to an op formula; profile counts jit-loaded layers through the "
+   "program walker")
