@@ -180,8 +180,9 @@ def make_tests(module_name, specs):
     def test_params(mid):
         m = get(by_id[mid])
         exp, r = m.expected, m.eager
-        assert (r.params, r.trainable_params, r.params - r.trainable_params) == \
-            (exp["params"], exp["trainable"], exp["non_trainable"])
+        got = (r.params, r.trainable_params, r.params - r.trainable_params)
+        want = (exp["params"], exp["trainable"], exp["non_trainable"])
+        assert got == want, f"(params, trainable, non-trainable): expected {want}, got {got}"
 
     @params
     def test_macs(mid):
@@ -208,7 +209,8 @@ def make_tests(module_name, specs):
         else:
             traced = summary(trace_profile(m))
         keys = ("macs", "flops", "params")
-        assert {k: traced[k] for k in keys} == {k: eager[k] for k in keys}
+        got, want = {k: traced[k] for k in keys}, {k: eager[k] for k in keys}
+        assert got == want, f"trace {got} != eager {want}"
 
     parity_ids = [s.id for s in specs if s.paddle_parity]
 
@@ -221,7 +223,7 @@ def make_tests(module_name, specs):
         shape = list(m.args[0].shape)
         theirs = paddle.flops(m.net, shape)
         ours = pfe.flops(m.net, shape)
-        assert ours == theirs
+        assert ours == theirs, f"pfe.flops {ours:,} != paddle.flops {theirs:,}"
 
     pub = [pytest.param(s.id, marks=pytest.mark.xfail(strict=True, reason="issue 9 reconciliation"))
            if s.published_xfail else s.id for s in specs if s.published]

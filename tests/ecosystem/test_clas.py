@@ -107,9 +107,13 @@ BACKBONES = [
 REPVGG = [spec("RepVGG_A0", S64)]
 
 SPECS = EFFICIENTNETS + BACKBONES + REPVGG
+# paddle.flops (and the published figure) gives Hardswish / Hardsigmoid / SE
+# products 0; r.paddle_flops adds the layers paddle.flops skips at their cost
+PUB_XFAIL = {"PPLCNet_x1_0", "MobileNetV3_large_x1_0", "MobileNetV3_small_x1_0"}
 for _s in SPECS:
     if _s.id in PUB:
         _s.published = PUB[_s.id]
+        _s.published_xfail = _s.id in PUB_XFAIL
     _s.paddle_parity = _s.id in PARITY
 
 globals().update(make_tests(__name__, SPECS))
