@@ -1,16 +1,23 @@
 """Public entry points: ``profile``, ``flops`` (drop-in for ``paddle.flops``)
-and ``register`` (custom layer handlers)."""
+and ``register`` (custom layer handlers).
+
+``profile`` checks its arguments, picks the engine, runs it inside one
+profiling session (:func:`~paddle_flops_ext.collect.patch.session`: one at a
+time per process, only the calling thread observed, everything restored) and
+builds the result from the engine's records after the session has ended.
+"""
 from __future__ import annotations
 
 import paddle
 
 from . import formulas  # noqa: F401  (registers every built-in formula)
-from .collect.eager import EagerCollector
-from .collect.inputs import build_call_args
-from .collect.params import parameter_owners
+from .collect.core import Collection
+from .collect.inputs import build_call_args, dtype_name
+from .collect.patch import session
 from .formulas import registry
-from .formulas.registry import LayerSpec
-from .report.result import ProfileResult, result_from_records
+from .report.result import ProfileResult, build_result
+
+MODES = ("auto", "eager", "trace")
 
 
 def register(*layer_types):
@@ -18,7 +25,10 @@ def register(*layer_types):
 
     ``fn`` may return a :class:`Cost`, a dict with ``macs``/``flops``/
     ``paddle_flops``, an int (taken as MACs), or ``None`` after doing
-    ``layer.total_ops += n`` the way ``paddle.flops`` handlers do.
+    ``layer.total_ops += n`` the way ``paddle.flops`` handlers do; counts must
+    be non-negative whole numbers. The handler shadows the built-in formula
+    of that type (``unregister`` brings the built-in back) and applies to
+    subclasses that do not override ``forward``.
     """
     if not layer_types or not all(isinstance(t, type) and issubclass(t, paddle.nn.Layer) for t in layer_types):
         raise TypeError("register() takes paddle.nn.Layer subclasses, e.g. @register(MyLayer)")
@@ -27,26 +37,28 @@ def register(*layer_types):
         if not callable(fn):
             raise TypeError("register()(fn): fn must be callable as fn(layer, inputs, output)")
         for t in layer_types:
-            registry.register_layer_spec(LayerSpec(t, fn, f"user handler {fn.__name__}", kind="user"))
+            registry.register_user_handler(t, fn)
         return fn
 
     return deco
 
 
 def unregister(layer_type) -> None:
-    """Remove a handler added with :func:`register`."""
-    registry.unregister_layer(layer_type)
+    """Remove a handler added with :func:`register` (the built-in formula, if
+    any, applies again). Raises ``KeyError`` if ``layer_type`` has none."""
+    registry.unregister_user_handler(layer_type)
 
 
 def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=None,
-            count_functional=True, strict=False, mode="eager", time_layers=False,
-            causal="full") -> ProfileResult:
+            count_functional=True, strict=False, mode="auto", time_layers=False,
+            causal="full", dtype=None) -> ProfileResult:
     """Count parameters, MACs and FLOPs of ``net`` for one forward pass.
 
-    Give the input one way: ``input_size`` (float32 random input; a list of
-    shapes for several inputs), ``inputs`` (real tensors: a tuple/list is
-    positional, a dict is keyword arguments) or ``input_spec`` (synthesized;
-    integer specs get small valid indices).
+    Give the input one way: ``input_size`` (random input in the model's
+    parameter dtype, or ``dtype``; a list of shapes for several inputs),
+    ``inputs`` (real tensors: a tuple/list is positional, a dict is keyword
+    arguments) or ``input_spec`` (synthesized; integer specs get small valid
+    indices). Synthesized inputs come from a private generator.
 
     ``count_functional``: also count operations written inside ``forward``.
     ``strict``: raise if any operation ran with no formula.
@@ -54,38 +66,130 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     (the whole score matrix, what a dense kernel computes) or ``"half"`` (only
     the unmasked entries, what a block-skipping flash kernel computes).
     ``mode``: ``"eager"`` runs the model; ``"trace"`` counts a traced program
-    without running kernels (see :mod:`paddle_flops_ext.collect.program`).
+    without running kernels (see :mod:`paddle_flops_ext.collect.program`);
+    ``"auto"`` (default) traces models built under ``paddle.LazyGuard``,
+    programs and ``paddle.jit.load``-ed models and runs everything else; a
+    failed trace of a model that has weights is counted eagerly, with a note.
+    ``time_layers``: inclusive wall time per layer (eager only).
+
+    The model, Paddle's global state and the global RNGs are as before when
+    this returns or raises (see the README's guarantees).
     """
     if causal not in ("full", "half"):
         raise ValueError(f"causal must be 'full' or 'half', got {causal!r}")
-    options = {"causal": causal}
-    if mode not in ("eager", "trace"):
-        raise ValueError(f"mode must be 'eager' or 'trace', got {mode!r}")
-    if not isinstance(net, paddle.nn.Layer) and not _is_program(net):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    if dtype is not None:
+        _check_float_dtype(dtype)
+    program = not isinstance(net, paddle.nn.Layer)
+    if program and not _is_program(net):
         raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
-    if isinstance(net, _loaded_layer_types()):
-        mode = "trace"  # a loaded inference model runs as one opaque op in eager mode
-    if mode == "trace" or not isinstance(net, paddle.nn.Layer):
-        from .collect import program as program_engine  # shape-only counting
-        result = program_engine.profile_program(
-            net, input_size=input_size, inputs=inputs, input_spec=input_spec,
-            custom_ops=custom_ops, options=options)
-        return _check_strict(result, strict)
-    args, kwargs = build_call_args(net, input_size, inputs, input_spec)
-    collector = EagerCollector(net, registry.user_layer_specs(custom_ops), count_ops=count_functional,
-                               time_layers=time_layers, options=options)
-    collector.run(args, kwargs)
-    result = result_from_records(collector.order, owners=parameter_owners(net, [rec.layer for rec in collector.order]),
-                          inputs=[tuple(a.shape) for a in list(args) + list(kwargs.values())
-                                  if isinstance(a, paddle.Tensor)],
-                          count_functional=count_functional)
-    return _check_strict(result, strict)
+    if not program and not paddle.in_dynamic_mode():
+        raise RuntimeError("profile() was called in static-graph mode (after paddle.enable_static()); "
+                           "call paddle.disable_static() first - trace mode builds its own program")
+    overrides = registry.user_layer_specs(custom_ops)
+    options = {"causal": causal}
+    if program:
+        if inputs is not None or input_spec is not None:
+            raise ValueError("a program already holds its inputs; only input_size (to size unknown -1 "
+                             "dimensions) can be given with a program")
+        _only_eager("time_layers", time_layers, "a program")
+        from .collect.program import collect_program
+        return _check_strict(build_result(collect_program(net, input_size, options)), strict)
+    loaded = isinstance(net, _loaded_layer_types())
+    lazy = _has_lazy_parameters(net)
+    if mode == "eager" and lazy:
+        raise ValueError(f"{type(net).__name__} was built under paddle.LazyGuard: its parameters hold no "
+                         f"data, so it cannot run; count it with mode='trace' (or the default mode='auto')")
+    fallback = mode == "auto"
+    if mode == "auto":
+        mode = "trace" if (loaded or lazy) else "eager"
+    if mode == "trace":
+        _only_eager("time_layers", time_layers, "mode='trace'")
+        if loaded:
+            _check_loaded_shapes(net, input_size, inputs, input_spec)
+        try:
+            collection = _run_trace(net, input_size, inputs, input_spec, overrides, options,
+                                    count_functional, dtype)
+        except _trace_error() as exc:
+            if lazy or loaded or not fallback:
+                raise
+            collection = _run_eager(net, input_size, inputs, input_spec, overrides, options,
+                                    count_functional, time_layers, dtype)
+            collection.notes.append(f"trace failed, counted by running the model (eager): {exc}")
+    else:
+        collection = _run_eager(net, input_size, inputs, input_spec, overrides, options,
+                                count_functional, time_layers, dtype)
+    return _check_strict(build_result(collection), strict)
+
+
+def _run_eager(net, input_size, inputs, input_spec, overrides, options, count_functional, time_layers,
+               dtype) -> Collection:
+    from .collect.eager import collect_eager
+    with session() as patches:
+        args, kwargs = build_call_args(net, input_size, inputs, input_spec, dtype=dtype)
+        return collect_eager(patches, net, args, kwargs, overrides=overrides, options=options,
+                             count_functional=count_functional, time_layers=time_layers)
+
+
+def _run_trace(net, input_size, inputs, input_spec, overrides, options, count_functional,
+               dtype) -> Collection:
+    from .collect.program import collect_trace
+    with session() as patches:
+        return collect_trace(patches, net, input_size, inputs, input_spec, overrides=overrides,
+                             options=options, count_functional=count_functional, dtype=dtype)
+
+
+def _trace_error():
+    from .collect.program import TraceError
+    return TraceError
+
+
+def _only_eager(name: str, value, where: str) -> None:
+    if value:
+        raise ValueError(f"{name}=True needs mode='eager' (it times the layers of a real run); "
+                         f"it is not available for {where}")
+
+
+def _check_float_dtype(dtype) -> None:
+    name = dtype_name(dtype)
+    if name not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"dtype must be a floating-point dtype for input_size inputs "
+                         f"(float16, bfloat16, float32, float64), got {dtype!r}; give integer inputs "
+                         f"with input_spec=[InputSpec(shape, 'int64')]")
+
+
+def _has_lazy_parameters(net) -> bool:
+    """Built under ``paddle.LazyGuard``: parameters without data."""
+    for p in net.parameters():
+        try:
+            return not p._is_initialized()
+        except AttributeError:  # pragma: no cover - other Paddle versions
+            return False
+    return False
 
 
 def _loaded_layer_types() -> tuple:
     """Layers returned by ``paddle.jit.load`` (old IR and PIR)."""
     from paddle.jit import pir_translated_layer, translated_layer
     return (translated_layer.TranslatedLayer, pir_translated_layer.PirTranslatedLayer)
+
+
+def _check_loaded_shapes(net, input_size, inputs, input_spec) -> None:
+    """A ``jit.load``-ed model is a saved program with fixed shapes: only its
+    -1 dimensions can be chosen; a contradicting size is refused."""
+    try:
+        saved = [list(spec.shape) for spec in net._input_spec()]
+    except Exception:  # noqa: BLE001 - no saved specs to compare with
+        return
+    from .collect.program import _input_plan
+    args, kwargs = _input_plan(net, input_size, inputs, input_spec)
+    given = [list(a.shape) for a in list(args) + list(kwargs.values()) if hasattr(a, "shape")]
+    for i, (want, got) in enumerate(zip(saved, given)):
+        if len(want) != len(got) or any(w is not None and w >= 0 and w != g for w, g in zip(want, got)):
+            raise ValueError(f"this paddle.jit.load-ed model was saved for input {i} of shape {want} "
+                             f"(-1 = any size); it cannot be counted at {got}. Give that shape, or save "
+                             f"the model with -1/None in the dimensions you want to vary")
 
 
 def _is_program(obj) -> bool:

@@ -2,15 +2,19 @@
 with errors that say what is wrong."""
 from __future__ import annotations
 
+import math
 import numbers
+import os
 
 import numpy as np
 import paddle
 
 _INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8"}
+_FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
+_MAX_ELEMENTS = 2 ** 63 - 1   # Paddle's int64 sizes
 
 
-def _check_size(size, what="input_size") -> list[int]:
+def check_size(size, what="input_size") -> list[int]:
     if isinstance(size, (str, bytes)) or not hasattr(size, "__iter__"):
         raise TypeError(f"{what} must be a list of positive ints such as [1, 3, 224, 224], got {size!r}")
     dims = list(size)
@@ -21,10 +25,15 @@ def _check_size(size, what="input_size") -> list[int]:
             raise TypeError(f"{what} must contain ints, got {d!r} in {dims}")
         if d <= 0:
             raise ValueError(f"{what} has a non-positive dimension {d} in {dims}; every dimension must be >= 1")
+    total = 1
+    for d in dims:
+        total *= int(d)
+    if total > _MAX_ELEMENTS:
+        raise ValueError(f"{what} {dims} has {total:,} elements, more than a tensor can hold (2**63 - 1)")
     return [int(d) for d in dims]
 
 
-def _dtype_name(dtype) -> str:
+def dtype_name(dtype) -> str:
     s = str(dtype).lower()
     for prefix in ("paddle.", "vartype.", "datatype."):
         s = s.replace(prefix, "")
@@ -37,29 +46,75 @@ def _smallest_vocab(model) -> int:
     return min(sizes) if sizes else 2
 
 
-def synthesize(shape, dtype, model):
-    """A random tensor of ``shape``; integer dtypes get small valid indices."""
-    name = _dtype_name(dtype)
+def model_float_dtype(model) -> str:
+    """The dtype of the model's first floating-point parameter (float32 if
+    it has none): what ``input_size`` inputs are made of."""
+    for p in model.parameters():
+        name = dtype_name(p.dtype)
+        if name in _FLOAT_DTYPES:
+            return name
+    return "float32"
+
+
+def available_memory() -> int | None:
+    """Bytes the OS says are available (Linux ``MemAvailable``), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(shapes_and_dtypes, what="the input") -> None:
+    """Refuse eager inputs that cannot be allocated, pointing to trace mode."""
+    need = sum(math.prod(shape) * np.dtype(_NUMPY_DTYPE.get(dt, dt)).itemsize for shape, dt in shapes_and_dtypes)
+    free = available_memory()
+    if free is not None and need > free:
+        raise ValueError(f"{what} alone needs {need / 2**30:,.1f} GiB and only {free / 2**30:,.1f} GiB of memory "
+                         f"is available; count this model without running it with mode='trace'")
+
+
+_NUMPY_DTYPE = {"bfloat16": "uint16"}   # same width; numpy has no bfloat16
+
+
+def synthesize(shape, dtype, model, rng: np.random.Generator):
+    """A random tensor of ``shape`` drawn from ``rng`` (a private generator:
+    the global RNGs are not touched); integer dtypes get small valid indices."""
+    name = dtype_name(dtype)
     if name in _INT_DTYPES:
         high = max(1, min(_smallest_vocab(model), 2 if name == "uint8" else 1 << 30))
-        return paddle.to_tensor(np.random.randint(0, high, size=shape).astype(name))
+        return paddle.to_tensor(rng.integers(0, high, size=shape).astype(name))
     if name == "bool":
-        return paddle.to_tensor(np.random.randint(0, 2, size=shape).astype(bool))
-    # uniform in [-1, 1): as good as a normal sample for counting, and half the
-    # cost of paddle.randn, which shows on small models
-    return paddle.uniform(shape, dtype=name, min=-1.0, max=1.0)
+        return paddle.to_tensor(rng.integers(0, 2, size=shape).astype(bool))
+    # uniform in [-1, 1): as good as a normal sample for counting
+    values = rng.random(size=shape, dtype=np.float32) * 2 - 1
+    tensor = paddle.to_tensor(values)
+    return tensor if name == "float32" else tensor.astype(name)
 
 
-def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_input=None, convert_tensor=None):
+def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_input=None, convert_tensor=None,
+                    dtype=None):
     """Returns ``(args, kwargs)`` for ``model(*args, **kwargs)``.
 
     ``make_input(shape, dtype)`` builds an input from a shape (default: a
-    random tensor); ``convert_tensor(t)`` maps a user-given tensor or array
-    (default: kept as a tensor). The trace engine passes placeholders for both.
+    random tensor that must fit in memory); ``convert_tensor(t)`` maps a
+    user-given tensor or array (default: kept as a tensor). The trace engine
+    passes placeholders for both. ``dtype``: of ``input_size`` inputs
+    (default: the model's parameter dtype).
     """
+    float_dtype = dtype_name(dtype) if dtype is not None else model_float_dtype(model)
     if make_input is None:
-        def make_input(shape, dtype):
-            return synthesize(shape, dtype, model)
+        rng = np.random.default_rng(0)
+
+        def make_input(shape, dt):
+            check_fits([(shape, dtype_name(dt))])
+            return synthesize(shape, dt, model, rng)
     if convert_tensor is None:
         convert_tensor = _to_tensor
     given = [n for n, v in (("input_size", input_size), ("inputs", inputs), ("input_spec", input_spec)) if v is not None]
@@ -71,9 +126,9 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_i
     if input_size is not None:
         if isinstance(input_size, (list, tuple)) and input_size and all(
                 isinstance(s, (list, tuple)) for s in input_size):
-            return tuple(make_input(_check_size(s, f"input_size[{i}]"), "float32")
-                         for i, s in enumerate(input_size)), {}
-        return (make_input(_check_size(input_size), "float32"),), {}
+            shapes = [check_size(s, f"input_size[{i}]") for i, s in enumerate(input_size)]
+            return tuple(make_input(s, float_dtype) for s in shapes), {}
+        return (make_input(check_size(input_size), float_dtype),), {}
     if inputs is not None:
         def conv(v, what):
             return _as_input(v, what, convert_tensor)
@@ -92,7 +147,7 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_i
         if not isinstance(spec, paddle.static.InputSpec):
             raise TypeError(f"input_spec[{i}] must be a paddle.static.InputSpec, got {type(spec).__name__}")
         shape = [1 if (d is None or d < 0) else int(d) for d in spec.shape]
-        args.append(make_input(_check_size(shape, f"input_spec[{i}].shape"), spec.dtype))
+        args.append(make_input(check_size(shape, f"input_spec[{i}].shape"), spec.dtype))
     return tuple(args), {}
 
 

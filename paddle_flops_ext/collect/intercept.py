@@ -1,10 +1,13 @@
-"""Temporarily route every eager Paddle operation through a callback.
+"""Route every Paddle operation the profiling thread runs through callbacks.
 
 Mechanism (Paddle 3.x eager mode):
 
 * Every Python-level API (``paddle.matmul``, ``F.softmax``, ``Tensor.exp`` ...)
   ends in a call to a C builtin of ``paddle._C_ops`` looked up *at call time*
   as a module attribute, so replacing those attributes catches them all.
+  Older code (PaddleDetection's box coding and NMS, for one) calls the
+  builtins of ``paddle._legacy_C_ops`` (``op(x, 'attr', value, ...)``); they
+  are wrapped the same way.
 * Some modules bound the same builtins under their own names at import time
   (``paddle.tensor.linalg.matmul is _C_ops.matmul``); we find every such alias
   in loaded ``paddle.*`` modules (and the model's own modules) by identity and
@@ -16,8 +19,11 @@ Mechanism (Paddle 3.x eager mode):
   ``F.scaled_dot_product_attention``) are wrapped where they are bound, and the
   operations they run inside are not counted again.
 
-Everything replaced is recorded and put back, by identity, when the context
-exits - also when the forward raised.
+Every replacement is logged in the session's
+:class:`~paddle_flops_ext.collect.patch.Patches` and put back by identity.
+The wrappers report only calls made by the profiling thread
+(:func:`~paddle_flops_ext.collect.patch.observing`); other threads run the
+original builtins, unobserved.
 
 Limits: code that grabbed a builtin before profiling into a place we do not
 scan (a closure, a user module other than the model's, a C++ custom op) is not
@@ -30,9 +36,10 @@ import types
 
 
 import paddle
-from paddle import _C_ops
+from paddle import _C_ops, _legacy_C_ops
 
 from ..formulas import registry
+from .patch import Patches, observing
 
 # Tensor operator slot -> (op name, swap operands)
 TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
@@ -50,18 +57,19 @@ TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
     "__gt__": ("greater_than", False), "__ge__": ("greater_equal", False),
 }
 
-def _c_op_table() -> dict[int, tuple[str, object]]:
+def _builtin_table(module) -> dict[int, tuple[str, object]]:
     table = {}
-    for name in dir(_C_ops):
+    for name in dir(module):
         if name.startswith("_"):
             continue
-        fn = getattr(_C_ops, name)
+        fn = getattr(module, name)
         if isinstance(fn, types.BuiltinFunctionType):
             table.setdefault(id(fn), (name, fn))
     return table
 
 
 _C_OP_TABLE: dict[int, tuple[str, object]] | None = None
+_LEGACY_OP_TABLE: dict[int, tuple[str, object]] | None = None
 # Every (module, attribute, target id) alias in loaded Paddle modules; rescanned
 # only when modules were imported since (or the targets changed). Entries are
 # checked by identity before use, so a stale one is skipped, never wrong.
@@ -77,6 +85,7 @@ def _paddle_modules():
     (static-graph builders)."""
     core = paddle.base.core
     c_modules = {id(getattr(getattr(core, n, None), "ops", None)) for n in ("eager", "pir")}
+    c_modules.add(id(getattr(getattr(getattr(core, "eager", None), "ops", None), "legacy", None)))
     for name, module in list(sys.modules.items()):
         if module is None or id(module) in c_modules or name == "paddle._pir_ops":
             continue
@@ -110,6 +119,7 @@ class _Callbacks:
     Wrappers are built once per process and read these at call time, so
     installing them is only attribute assignment."""
     on_op = None
+    on_legacy_op = None
     on_enter = None
     on_exit = None
 
@@ -122,8 +132,21 @@ def _c_op_wrapper(name: str, fn):
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_op
-        if cb is not None:
+        if cb is not None and observing():
             cb(name, args, kwargs, out)
+        return out
+
+    wrapper.__name__ = name
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _legacy_op_wrapper(name: str, fn):
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        cb = _ACTIVE.on_legacy_op
+        if cb is not None and observing():
+            cb(name, args, out)
         return out
 
     wrapper.__name__ = name
@@ -135,7 +158,7 @@ def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
     def wrapper(self_, other):
         out = method(self_, other)
         cb = _ACTIVE.on_op
-        if cb is not None and out is not NotImplemented:
+        if cb is not None and out is not NotImplemented and observing():
             cb(op_name, (other, self_) if swap else (self_, other), {}, out)
         return out
 
@@ -147,19 +170,23 @@ def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
 def _composite_wrapper(op_name: str, fn):
     def wrapper(*args, **kwargs):
         enter, leave = _ACTIVE.on_enter, _ACTIVE.on_exit
-        if enter is None:
+        if enter is None or not observing():
             return fn(*args, **kwargs)
         token = enter(op_name)
         try:
             out = fn(*args, **kwargs)
         except BaseException:
-            leave(token, op_name, args, kwargs, None, failed=True)
+            leave(token, args, kwargs, None, failed=True)
             raise
-        leave(token, op_name, args, kwargs, out, failed=False)
+        leave(token, args, kwargs, out, failed=False)
         return out
 
     wrapper.__name__ = getattr(fn, "__name__", op_name)
     wrapper.__wrapped__ = fn
+    try:  # never rewritten by dy2static's AST pass (trace mode)
+        paddle.jit.not_to_static(wrapper)
+    except Exception:  # pragma: no cover
+        pass
     return wrapper
 
 
@@ -184,6 +211,10 @@ def _targets_and_wrappers():
         for k, (name, fn) in _C_OP_TABLE.items():
             targets[k] = fn
             replacement[k] = _cached("op", k, lambda: _c_op_wrapper(name, fn))
+        for k, (name, fn) in _LEGACY_OP_TABLE.items():
+            if k not in targets:
+                targets[k] = fn
+                replacement[k] = _cached("legacy", k, lambda: _legacy_op_wrapper(name, fn))
         for op_name, fn in composites.items():
             if id(fn) not in targets:
                 targets[id(fn)] = fn
@@ -193,73 +224,39 @@ def _targets_and_wrappers():
     return _PLAN["targets"], _PLAN["replacement"]
 
 
-class Interceptor:
-    """Context manager: while active, ``on_op(name, args, kwargs, out)`` is called
-    after every eager op, and ``on_enter(name)`` / ``on_exit(token, name, args,
-    kwargs, out, failed)`` around composite functions. Not re-entrant."""
-
-    def __init__(self, on_op, on_composite_enter, on_composite_exit, extra_modules=()):
-        self.on_op = on_op
-        self.on_composite_enter = on_composite_enter
-        self.on_composite_exit = on_composite_exit
-        self.extra_modules = tuple(extra_modules)
-        self._saved: list[tuple[object, str, object]] = []
-
-    # -- install / restore ----------------------------------------------
-    def _set(self, obj, attr, value):
-        self._saved.append((obj, attr, getattr(obj, attr)))
-        setattr(obj, attr, value)
-
-    def __enter__(self):
-        global _C_OP_TABLE
-        if _ACTIVE.on_op is not None:
-            raise RuntimeError("paddle_flops_ext: profiling is already running (profile() is not re-entrant)")
-        if _C_OP_TABLE is None:
-            _C_OP_TABLE = _c_op_table()
-        try:
-            self._install()
-        except BaseException:
-            self.restore()
-            raise
-        _ACTIVE.on_op = self.on_op
-        _ACTIVE.on_enter = self.on_composite_enter
-        _ACTIVE.on_exit = self.on_composite_exit
-        return self
-
-    def _install(self):
-        targets, replacement = _targets_and_wrappers()
-        saved = self._saved
-        entries = _paddle_aliases(targets)
-        if self.extra_modules:  # the user's modules change while they work: never cached
-            entries = entries + [(m, attr, key) for m in self.extra_modules
-                                 for attr, key in _aliases_in(m, targets)]
-        for module, attr, key in entries:
-            d = module.__dict__
-            if d.get(attr) is targets[key]:
-                saved.append((d, attr, targets[key]))
-                d[attr] = replacement[key]  # a module attribute is its dict entry
-
+def observe_ops(patches: Patches, attribution, extra_modules=(), composites_only: bool = False) -> None:
+    """Install the op wrappers (logged in ``patches``) and send the profiling
+    thread's operations to ``attribution`` (``on_op``, ``on_legacy_op``,
+    ``composite_enter``/``composite_exit``). ``composites_only``: wrap only
+    the composite functions (trace mode reads every other op off the program)."""
+    global _C_OP_TABLE, _LEGACY_OP_TABLE
+    if _C_OP_TABLE is None:
+        _C_OP_TABLE = _builtin_table(_C_ops)
+        _LEGACY_OP_TABLE = _builtin_table(_legacy_C_ops)
+    targets, replacement = _targets_and_wrappers()
+    if composites_only:
+        keep = {id(fn) for fn in registry.composite_functions().values()}
+        targets = {k: v for k, v in targets.items() if k in keep}
+    entries = [(m, attr, key) for m, attr, key in _paddle_aliases(_PLAN["targets"]) if key in targets]
+    if extra_modules:  # the user's modules change while they work: never cached
+        entries += [(m, attr, key) for m in extra_modules for attr, key in _aliases_in(m, targets)]
+    for module, attr, key in entries:
+        d = module.__dict__
+        if d.get(attr) is targets[key]:
+            patches.setitem(d, attr, replacement[key])  # a module attribute is its dict entry
+    if not composites_only:
         tensor = paddle.Tensor
         for slot, (op_name, swap) in TENSOR_OPERATORS.items():
             method = tensor.__dict__.get(slot)
             if method is not None:
-                self._set(tensor, slot, _cached("operator", (slot, id(method)),
-                                                lambda: _operator_wrapper(slot, op_name, swap, method)))
+                patches.setattr(tensor, slot, _cached("operator", (slot, id(method)),
+                                                      lambda: _operator_wrapper(slot, op_name, swap, method)))
         # Tensor methods bound directly to C builtins (setattr on a type also
-        # updates its C slots, so these go through _set)
+        # updates its C slots)
         for attr, value in list(vars(tensor).items()):
-            if id(value) in replacement and targets[id(value)] is value:
-                self._set(tensor, attr, replacement[id(value)])
-
-    def restore(self):
-        _ACTIVE.on_op = _ACTIVE.on_enter = _ACTIVE.on_exit = None
-        while self._saved:
-            obj, attr, original = self._saved.pop()
-            if isinstance(obj, dict):
-                obj[attr] = original
-            else:
-                setattr(obj, attr, original)
-
-    def __exit__(self, *exc):
-        self.restore()
-        return False
+            if id(value) in replacement and targets.get(id(value)) is value:
+                patches.setattr(tensor, attr, replacement[id(value)])
+        patches.setattr(_ACTIVE, "on_op", attribution.on_op)
+        patches.setattr(_ACTIVE, "on_legacy_op", attribution.on_legacy_op)
+    patches.setattr(_ACTIVE, "on_enter", attribution.composite_enter)
+    patches.setattr(_ACTIVE, "on_exit", attribution.composite_exit)

@@ -2,11 +2,13 @@
 and count its operations without running any kernel.
 
 Entry points (``api.profile`` calls them for ``mode="trace"`` and for
-anything that is not a ``paddle.nn.Layer``):
+anything that is not a ``paddle.nn.Layer``); both return a
+:class:`~paddle_flops_ext.collect.core.Collection`:
 
-* :func:`profile_program` - a ``paddle.nn.Layer`` (traced), a PIR
-  ``Program``, a legacy ``paddle.static.Program`` (translated to PIR with
-  ``paddle.pir.translate_to_pir``) or a ``ConcreteProgram``.
+* :func:`collect_trace` - a ``paddle.nn.Layer``, traced;
+* :func:`collect_program` - a PIR ``Program``, a legacy
+  ``paddle.static.Program`` (translated to PIR with
+  ``paddle.pir.translate_to_pir``) or a ``ConcreteProgram``;
 * :func:`is_program` - does this object look like a program we can walk.
 
 Tracing a Layer
@@ -29,14 +31,14 @@ dominates ``to_static`` time on large models; while tracing, Paddle's
 per-layer ``name_struct`` bookkeeping (which lists the whole program on
 every layer call, quadratic in model size) is swapped for a no-op and the
 per-operation Python call-stack capture is turned off; both are put back
-afterwards. The model itself is never modified: its ``forward``,
-parameters, buffers and train/eval modes are as before (the forward hooks we
-add while tracing are removed, also when tracing fails).
+afterwards, for the profiling thread only. The model itself is left as it
+was (the core's guards restore anything tracing assigned to a layer, e.g. a
+weight built on first call, or the ``forward`` that ``to_static`` converts).
 
-Layer attribution and counting rules (same as the eager engine)
----------------------------------------------------------------
-Forward pre/post hooks on every layer mark the layer's extent in the
-program: at each hook we create a throw-away ``full_int_array`` marker
+Layer attribution and counting rules (the core's, same as eager)
+----------------------------------------------------------------
+The core's ``Layer.__call__`` bracket marks each layer call's extent in the
+program: at entry and exit we create a throw-away ``full_int_array`` marker
 operation whose id (PIR operation ids grow with creation order) bounds the
 operations the call created, including those inside control-flow blocks. An
 operation belongs to the innermost layer call that created it, so the result
@@ -97,9 +99,8 @@ program's ``pd_op.data`` placeholders in order), else 1; a note says so.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import sys
+import threading
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -107,12 +108,14 @@ from dataclasses import dataclass
 import paddle
 
 from ..formulas import registry
-from ..report.result import LayerNode, ProfileResult, result_from_records
-from .eager import LayerRecord, _first_line, bind_op_arguments, layer_records, _model_modules, call_user_handler
-from .inputs import _check_size, _dtype_name, build_call_args
-from .params import parameter_owners
+from .core import (Attribution, Collection, LayerRecord, Span, bind_op_arguments, bracket_layer_calls,
+                   first_line, guard_model, guard_process)
+from .eager import model_modules
+from .inputs import check_size, dtype_name, build_call_args
+from .intercept import observe_ops
+from .patch import Patches
 
-__all__ = ["profile_program", "is_program", "TraceError", "trace_program"]
+__all__ = ["collect_trace", "collect_program", "is_program", "TraceError"]
 
 
 class TraceError(RuntimeError):
@@ -172,7 +175,7 @@ def _as_pir(program):
             return paddle.pir.translate_to_pir(program.desc), True
         except Exception as exc:
             raise TraceError(f"could not translate this legacy (non-PIR) paddle.static.Program to PIR "
-                             f"for counting: {type(exc).__name__}: {_first_line(exc)}") from exc
+                             f"for counting: {type(exc).__name__}: {first_line(exc)}") from exc
     raise TypeError(f"expected a paddle.static.Program or a PIR Program, got {type(program).__name__}")
 
 
@@ -234,6 +237,9 @@ class _Shapes:
             return None
         return bind_op_arguments(arg_names, args, kwargs, shape_of)
 
+    def handler_view(self, value):
+        return _shape_only(value, self)
+
 
 class _ShapeOnly:
     """What a user handler receives for a tensor in trace mode: the shape and
@@ -284,16 +290,16 @@ class _Placeholder:
     dtype: str
 
 
-def _input_plan(net, input_size, inputs, input_spec):
+def _input_plan(net, input_size, inputs, input_spec, dtype=None):
     """``(args, kwargs)`` where tensors are :class:`_Placeholder` and any other
     value is passed to ``forward`` unchanged."""
     counter = iter(range(1 << 30))
 
     def ph(shape, dtype):
-        return _Placeholder(f"input_{next(counter)}", [int(d) for d in shape], _dtype_name(dtype))
+        return _Placeholder(f"input_{next(counter)}", [int(d) for d in shape], dtype_name(dtype))
 
     args, kwargs = build_call_args(net, input_size, inputs, input_spec, make_input=ph,
-                                   convert_tensor=lambda t: ph(t.shape, t.dtype))
+                                   convert_tensor=lambda t: ph(t.shape, t.dtype), dtype=dtype)
     return list(args), kwargs
 
 
@@ -310,30 +316,13 @@ class _Marks:
         return v.get_defining_op().id()
 
 
-@dataclass
-class _Interval:
-    lo: int
-    hi: int
-    rec: LayerRecord | None   # owner of the ops created directly inside
-    count_ops: bool           # False: covered by a formula or a composite
-
-
-def _no_stack(*args, **kwargs):
-    return traceback.StackSummary()
-
-
-@contextlib.contextmanager
-def _no_name_struct(prefix=None):
-    yield
-
-
-@contextlib.contextmanager
-def _quiet_tracing(fast: bool):
-    """Paddle-side settings for fast tracing, all restored afterwards.
+def _quiet_tracing(patches: Patches, fast: bool) -> None:
+    """Paddle-side settings for fast tracing, logged in ``patches`` and
+    effective for the profiling thread only (other threads see the originals).
 
     * ``paddle.nn.layer.layers.name_struct`` (records ``struct_name`` by
       listing every op of the program on every layer call: quadratic) becomes
-      a no-op; we attribute operations with our own hooks.
+      a no-op; we attribute operations with our own brackets.
     * ``fast``: ``traceback.extract_stack``, which Paddle's C++ op builders call
       for every operation to store its Python call stack, returns an empty
       stack (2-3x faster tracing). Not done for the to_static path, whose error
@@ -343,180 +332,37 @@ def _quiet_tracing(fast: bool):
     """
     import paddle.nn.layer.layers as layers_mod
 
+    me = threading.get_ident()
     saved_struct = layers_mod.__dict__.get("name_struct")
-    saved_stack = traceback.extract_stack
-    try:
-        if saved_struct is not None:
-            layers_mod.name_struct = _no_name_struct
-        if fast:
-            traceback.extract_stack = _no_stack
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module=r"paddle(\.|$)")
-            yield
-    finally:
-        traceback.extract_stack = saved_stack
-        if saved_struct is not None:
-            layers_mod.name_struct = saved_struct
+    if saved_struct is not None:
+        def name_struct(*args, **kwargs):
+            if threading.get_ident() == me:
+                return _NULL_CONTEXT
+            return saved_struct(*args, **kwargs)
+        patches.setitem(layers_mod.__dict__, "name_struct", name_struct)
+    if fast:
+        saved_stack = traceback.extract_stack
+
+        def extract_stack(*args, **kwargs):
+            if threading.get_ident() == me:
+                return traceback.StackSummary()
+            return saved_stack(*args, **kwargs)
+        patches.setattr(traceback, "extract_stack", extract_stack)
+    catcher = warnings.catch_warnings()
+    catcher.__enter__()
+    patches.on_restore(lambda: catcher.__exit__(None, None, None))
+    warnings.filterwarnings("ignore", module=r"paddle(\.|$)")
 
 
-_ALIASES: dict[tuple, list[str]] = {}  # (module, targets) -> attribute names bound to them
-
-
-class _CompositeGuard:
-    """Wrap registered composite functions (``F.scaled_dot_product_attention``
-    ...) wherever they are bound, for the duration of the trace."""
-
-    def __init__(self, tracer, extra_modules):
-        self.tracer = tracer
-        self.extra = list(extra_modules)
-        self.saved = []
-
+class _NullContext:
     def __enter__(self):
-        targets = registry.composite_functions()
-        if not targets:
-            return self
-        by_id = {id(fn): (name, fn) for name, fn in targets.items()}
-        wrappers = {}
-        mods = [m for n, m in list(sys.modules.items())
-                if m is not None and (n == "paddle" or n.startswith("paddle."))]
-        extra_names = {m.__name__ for m in self.extra}
-        try:
-            for module in mods + self.extra:
-                key = (module.__name__, id(module), tuple(sorted(by_id)))
-                attrs = None if module.__name__ in extra_names else _ALIASES.get(key)
-                if attrs is None:
-                    try:
-                        items = list(vars(module).items())
-                    except TypeError:
-                        continue
-                    attrs = [a for a, v in items if id(v) in by_id and by_id[id(v)][1] is v]
-                    if module.__name__ not in extra_names:
-                        _ALIASES[key] = attrs
-                for attr in attrs:
-                    current = module.__dict__.get(attr)
-                    if current is None or id(current) not in by_id or by_id[id(current)][1] is not current:
-                        continue
-                    name, fn = by_id[id(current)]
-                    if id(fn) not in wrappers:
-                        wrappers[id(fn)] = self._wrap(name, fn)
-                    self.saved.append((module, attr, current))
-                    setattr(module, attr, wrappers[id(fn)])
-        except BaseException:
-            self.restore()
-            raise
         return self
 
-    def _wrap(self, op_name, fn):
-        tracer = self.tracer
-
-        def wrapper(*args, **kwargs):
-            token = tracer.composite_enter(op_name)
-            try:
-                out = fn(*args, **kwargs)
-            except BaseException:
-                tracer.composite_exit(token, args, kwargs, None, failed=True)
-                raise
-            tracer.composite_exit(token, args, kwargs, out, failed=False)
-            return out
-
-        wrapper.__name__ = getattr(fn, "__name__", op_name)
-        wrapper.__wrapped__ = fn
-        try:  # never rewritten by dy2static's AST pass
-            paddle.jit.not_to_static(wrapper)
-        except Exception:  # pragma: no cover
-            pass
-        return wrapper
-
-    def restore(self):
-        while self.saved:
-            module, attr, original = self.saved.pop()
-            setattr(module, attr, original)
-
     def __exit__(self, *exc):
-        self.restore()
         return False
 
 
-class _Tracer:
-    """Builds the program and records, per layer call and composite call, the
-    span of operation ids it created."""
-
-    def __init__(self, net, overrides, shapes: _Shapes):
-        self.net = net
-        self.overrides = overrides or {}
-        self.shapes = shapes
-        self.records: dict[int, LayerRecord] = {}
-        self.order: list[LayerRecord] = []
-        self.specs: dict[type, object] = {}
-        self.stack: list[list] = []        # [rec, has_formula, lo, inputs, ops_counted]
-        self.intervals: list[_Interval] = []
-        self.composite_depth = 0
-        self.composites: list[tuple[LayerRecord, str, dict, list, dict]] = []
-        self.mark = _Marks()
-
-    def _spec(self, layer):
-        t = type(layer)
-        if t not in self.specs:
-            self.specs[t] = registry.lookup_layer(t, self.overrides)
-        return self.specs[t]
-
-    # hooks -------------------------------------------------------------
-    def pre_hook(self, layer, inputs):
-        rec = self.records[id(layer)]
-        has_formula = self._spec(layer) is not None
-        counted = not has_formula and self.composite_depth == 0
-        self.stack.append([rec, has_formula, self.mark(), inputs, counted])
-        return None
-
-    def post_hook(self, layer, inputs, output):
-        rec, has_formula, lo, _, counted = self.stack.pop()
-        self.intervals.append(_Interval(lo, self.mark(), rec, counted))
-        rec.calls += 1
-        if rec.calls == 1:
-            rec.input_shapes = self.shapes.nested(inputs)
-            rec.output_shapes = self.shapes.nested(output)
-        spec = self._spec(layer)
-        if spec is not None:
-            if spec.kind == "builtin":
-                cost, how = spec.fn(layer, self.shapes.nested(inputs), self.shapes.nested(output)), "formula"
-            else:
-                cost, how = call_user_handler(spec.fn, layer, _shape_only(inputs, self.shapes),
-                                              _shape_only(output, self.shapes))
-            rec.cost = rec.cost + cost
-            rec.counted_by = how
-        return None
-
-    # composites ----------------------------------------------------------
-    def composite_enter(self, name):
-        counting = bool(self.stack) and not self.stack[-1][1] and not self.composite_depth
-        self.composite_depth += 1
-        return (name, counting, self.stack[-1][0] if self.stack else None, self.mark())
-
-    def composite_exit(self, token, args, kwargs, out, failed):
-        name, counting, rec, lo = token
-        self.composite_depth -= 1
-        self.intervals.append(_Interval(lo, self.mark(), None, False))
-        if counting and not failed and rec is not None:
-            spec = registry.lookup_op(name)
-            if spec is None:
-                return
-            ins, attrs = self.shapes.bind(spec.args, args, kwargs)
-            self.composites.append((rec, name, ins, self.shapes.nested(out), attrs))
-
-    # running -------------------------------------------------------------
-    def install(self):
-        handles = []
-        self.order = layer_records(self.net)
-        self.records = {id(rec.layer): rec for rec in self.order}
-        try:
-            for rec in self.order:
-                handles.append(rec.layer.register_forward_pre_hook(self.pre_hook))
-                handles.append(rec.layer.register_forward_post_hook(self.post_hook))
-        except BaseException:
-            for h in handles:
-                h.remove()
-            raise
-        return handles
+_NULL_CONTEXT = _NullContext()
 
 
 def _make_args(plan_args, plan_kwargs, make):
@@ -525,31 +371,28 @@ def _make_args(plan_args, plan_kwargs, make):
     return args, kwargs
 
 
-def _trace_direct(net, plan_args, plan_kwargs):
-    """Run forward as plain Python in static-graph mode (no AST rewrite)."""
+def _trace_direct(net, plan_args, plan_kwargs, to_static_view):
+    """Run forward as plain Python in static-graph mode (no AST rewrite); a
+    ``@to_static`` forward runs as Python here (the core's guard shows the
+    profiling thread ``enable_to_static = False``)."""
     from paddle.base import framework
     import paddle.pir.core as ir_static
     from paddle.jit.dy2static.utils import graph_tracing_guard
 
-    translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
-    was = translator.enable_to_static
-    translator.enable_to_static = False  # a @to_static forward runs as Python here
-    try:
-        with framework._dygraph_guard(None):
-            main, startup = ir_static.Program(), ir_static.Program()
-            with ir_static.program_guard(main, startup), graph_tracing_guard(main):
-                args, kwargs = _make_args(plan_args, plan_kwargs,
-                                          lambda p: paddle.static.data(p.name, p.shape, p.dtype))
-                out = net(*args, **kwargs)
-    finally:
-        translator.enable_to_static = was
+    with framework._dygraph_guard(None):
+        main, startup = ir_static.Program(), ir_static.Program()
+        with ir_static.program_guard(main, startup), graph_tracing_guard(main):
+            args, kwargs = _make_args(plan_args, plan_kwargs,
+                                      lambda p: paddle.static.data(p.name, p.shape, p.dtype))
+            out = net(*args, **kwargs)
     return main, out
 
 
-def _trace_ast(net, plan_args, plan_kwargs):
+def _trace_ast(net, plan_args, plan_kwargs, to_static_view):
     """``paddle.jit.to_static(full_graph=True)``: Python control flow on tensors
-    becomes program control flow. The model's ``forward`` is not replaced: we
-    convert a function that calls the model."""
+    becomes program control flow. We convert a function that calls the model;
+    what dy2static attaches to the layers (converted ``forward`` methods) is
+    removed by the core's model guard."""
     from paddle.static import InputSpec
 
     holders = [a for a in list(plan_args) + list(plan_kwargs.values()) if isinstance(a, _Placeholder)]
@@ -564,49 +407,43 @@ def _trace_ast(net, plan_args, plan_kwargs):
         call_args, call_kwargs = assemble(tensors)
         return net(*call_args, **call_kwargs)
 
-    translator = paddle.jit.dy2static.program_translator.ProgramTranslator()
-    was = translator.enable_to_static
-    translator.enable_to_static = True
+    to_static_view.forced = True
     try:
         static_fn = paddle.jit.to_static(traced_forward, input_spec=[specs], full_graph=True)
         concrete = static_fn.concrete_program
     finally:
-        translator.enable_to_static = was
+        to_static_view.forced = False
     return concrete.main_program, concrete.outputs
 
 
-def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops=None):
-    """Trace ``net`` and return ``(program, tracer, how, input_shapes)``.
-    The model is left as it was, also when this raises."""
-    plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec)
-    input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
-                    if isinstance(p, _Placeholder)]
-    overrides = registry.user_layer_specs(custom_ops)
-    modes = {id(l): (l, l.training) for l in net.sublayers(include_self=True)}
+def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, count_functional, batch):
+    """Trace ``net``: ``(program, attribution, how)``. Each attempt's changes
+    to the model are undone before the next attempt (and by ``patches``)."""
     errors = []
-    # a -1 left in the traced program (a data-dependent size, or a loaded
-    # batch-agnostic sub-program such as a jit.load'ed layer) -> the batch size
-    batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
+    to_static_view = guard_process(patches)
     for how, fn in (("direct", _trace_direct), ("to_static", _trace_ast)):
-        tracer = _Tracer(net, overrides, _Shapes(batch))
-        handles = tracer.install()
+        attempt = Patches()
+        patches.on_restore(attempt.restore)
+        attribution = Attribution(net, _Shapes(batch), overrides, options, count_functional, mark=_Marks())
         try:
-            for layer, _ in modes.values():  # eval by the flag only: Layer.eval() flips global tracer state
-                layer.__dict__["training"] = False
-            with _quiet_tracing(how == "direct"), _CompositeGuard(tracer, _model_modules(net)):
-                program, _ = fn(net, plan_args, plan_kwargs)
-            return program, tracer, how, input_shapes
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append((how, exc, _where(tracer)))
+            guard_model(attempt, [rec.layer for rec in attribution.order])
+            bracket_layer_calls(attempt, attribution)
+            _quiet_tracing(attempt, how == "direct")
+            observe_ops(attempt, attribution, model_modules(rec.layer for rec in attribution.order),
+                        composites_only=True)
+            program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
+            attempt.restore()
+            return program, attribution, how
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - reported below
+            if isinstance(exc, registry.HandlerError):
+                raise
+            errors.append((how, exc, attribution.where()))
         finally:
-            for h in handles:
-                h.remove()
-            for layer, training in modes.values():
-                layer.__dict__["training"] = training
+            attempt.restore()
     (_, first, where), (_, last, _) = errors[0], errors[-1]
     plain, converted = _error_summary(first), _error_summary(last)
     detail = plain if plain == converted else f"{plain.rstrip('.: ')}; with paddle.jit.to_static: {converted}"
-    detail = detail.rstrip(".: ") + (f" ({where})" if where else "")
+    detail = detail.rstrip(".: ") + (f" (in {where})" if where else "")
     raise TraceError(
         f"mode='trace' could not trace {type(net).__name__}.forward into a static program: {detail}. "
         f"Trace mode builds the program from shapes only, so forward must not need tensor values in "
@@ -614,17 +451,6 @@ def trace_program(net, input_size=None, inputs=None, input_spec=None, custom_ops
         f"paddle.jit.to_static cannot convert). If the input shape is wrong, fix input_size/input_spec; "
         f"otherwise count this model with mode='eager', which runs it."
     ) from last
-
-
-def _where(tracer: "_Tracer") -> str:
-    """The innermost layer that was running when tracing failed."""
-    if not tracer.stack:
-        return ""
-    rec, _, _, inputs, _ = tracer.stack[-1]
-    shapes = ", ".join(str(list(x)) for x in tracer.shapes.nested(inputs)) or "no tensors"
-    chain = " > ".join(f[0].path or type(f[0].layer).__name__ for f in tracer.stack)
-    return (f"in layer '{rec.path or '<root>'}' ({type(rec.layer).__name__}) called with input shape(s) "
-            f"{shapes}; call chain: {chain}")
 
 
 def _error_summary(exc: Exception) -> str:
@@ -635,7 +461,7 @@ def _error_summary(exc: Exception) -> str:
         head = line.split(":", 1)[0]
         if head.isidentifier() and head.endswith(("Error", "Exception")) and ":" in line:
             return line[:400]
-    return f"{type(exc).__name__}: {_first_line(exc)}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 # --------------------------------------------------------------------------
@@ -706,49 +532,21 @@ def _is_vector(value) -> bool:
         return False
 
 
-class _Counter:
-    def __init__(self, shapes: _Shapes, options: dict):
-        self.shapes = shapes
-        self.options = options
-        self.control_flow: dict[str, int] = {}
-
-    def count(self, rec: LayerRecord, op):
-        name = op.name()
-        spec = registry.lookup_op(name)
-        if spec is None:
-            canon = registry.canonical_op_name(name)
-            if registry.zero_cost_reason(name) is not None:
-                rec.zero_ops[canon] += 1
-            else:
-                rec.unknown_ops[canon] += 1
-            return
-        ins, outs, attrs = _op_arguments(op, self.shapes)
-        self.add(rec, spec, ins, outs, attrs)
-
-    def add(self, rec, spec, ins, outs, attrs):
-        _apply_options(attrs, self.options)
-        cost = spec.cost(ins, outs, attrs)
-        stat = rec.ops[spec.name]
-        stat.calls += 1
-        stat.cost = stat.cost + cost
-        rec.cost = rec.cost + cost
+def _control_flow_kinds(ops) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for op in ops:
+        kind = _CONTROL_FLOW.get(op.name())
+        if kind:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
-def _apply_options(attrs, options):
-    apply = getattr(registry, "apply_options", None)
-    if apply is not None:
-        apply(attrs, options)  # the eager engine's rule
-    else:  # pragma: no cover - older registry
-        for k, v in options.items():
-            attrs.setdefault(k, v)
-
-
-def _owners(ops, intervals: list[_Interval]):
-    """Yield ``(op, interval | None)``: the innermost call whose id span
+def _owners(ops, spans: list[Span]):
+    """Yield ``(op, span | None)``: the innermost call whose id span
     (lo, hi) contains the op (spans nest like the calls that made them)."""
-    ivs = sorted(intervals, key=lambda iv: (iv.lo, -iv.hi))
+    ivs = sorted(spans, key=lambda iv: (iv.lo, -iv.hi))
     ordered = sorted(ops, key=lambda op: op.id())
-    stack: list[_Interval] = []
+    stack: list[Span] = []
     j = 0
     for op in ordered:
         x = op.id()
@@ -764,68 +562,53 @@ def _owners(ops, intervals: list[_Interval]):
         yield op, (stack[-1] if stack else None)
 
 
-def _notes(counter: _Counter, shapes: _Shapes, how: str | None) -> list[str]:
+def _notes(control_flow: dict, shapes: _Shapes, how: str | None) -> list[str]:
     notes = []
     if how == "to_static":
         notes.append("traced with paddle.jit.to_static(full_graph=True): forward has Python control flow "
                      "on tensor values")
-    if counter.control_flow:
-        kinds = ", ".join(f"{n} x{c}" for n, c in sorted(counter.control_flow.items()))
+    if control_flow:
+        kinds = ", ".join(f"{n} x{c}" for n, c in sorted(control_flow.items()))
         notes.append(f"program control flow ({kinds}): every branch of an if is counted, a while body once")
     if shapes.replaced:
         notes.append(f"unknown (-1) dimensions in the program were counted as {shapes.unknown_dim}")
     return notes
 
 
-def _control_flow(counter, op):
-    kind = _CONTROL_FLOW.get(op.name())
-    if kind:
-        counter.control_flow[kind] = counter.control_flow.get(kind, 0) + 1
+def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _Shapes) -> None:
+    name = op.name()
+    if registry.lookup_op(name) is None:
+        attribution.count(rec, name, None, None, [])
+        return
+    ins, outs, attrs = _op_arguments(op, shapes)
+    attribution.count(rec, name, lambda spec: (ins, attrs), None, outs)
 
 
 # --------------------------------------------------------------------------
 # entry points
 # --------------------------------------------------------------------------
 
-def profile_program(net_or_program, input_size=None, inputs=None, input_spec=None, custom_ops=None,
-                    options=None) -> ProfileResult:
-    """Count ``net_or_program`` from shapes only (no kernel runs).
-
-    A ``paddle.nn.Layer`` is traced first (see the module docstring); give
-    its input as in :func:`paddle_flops_ext.profile`. For a program, an
-    optional ``input_size`` gives the size of unknown (-1/``None``) dims.
-    """
-    options = {**registry.DEFAULT_OPTIONS, **(options or {})}
-    if isinstance(net_or_program, paddle.nn.Layer):
-        return _profile_layer(net_or_program, input_size, inputs, input_spec, custom_ops, options)
-    if not is_program(net_or_program):
-        raise TypeError(f"expected a paddle.nn.Layer or a static/PIR Program, got {type(net_or_program).__name__}")
-    if inputs is not None or input_spec is not None:
-        raise ValueError("a program already holds its inputs; only input_size (to size unknown -1 "
-                         "dimensions) can be given with a program")
-    return _profile_bare_program(net_or_program, input_size, options)
-
-
-def _profile_layer(net, input_size, inputs, input_spec, custom_ops, options) -> ProfileResult:
-    program, tracer, how, input_shapes = trace_program(net, input_size, inputs, input_spec, custom_ops)
-    shapes = tracer.shapes
-    counter = _Counter(shapes, options)
-    ops = []
-    for op in _walk(program.global_block()):
-        name = op.name()
-        if _is_plumbing(name):
-            _control_flow(counter, op)
-            continue
-        ops.append(op)
-    for op, iv in _owners(ops, tracer.intervals):
-        if iv is None or not iv.count_ops or iv.rec is None:
-            continue  # outside the model's forward, or covered by a formula / composite
-        counter.count(iv.rec, op)
-    for rec, name, ins, outs, attrs in tracer.composites:
-        counter.add(rec, registry.lookup_op(name), ins, outs, attrs)
-    result = result_from_records(tracer.order, owners=parameter_owners(net), inputs=input_shapes, mode="trace")
-    result.notes.extend(_notes(counter, shapes, how))
-    return result
+def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spec=None, *, overrides=None,
+                  options=None, count_functional=True, dtype=None) -> Collection:
+    """Trace ``net`` (see the module docstring) and attribute every operation
+    of the program; changes are logged in ``patches`` (the caller owns the
+    session and restores)."""
+    plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec, dtype)
+    input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
+                    if isinstance(p, _Placeholder)]
+    # a -1 left in the traced program (a data-dependent size) -> the batch size
+    batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
+    program, attribution, how = _trace(patches, net, plan_args, plan_kwargs, overrides, options,
+                                       count_functional, batch)
+    shapes = attribution.shapes
+    all_ops = list(_walk(program.global_block()))
+    ops = [op for op in all_ops if not _is_plumbing(op.name())]
+    for op, span in _owners(ops, attribution.spans):
+        if span is not None and span.counts_ops and span.record is not None:
+            _count_program_op(attribution, span.record, op, shapes)
+    collection = Collection(net, attribution.order, input_shapes, "trace")
+    collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, how))
+    return collection
 
 
 def _unknown_dim(program, input_size) -> int:
@@ -836,7 +619,7 @@ def _unknown_dim(program, input_size) -> int:
     sizes = input_size
     if not (isinstance(sizes, (list, tuple)) and sizes and all(isinstance(s, (list, tuple)) for s in sizes)):
         sizes = [sizes]
-    sizes = [_check_size(s, "input_size") for s in sizes]
+    sizes = [check_size(s, "input_size") for s in sizes]
     found = []
     data_ops = [op for op in program.global_block().ops if op.name() == "pd_op.data"]
     for op, given in zip(data_ops, sizes):
@@ -847,15 +630,17 @@ def _unknown_dim(program, input_size) -> int:
     return found[0] if found else int(sizes[0][0])
 
 
-def _profile_bare_program(program, input_size, options) -> ProfileResult:
+def collect_program(program, input_size=None, options=None) -> Collection:
+    """Count a program's operations, all attributed to one root record; its
+    parameters are the ``builtin.parameter`` placeholders."""
     pir_program, translated = _as_pir(program)
     shapes = _Shapes(_unknown_dim(pir_program, input_size))
-    counter = _Counter(shapes, options)
-    rec = LayerRecord("", None)
-    params = trainable = 0
+    attribution = Attribution(None, shapes, options=options)
+    rec = LayerRecord("", None, calls=1, counted_by="ops")
     seen_params = set()
     inputs = []
-    for op in _walk(pir_program.global_block()):
+    all_ops = list(_walk(pir_program.global_block()))
+    for op in all_ops:
         name = op.name()
         if name == "builtin.parameter":
             attrs = op.attrs()
@@ -864,29 +649,23 @@ def _profile_bare_program(program, input_size, options) -> ProfileResult:
                 continue
             seen_params.add(pname)
             n = registry.numel(shapes.of(op.results()[0]) or ())
-            params += n
+            rec.params += n
             train = attrs.get("trainable")
             stop = attrs.get("stop_gradient")
             train = train[0] if isinstance(train, list) and train else train
             stop = stop[0] if isinstance(stop, list) and stop else stop
             if (train if train is not None else not stop):
-                trainable += n
+                rec.trainable_params += n
             continue
         if name == "pd_op.data":
             inputs.append(shapes.of(op.results()[0]))
             continue
         if _is_plumbing(name):
-            _control_flow(counter, op)
             continue
-        counter.count(rec, op)
-    root = LayerNode(
-        name="", type="Program", depth=0, called=True, calls=1,
-        input_shape=list(inputs), output_shape=[], params=params, trainable_params=trainable,
-        cost=rec.cost, counted_by="ops",
-        ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
-        unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops))
-    result = ProfileResult(root=root, inputs=list(inputs), mode="program")
+        _count_program_op(attribution, rec, op, shapes)
+    rec.input_shapes = list(inputs)
+    collection = Collection(None, [rec], list(inputs), "program")
     if translated:
-        result.notes.append("legacy paddle.static.Program translated to PIR with paddle.pir.translate_to_pir")
-    result.notes.extend(_notes(counter, shapes, None))
-    return result
+        collection.notes.append("legacy paddle.static.Program translated to PIR with paddle.pir.translate_to_pir")
+    collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, None))
+    return collection

@@ -132,6 +132,7 @@ def op_formula(*names: str, args: str | Sequence[str] = "x", convention: str,
     def deco(fn: OpFn) -> OpFn:
         spec_args = _parse_args(args)
         for name in names:
+            _check_new_op(name)
             _OPS[name] = OpSpec(name, fn, spec_args, convention, contraction)
         return fn
 
@@ -141,7 +142,19 @@ def op_formula(*names: str, args: str | Sequence[str] = "x", convention: str,
 def zero_cost_ops(names: Iterable[str], why: str) -> None:
     """Declare operations that do no floating-point arithmetic by convention."""
     for name in names:
+        _check_new_op(name)
         _ZERO_OPS[name] = why
+
+
+class DuplicateFormula(ValueError):
+    """A built-in formula was registered twice (a programming error)."""
+
+
+def _check_new_op(name: str) -> None:
+    if name in _OPS:
+        raise DuplicateFormula(f"operation {name!r} already has a formula ({_OPS[name].convention!r})")
+    if name in _ZERO_OPS:
+        raise DuplicateFormula(f"operation {name!r} is already declared zero-cost ({_ZERO_OPS[name]!r})")
 
 
 # Python functions counted as one operation (their inner ops are not counted
@@ -215,14 +228,111 @@ LayerFn = Callable[[Any, list, list], Cost]
 
 
 @dataclass
+class LayerCall:
+    """What a layer formula or handler is evaluated on: the values the
+    forward received and returned (tensors in eager mode, shape-only stand-ins
+    in trace mode) and their shapes."""
+    inputs: tuple
+    output: Any
+    in_shapes: list
+    out_shapes: list
+
+
+@dataclass
 class LayerSpec:
+    """A built-in layer formula ``fn(layer, in_shapes, out_shapes) -> Cost``."""
+    layer_type: type
+    fn: LayerFn
+    convention: str
+    counted_by = "formula"
+    inherited_by_subclasses = True   # when the subclass keeps ``forward``
+
+    def evaluate(self, layer, call: LayerCall) -> tuple[Cost, str]:
+        return self.fn(layer, call.in_shapes, call.out_shapes), self.counted_by
+
+
+class HandlerError(RuntimeError):
+    """A user handler raised or returned something that is not a count."""
+
+
+@dataclass
+class UserHandler:
+    """A user handler ``fn(layer, inputs, output)`` (``pfe.register`` or
+    ``custom_ops``). It returns a :class:`Cost`, a dict with ``macs`` /
+    ``flops`` / ``paddle_flops``, an int (MACs), or ``None`` after doing
+    ``layer.total_ops += n`` the way ``paddle.flops`` handlers do."""
     layer_type: type
     fn: Callable
     convention: str
-    kind: str = "builtin"   # builtin | user (pfe.register / custom_ops) | legacy (m.total_ops style)
+    counted_by = "user"
+    inherited_by_subclasses = True
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__qualname__", None) or getattr(self.fn, "__name__", repr(self.fn))
+
+    def evaluate(self, layer, call: LayerCall) -> tuple[Cost, str]:
+        d = layer.__dict__
+        had = {k: d[k] for k in ("total_ops", "total_params") if k in d}
+        object.__setattr__(layer, "total_ops", 0)
+        object.__setattr__(layer, "total_params", [0])
+        try:
+            try:
+                result = self.fn(layer, call.inputs, call.output)
+            except HandlerError:
+                raise
+            except Exception as exc:
+                raise HandlerError(f"custom handler {self.name} for {type(layer).__name__} raised "
+                                   f"{type(exc).__name__}: {exc}") from exc
+            legacy_ops = d.get("total_ops", 0)
+        finally:
+            for k in ("total_ops", "total_params"):
+                d.pop(k, None)
+            d.update(had)
+        if result is None:
+            n = self._count(legacy_ops, "layer.total_ops")
+            return Cost(0, n, n), "legacy"
+        return self._cost(result), "user"
+
+    def _count(self, value, what: str) -> int:
+        """A non-negative integer from an int, an integral float, or a
+        one-element tensor/array; anything else is a :class:`HandlerError`."""
+        v = value
+        if hasattr(v, "numpy") and callable(v.numpy):  # paddle.Tensor
+            v = v.numpy()
+        if hasattr(v, "shape") and hasattr(v, "reshape"):  # numpy array / scalar
+            if int(math.prod(v.shape)) != 1:
+                raise HandlerError(f"custom handler {self.name}: {what} must be a single number, "
+                                   f"got an array of shape {list(v.shape)}")
+            v = v.reshape(-1)[0].item()
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise HandlerError(f"custom handler {self.name}: {what} must be a non-negative integer, "
+                               f"got {type(value).__name__} {value!r}")
+        if isinstance(v, float) and not (math.isfinite(v) and v == int(v)):
+            raise HandlerError(f"custom handler {self.name}: {what} must be a whole number, got {v!r}")
+        if v < 0:
+            raise HandlerError(f"custom handler {self.name}: {what} must be >= 0, got {v!r}")
+        return int(v)
+
+    def _cost(self, result) -> Cost:
+        if isinstance(result, Cost):
+            return Cost(*(self._count(getattr(result, f), f"Cost.{f}") for f in ("macs", "flops", "paddle_flops")))
+        if isinstance(result, dict):
+            unknown = set(result) - {"macs", "flops", "paddle_flops"}
+            if unknown:
+                raise HandlerError(f"custom handler {self.name} returned unknown keys {sorted(unknown)}; "
+                                   f"use macs, flops, paddle_flops")
+            macs = self._count(result.get("macs", 0), "['macs']")
+            flops = self._count(result.get("flops", 2 * macs), "['flops']")
+            return Cost(macs, flops, self._count(result.get("paddle_flops", macs), "['paddle_flops']"))
+        if isinstance(result, bool) or not (isinstance(result, (int, float)) or hasattr(result, "shape")):
+            raise HandlerError(f"custom handler {self.name} must return a Cost, a dict, an int (MACs) "
+                               f"or None (paddle.flops style); got {type(result).__name__}")
+        return contraction(self._count(result, "the returned MACs"))
 
 
 _LAYERS: dict[type, LayerSpec] = {}
+_USER_LAYERS: dict[type, UserHandler] = {}   # pfe.register: shadows _LAYERS
 
 
 def layer_formula(*types: type, convention: str):
@@ -230,38 +340,52 @@ def layer_formula(*types: type, convention: str):
 
     def deco(fn: LayerFn) -> LayerFn:
         for t in types:
+            if t in _LAYERS:
+                raise DuplicateFormula(f"layer type {t.__name__} already has a formula")
             _LAYERS[t] = LayerSpec(t, fn, convention)
         return fn
 
     return deco
 
 
-def register_layer_spec(spec: LayerSpec) -> None:
-    _LAYERS[spec.layer_type] = spec
+def register_user_handler(layer_type: type, fn: Callable) -> None:
+    """``pfe.register``: a process-wide handler that shadows the built-in."""
+    _USER_LAYERS[layer_type] = UserHandler(layer_type, fn, f"user handler {getattr(fn, '__name__', 'fn')}")
 
 
-def unregister_layer(layer_type: type) -> None:
-    _LAYERS.pop(layer_type, None)
+def unregister_user_handler(layer_type: type) -> None:
+    """Remove a ``pfe.register`` handler; the built-in formula (if any) applies again."""
+    if layer_type not in _USER_LAYERS:
+        raise KeyError(f"{getattr(layer_type, '__name__', layer_type)} has no handler added with "
+                       f"paddle_flops_ext.register; built-in formulas cannot be removed (override "
+                       f"one with register() or custom_ops instead)")
+    del _USER_LAYERS[layer_type]
 
 
-def lookup_layer(layer_type: type, overrides: Mapping[type, LayerSpec] | None = None) -> LayerSpec | None:
-    """The spec for ``layer_type``: exact match, else the nearest registered base
-    class whose ``forward`` the subclass did not override (a subclass that
-    rewrites forward does different work and is counted through its ops)."""
-    for table in (overrides or {}, _LAYERS):
+def lookup_layer(layer_type: type, overrides: Mapping[type, Any] | None = None):
+    """The formula or handler for ``layer_type``, from the per-call
+    ``overrides`` (``custom_ops``), then ``pfe.register`` handlers, then the
+    built-ins: an exact match first, else the nearest base class whose
+    ``forward`` the subclass did not override (a subclass that rewrites
+    forward does different work and is counted through its ops)."""
+    tables = (overrides or {}, _USER_LAYERS, _LAYERS)
+    for table in tables:
         spec = table.get(layer_type)
         if spec is not None:
             return spec
     forward = getattr(layer_type, "forward", None)
     for base in layer_type.__mro__[1:]:
-        for table in (overrides or {}, _LAYERS):
+        if getattr(base, "forward", None) is not forward:
+            continue
+        for table in tables:
             spec = table.get(base)
-            if spec is not None and getattr(base, "forward", None) is forward and spec.kind == "builtin":
+            if spec is not None and spec.inherited_by_subclasses:
                 return spec
     return None
 
 
 def layer_specs() -> dict[type, LayerSpec]:
+    """The built-in layer formulas."""
     return dict(_LAYERS)
 
 
@@ -280,5 +404,5 @@ def user_layer_specs(custom_ops) -> dict:
             raise TypeError(f"custom_ops keys must be paddle.nn.Layer subclasses, got {t!r}")
         if not callable(fn):
             raise TypeError(f"custom_ops[{t.__name__}] must be callable, got {type(fn).__name__}")
-        specs[t] = LayerSpec(t, fn, f"custom_ops {getattr(fn, '__name__', 'fn')}", kind="user")
+        specs[t] = UserHandler(t, fn, f"custom_ops {getattr(fn, '__name__', 'fn')}")
     return specs

@@ -18,7 +18,7 @@ def _group(items):
 
 def layer_table() -> str:
     lines = ["| layer types | convention |", "|---|---|"]
-    groups = _group((t.__name__, s) for t, s in registry.layer_specs().items() if s.kind == "builtin")
+    groups = _group((t.__name__, s) for t, s in registry.layer_specs().items())
     for (fn, conv), names in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):
         lines.append(f"| {', '.join(sorted(names))} | {conv} |")
     return "\n".join(lines)

@@ -1,0 +1,559 @@
+"""The attribution core shared by the eager and the trace engine.
+
+Both engines observe the same events - a layer call begins, a layer call
+ends, an operation ran (or was created), a composite function began or ended -
+and hand them here with a :class:`ShapeReader` that knows their kind of
+tensor (eager ``paddle.Tensor`` or PIR ``Value``). This module decides who
+pays for each piece of work, so the rule lives once:
+
+* a layer with a formula (built-in, ``pfe.register`` or ``custom_ops``) is
+  counted by it; the operations it runs directly are not counted again (its
+  sub-layers still count themselves);
+* any other layer is counted through the operations it runs directly;
+* a composite function (``F.scaled_dot_product_attention`` ...) is one
+  operation; the operations inside it are not counted again;
+* with ``count_functional=False`` operations are not counted at all, and a
+  leaf layer without a formula that ran is reported as uncounted.
+
+It also owns the guards around a forward (:func:`guard_process`,
+:func:`guard_model`): eval mode, eager ``@to_static`` forwards, gc, RNG
+state and the model's state, all logged in the session's
+:class:`~paddle_flops_ext.collect.patch.Patches` so they are restored
+completely, and only the profiling thread sees them.
+
+Engines return a :class:`Collection`; ``report.result.build_result`` turns
+it into the result for both modes.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import paddle
+
+from ..formulas import registry
+from ..formulas.registry import ZERO, Cost, HandlerError, LayerCall
+from .patch import Patches, observing
+
+
+# --------------------------------------------------------------------------
+# records
+# --------------------------------------------------------------------------
+
+@dataclass
+class OpStat:
+    calls: int = 0
+    cost: Cost = ZERO
+
+
+@dataclass
+class LayerRecord:
+    """What one distinct layer did during the observed forward."""
+    path: str                          # dotted path from the model ("" for the model)
+    layer: Any
+    parent: "LayerRecord | None" = None
+    calls: int = 0
+    input_shapes: list = field(default_factory=list)   # of the first call
+    output_shapes: list = field(default_factory=list)
+    cost: Cost = ZERO                  # own work: formula + direct ops
+    counted_by: str = "ops"            # formula | user | legacy | ops | none
+    ops: dict = field(default_factory=lambda: defaultdict(OpStat))
+    unknown_ops: dict = field(default_factory=lambda: defaultdict(int))
+    zero_ops: dict = field(default_factory=lambda: defaultdict(int))
+    seconds: float = 0.0               # inclusive wall time of its calls (time_layers)
+    params: int = 0                    # set only where no model holds them (bare programs)
+    trainable_params: int = 0
+
+    @property
+    def depth(self) -> int:
+        return 0 if self.parent is None else self.parent.depth + 1
+
+
+def layer_records(model) -> list[LayerRecord]:
+    """One record per distinct layer, depth first in definition order, with
+    paths and parents taken from the layer tree itself (a sub-layer name may
+    contain dots; a layer reachable under two names keeps the first)."""
+    records: list[LayerRecord] = []
+    seen = {id(model)}
+    stack = [LayerRecord("", model)]
+    while stack:
+        rec = stack.pop()
+        records.append(rec)
+        children = []
+        for name, sub in rec.layer._sub_layers.items():
+            if sub is None or id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            children.append(LayerRecord(f"{rec.path}.{name}" if rec.path else str(name), sub, rec))
+        stack.extend(reversed(children))
+    return records
+
+
+@dataclass
+class Collection:
+    """What an engine hands to the result builder."""
+    model: Any
+    records: list
+    inputs: list                       # input shapes
+    mode: str
+    notes: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------
+# shapes: what an engine supplies
+# --------------------------------------------------------------------------
+
+class ShapeReader(Protocol):
+    def nested(self, value) -> list[tuple]: ...           # shapes of every tensor in a structure
+    def bind(self, arg_names, args, kwargs) -> tuple[dict, dict]: ...   # op call -> (ins, attrs)
+    def handler_view(self, value) -> Any: ...             # what a user handler receives
+
+
+def tensor_shapes(value) -> list[tuple]:
+    """Shapes of every eager tensor in a (nested) value, in order."""
+    if isinstance(value, paddle.Tensor):
+        return [tuple(value.shape)]
+    out: list[tuple] = []
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            if isinstance(v, paddle.Tensor):
+                out.append(tuple(v.shape))
+            elif isinstance(v, (list, tuple, dict)):
+                out.extend(tensor_shapes(v))
+    elif isinstance(value, dict):
+        for v in value.values():
+            out.extend(tensor_shapes(v))
+    return out
+
+
+def eager_shape(value):
+    return tuple(value.shape) if isinstance(value, paddle.Tensor) else None
+
+
+def bind_op_arguments(arg_names, args, kwargs, shape_of=eager_shape):
+    """Split an op call into tensor shapes and attributes by argument name.
+    ``shape_of(value)`` gives a tensor's shape and None for anything else."""
+    ins, attrs = {}, {}
+    items = list(zip(arg_names, args))
+    if len(args) > len(arg_names):
+        items += [(f"arg{i}", a) for i, a in enumerate(args) if i >= len(arg_names)]
+    items += list(kwargs.items())
+    for name, value in items:
+        shape = shape_of(value)
+        if shape is not None:
+            ins[name] = shape
+            continue
+        if isinstance(value, (list, tuple)) and value:
+            shapes = [shape_of(v) for v in value]
+            if all(s is not None for s in shapes):
+                ins[name] = shapes
+                continue
+        if value is None:
+            ins[name] = None
+        attrs[name] = value
+    return ins, attrs
+
+
+def bind_legacy_arguments(arg_names, args, shape_of):
+    """``_legacy_C_ops.op(x, y, 'attr', value, ...)``: leading tensors by
+    position, then attribute name/value pairs."""
+    tensors, i = [], 0
+    while i < len(args) and not isinstance(args[i], str):
+        tensors.append(args[i])
+        i += 1
+    ins, attrs = bind_op_arguments(arg_names, tuple(tensors), {}, shape_of)
+    rest = args[i:]
+    for name, value in zip(rest[0::2], rest[1::2]):
+        attrs[name] = value
+    return ins, attrs
+
+
+class EagerShapes:
+    """The shape reader for eager tensors."""
+
+    _shape = staticmethod(eager_shape)
+
+    def nested(self, value):
+        return tensor_shapes(value)
+
+    def bind(self, arg_names, args, kwargs):
+        return bind_op_arguments(arg_names, args, kwargs, self._shape)
+
+    def bind_legacy(self, arg_names, args):
+        return bind_legacy_arguments(arg_names, args, self._shape)
+
+    def handler_view(self, value):
+        return value
+
+
+# --------------------------------------------------------------------------
+# attribution
+# --------------------------------------------------------------------------
+
+@dataclass
+class Frame:
+    """One layer call in progress."""
+    record: LayerRecord
+    spec: Any                 # the layer's formula / handler, or None
+    counts_ops: bool          # ops run directly inside are charged to ``record``
+    args: tuple               # as the forward received them (after pre-hooks)
+    kwargs: dict
+    started: float = 0.0
+    mark: int = 0             # trace: position in op-creation order at entry
+
+
+@dataclass
+class Span:
+    """Trace mode: the op-creation positions (lo, hi) of a call; ops created
+    directly inside are charged to ``record`` when ``counts_ops``."""
+    lo: int
+    hi: int
+    record: LayerRecord | None
+    counts_ops: bool
+
+
+@dataclass
+class CompositeToken:
+    name: str
+    record: LayerRecord | None    # who pays, or None if it is not counted
+    mark: int
+
+
+class ForwardError(ValueError):
+    """The model's forward raised while being profiled."""
+
+
+class Attribution:
+    """Decides who pays for each event; fills one :class:`LayerRecord` per
+    layer. ``mark()`` (trace only) returns the current position in
+    op-creation order."""
+
+    def __init__(self, model, shapes, overrides=None, options=None, count_functional=True,
+                 time_layers=False, mark: Callable[[], int] | None = None):
+        self.model = model
+        self.shapes = shapes
+        self.overrides = overrides or {}
+        self.options = {**registry.DEFAULT_OPTIONS, **(options or {})}
+        self.count_functional = count_functional
+        self.time_layers = time_layers
+        self.mark = mark
+        self.order = layer_records(model) if model is not None else []
+        self.records = {id(rec.layer): rec for rec in self.order}
+        self.stack: list[Frame] = []
+        self.composite_depth = 0
+        self.spans: list[Span] = []
+        self._specs: dict[type, Any] = {}
+
+    def spec(self, layer):
+        t = type(layer)
+        try:
+            return self._specs[t]
+        except KeyError:
+            s = self._specs[t] = registry.lookup_layer(t, self.overrides)
+            return s
+
+    # -- layer calls -------------------------------------------------------
+    def enter(self, rec: LayerRecord, args: tuple, kwargs: dict) -> Frame:
+        spec = self.spec(rec.layer)
+        frame = Frame(rec, spec, spec is None and self.count_functional and not self.composite_depth,
+                      args, kwargs,
+                      time.perf_counter() if self.time_layers else 0.0,
+                      self.mark() if self.mark else 0)
+        self.stack.append(frame)
+        return frame
+
+    def leave(self, frame: Frame, output) -> None:
+        self.stack.pop()
+        rec = frame.record
+        if self.time_layers:
+            rec.seconds += time.perf_counter() - frame.started
+        if self.mark:
+            self.spans.append(Span(frame.mark, self.mark(), rec, frame.counts_ops))
+        rec.calls += 1
+        shapes = self.shapes
+        inputs = (frame.args, frame.kwargs) if frame.kwargs else frame.args
+        in_shapes, out_shapes = shapes.nested(inputs), shapes.nested(output)
+        if rec.calls == 1:
+            rec.input_shapes, rec.output_shapes = in_shapes, out_shapes
+        spec = frame.spec
+        if spec is not None:
+            call = LayerCall(shapes.handler_view(frame.args), shapes.handler_view(output), in_shapes, out_shapes)
+            try:
+                cost, how = spec.evaluate(rec.layer, call)
+            except HandlerError as exc:
+                raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(rec.layer).__name__})") from exc
+            rec.cost = rec.cost + cost
+            rec.counted_by = how
+        elif not self.count_functional and not rec.layer._sub_layers:
+            rec.counted_by = "none"
+
+    # -- operations --------------------------------------------------------
+    def payer(self) -> LayerRecord | None:
+        """The record charged for an op run now, or None (covered by a
+        formula or a composite, or outside the model)."""
+        if self.stack and not self.composite_depth:
+            top = self.stack[-1]
+            if top.counts_ops:
+                return top.record
+        return None
+
+    def on_op(self, name, args, kwargs, out) -> None:
+        """Eager: an op ran."""
+        rec = self.payer()
+        if rec is not None:
+            self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
+
+    def on_legacy_op(self, name, args, out) -> None:
+        rec = self.payer()
+        if rec is not None:
+            self.count(rec, name, lambda spec: self.shapes.bind_legacy(spec.args, args), out)
+
+    def count(self, rec: LayerRecord, name: str, bind: Callable, out, outs: list | None = None) -> None:
+        """Charge ``rec`` for one op; ``bind(spec) -> (ins, attrs)``."""
+        spec = registry.lookup_op(name)
+        if spec is None:
+            canon = registry.canonical_op_name(name)
+            if registry.zero_cost_reason(name) is not None:
+                rec.zero_ops[canon] += 1
+            else:
+                rec.unknown_ops[canon] += 1
+            return
+        ins, attrs = bind(spec)
+        registry.apply_options(attrs, self.options)
+        cost = spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs)
+        stat = rec.ops[spec.name]
+        stat.calls += 1
+        stat.cost = stat.cost + cost
+        rec.cost = rec.cost + cost
+
+    # -- composite functions ----------------------------------------------
+    def composite_enter(self, name: str) -> CompositeToken:
+        token = CompositeToken(name, self.payer(), self.mark() if self.mark else 0)
+        self.composite_depth += 1
+        return token
+
+    def composite_exit(self, token: CompositeToken, args, kwargs, out, failed: bool) -> None:
+        self.composite_depth -= 1
+        if self.mark:
+            self.spans.append(Span(token.mark, self.mark(), None, False))
+        if token.record is not None and not failed:
+            self.count(token.record, token.name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
+
+    # -- failures ----------------------------------------------------------
+    def where(self) -> str:
+        """The innermost layer call in progress, for error messages."""
+        if not self.stack:
+            return ""
+        frame = self.stack[-1]
+        rec = frame.record
+        inputs = (frame.args, frame.kwargs) if frame.kwargs else frame.args
+        try:
+            shapes = ", ".join(str(list(s)) for s in self.shapes.nested(inputs)) or "no tensors"
+        except Exception:  # noqa: BLE001 - only for the message
+            shapes = "unknown"
+        chain = " > ".join(f.record.path or type(f.record.layer).__name__ for f in self.stack)
+        return (f"layer '{rec.path or '<root>'}' ({type(rec.layer).__name__}) called with input shape(s) "
+                f"{shapes}; call chain: {chain}")
+
+    def explain(self, exc: BaseException) -> BaseException:
+        """The error ``profile`` raises for an exception from the forward."""
+        if isinstance(exc, HandlerError):
+            return exc
+        where = self.where()
+        original = f"{type(exc).__name__}: {first_line(exc)}"
+        if isinstance(exc, MemoryError):
+            return MemoryError(f"ran out of memory running the forward{' in ' + where if where else ''}. "
+                               f"Count this model without running it: mode='trace'. ({original})")
+        if not where:
+            return ForwardError(f"the model's forward raised before any layer ran: {original}")
+        return ForwardError(f"forward failed in {where}. Check input_size / inputs against what this "
+                            f"layer expects. Original error: {original}")
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not set(line) <= set("-=_ "):
+            return line[:400]
+    return text[:400]
+
+
+# --------------------------------------------------------------------------
+# bracketing layer calls: one patch of Layer.__call__ for both engines
+# --------------------------------------------------------------------------
+
+def bracket_layer_calls(patches: Patches, attribution: Attribution) -> None:
+    """Patch ``Layer.__call__`` (on the class, logged in ``patches``) so that
+    every call of one of the model's layers *by the profiling thread* is
+    reported to ``attribution``; other threads and other layers pass through.
+
+    Layers that have forward pre-hooks get one more pre-hook (removed on
+    restore) that runs last, so formulas see the input the forward really
+    receives, in both modes."""
+    layer_cls = paddle.nn.Layer
+    original = layer_cls.__dict__["__call__"]
+    records = attribution.records
+    enter, leave = attribution.enter, attribution.leave
+    hooked_inputs: dict[int, tuple] = {}
+
+    def __call__(layer, *args, **kwargs):
+        rec = records.get(id(layer))
+        if rec is None or rec.layer is not layer or not observing():
+            return original(layer, *args, **kwargs)
+        frame = enter(rec, args, kwargs)
+        output = original(layer, *args, **kwargs)
+        seen = hooked_inputs.pop(id(layer), None)
+        if seen is not None:
+            frame.args, frame.kwargs = seen
+        leave(frame, output)
+        return output
+
+    def last_pre_hook(layer, args, kwargs):
+        if observing():
+            hooked_inputs[id(layer)] = (tuple(args), dict(kwargs))
+        return None
+
+    __call__.__wrapped__ = original
+    patches.setattr(layer_cls, "__call__", __call__)
+    for rec in attribution.order:
+        layer = rec.layer
+        if layer._forward_pre_hooks:
+            handle = layer.register_forward_pre_hook(last_pre_hook, with_kwargs=True)
+            patches.on_restore(handle.remove)
+
+
+# --------------------------------------------------------------------------
+# guards: what a forward may change, logged for restore
+# --------------------------------------------------------------------------
+
+class _ThreadView:
+    """A class-level data descriptor that shows the profiling thread
+    ``forced`` for instances in ``members`` and every other reader the
+    instance's own value (kept in its ``__dict__``). Used for the layers'
+    ``training`` flag and ``ProgramTranslator.enable_to_static``: nothing
+    is written to the objects, so other threads and the state after
+    profiling are untouched."""
+
+    def __init__(self, name: str, forced, members: set[int] | None, default):
+        self.name, self.forced, self.members, self.default = name, forced, members, default
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if (self.members is None or id(obj) in self.members) and observing():
+            return self.forced
+        return obj.__dict__.get(self.name, self.default)
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
+
+
+def guard_process(patches: Patches) -> "_ThreadView":
+    """Process state the forward or our engines may touch: gc (off while
+    profiling: a collection over Paddle's heap costs more than small
+    forwards), the global RNGs (paddle, numpy, random) and ``@to_static``
+    forwards, which the profiling thread runs eagerly so every layer call
+    is seen. Returns the ``enable_to_static`` view (trace mode's AST path
+    sets its ``forced`` to True while converting)."""
+    import random
+
+    import numpy as np
+
+    if gc.isenabled():
+        patches.on_restore(gc.enable)
+        gc.disable()
+    paddle_rng = paddle.get_rng_state()
+    patches.on_restore(lambda: paddle.set_rng_state(paddle_rng))
+    np_rng = np.random.get_state()
+    patches.on_restore(lambda: np.random.set_state(np_rng))
+    py_rng = random.getstate()
+    patches.on_restore(lambda: random.setstate(py_rng))
+    translator_cls = paddle.jit.dy2static.program_translator.ProgramTranslator
+    translator = translator_cls()
+    value = translator.__dict__.get("enable_to_static", True)
+    view = _ThreadView("enable_to_static", False, {id(translator)}, value)
+    patches.setattr(translator_cls, "enable_to_static", view)
+    return view
+
+
+def guard_model(patches: Patches, layers: list) -> None:
+    """The model's state: eval mode for the profiling thread only (a
+    descriptor, nothing written), and every layer's attributes, sub-layer,
+    parameter and buffer tables, and the values of buffers and
+    non-trainable parameters (BatchNorm statistics a forward may update)
+    put back afterwards. Trainable parameters are checked for in-place
+    writes; one that was written is restored from a copy taken lazily
+    (see :func:`_snapshot_values`)."""
+    members = {id(layer) for layer in layers}
+    patches.setattr(paddle.nn.Layer, "training", _ThreadView("training", False, members, True))
+    for layer in layers:
+        _snapshot_layer(patches, layer)
+    _snapshot_values(patches, layers)
+
+
+def _snapshot_layer(patches: Patches, layer) -> None:
+    d = layer.__dict__
+    saved = dict(d)
+    # contents of dict attributes too: parameter/buffer/sub-layer tables,
+    # hooks, and caches such as dy2static's ``_original_funcs``
+    tables = {k: dict(v) for k, v in saved.items() if isinstance(v, dict)}
+
+    def restore():
+        for k in [k for k in d if k not in saved]:
+            del d[k]
+        for k, v in saved.items():
+            if d.get(k, _MISSING) is not v:
+                d[k] = v
+        for k, table in tables.items():
+            live = d[k]
+            if live != table or any(live[n] is not v for n, v in table.items()):
+                live.clear()
+                live.update(table)
+
+    patches.on_restore(restore)
+
+
+_MISSING = object()
+
+
+def _snapshot_values(patches: Patches, layers: list) -> None:
+    """Copies of buffers and non-trainable parameters (small: statistics,
+    counters, caches) are written back after the forward; trainable
+    parameters are compared by Paddle's in-place version counter and, if a
+    forward wrote one in place, the call raises instead of leaving it
+    changed silently."""
+    copies, versions = [], []
+    seen = set()
+    for layer in layers:
+        for table, trainable_ok in ((layer._buffers, False), (layer._parameters, True)):
+            for t in table.values():
+                if t is None or id(t) in seen or not isinstance(t, paddle.Tensor):
+                    continue
+                seen.add(id(t))
+                if trainable_ok and not t.stop_gradient:
+                    versions.append((t, t._inplace_version()))
+                elif t._is_initialized():
+                    copies.append((t, t._inplace_version(), t.clone()))
+
+    def restore():
+        for t, version, copy in copies:
+            if t._inplace_version() != version:
+                t.set_value(copy)
+
+    patches.on_restore(restore)
+    patches.on_restore(lambda: _check_versions(versions))
+
+
+class ModelChanged(RuntimeError):
+    """The forward wrote a trainable parameter in place."""
+
+
+def _check_versions(versions) -> None:
+    changed = [t.name for t, v in versions if t._inplace_version() != v]
+    if changed:
+        raise ModelChanged(f"the model's forward wrote trainable parameter(s) {', '.join(changed[:5])} in "
+                           f"place while being profiled; their old values could not be restored")

@@ -1,0 +1,138 @@
+"""The one patching mechanism every engine uses.
+
+A :class:`Patches` object is an undo log. Each change to process state
+(an attribute of a module, class or object, a dict entry, or any action with
+an undo function) is logged *before* it is made, and :meth:`Patches.restore`
+undoes the log in reverse order, putting back the original objects by
+identity (an attribute that did not exist is deleted again).
+
+Restoring is idempotent and survives interruption: an entry is removed from
+the log only after it was undone, and a ``KeyboardInterrupt`` that lands in
+the middle of restoring is held back until every entry is undone, then
+re-raised. So a Ctrl-C at any instant of ``profile`` leaves nothing behind.
+
+One profiling session runs at a time in the process (:func:`session`); the
+thread that owns it is the only one whose work is observed (wrappers check
+:func:`observing`), so other threads run unharmed and uncounted. A second
+session from another thread waits for the first; a nested one in the same
+thread raises.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Callable
+
+_MISSING = object()
+
+
+class Patches:
+    """An undo log of changes to process state."""
+
+    def __init__(self):
+        self._undo: list[Callable[[], None]] = []
+
+    def setattr(self, obj: Any, name: str, value: Any) -> None:
+        """``setattr(obj, name, value)``, undone by putting back what was there
+        (or deleting the attribute if it lived only on a base class)."""
+        old = obj.__dict__.get(name, _MISSING) if hasattr(obj, "__dict__") else getattr(obj, name, _MISSING)
+
+        def undo():
+            if old is _MISSING:
+                if name in getattr(obj, "__dict__", {}):
+                    delattr(obj, name)
+            elif getattr(obj, "__dict__", {}).get(name, _MISSING) is not old:
+                setattr(obj, name, old)
+
+        self._undo.append(undo)
+        setattr(obj, name, value)
+
+    def setitem(self, mapping: dict, key: Any, value: Any) -> None:
+        """``mapping[key] = value`` (a module attribute is its dict entry)."""
+        old = mapping.get(key, _MISSING)
+
+        def undo():
+            if old is _MISSING:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = old
+
+        self._undo.append(undo)
+        mapping[key] = value
+
+    def on_restore(self, undo: Callable[[], None]) -> None:
+        """Log an action to run when restoring (after later entries)."""
+        self._undo.append(undo)
+
+    def restore(self) -> None:
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                while self._undo:
+                    self._undo[-1]()
+                    self._undo.pop()
+                break
+            except KeyboardInterrupt as exc:  # finish restoring, then re-raise
+                interrupted = exc
+            except Exception:  # an undo that cannot run must not stop the others
+                self._undo.pop()
+        if interrupted is not None:
+            raise interrupted
+
+    def __len__(self) -> int:
+        return len(self._undo)
+
+
+# --------------------------------------------------------------------------
+# the profiling session: one at a time, owned by one thread
+# --------------------------------------------------------------------------
+
+_LOCK = threading.Lock()
+
+
+class _Owner:
+    thread: int | None = None   # ident of the thread that is profiling
+
+
+OWNER = _Owner()
+
+
+def observing() -> bool:
+    """Is the calling thread the one being profiled?"""
+    return OWNER.thread == threading.get_ident()
+
+
+class ProfilingBusy(RuntimeError):
+    """profile() was called from inside a profile() of the same thread."""
+
+
+@contextlib.contextmanager
+def session():
+    """Own the process-wide profiling session for the calling thread; yields a
+    :class:`Patches` log that is restored (completely) on exit."""
+    me = threading.get_ident()
+    if OWNER.thread == me:
+        raise ProfilingBusy("profile() was called while this thread is already inside profile() "
+                            "(e.g. from a model's forward or a custom handler); nested profiling "
+                            "is not supported")
+    patches = Patches()
+    held = [False]
+
+    def release():
+        if held[0]:
+            held[0] = False
+            _LOCK.release()
+
+    try:
+        patches.on_restore(release)
+        _LOCK.acquire()  # another thread's profile: wait for it to finish
+        held[0] = True
+        patches.on_restore(_clear_owner)
+        OWNER.thread = me
+        yield patches
+    finally:
+        patches.restore()
+
+
+def _clear_owner() -> None:
+    OWNER.thread = None
