@@ -27,8 +27,11 @@ class LayerNode:
     zero_ops: dict = field(default_factory=dict)     # op name -> calls
     seconds: float = 0.0
     children: list = field(default_factory=list)
+    _total: Cost | None = field(default=None, repr=False, compare=False)
+    _total_params: int = field(default=0, repr=False, compare=False)
+    _total_trainable: int = field(default=0, repr=False, compare=False)
 
-    # subtree totals ----------------------------------------------------
+    # subtree totals (computed once, by the builder or on first use) -----
     def walk(self):
         yield self
         for c in self.children:
@@ -36,18 +39,32 @@ class LayerNode:
 
     @property
     def total_cost(self) -> Cost:
-        total = ZERO
-        for n in self.walk():
-            total = total + n.cost
-        return total
+        if self._total is None:
+            self._fill_totals()
+        return self._total
 
     @property
     def total_params(self) -> int:
-        return sum(n.params for n in self.walk())
+        if self._total is None:
+            self._fill_totals()
+        return self._total_params
 
     @property
     def total_trainable_params(self) -> int:
-        return sum(n.trainable_params for n in self.walk())
+        if self._total is None:
+            self._fill_totals()
+        return self._total_trainable
+
+    def _fill_totals(self) -> None:
+        """Subtree totals of every node below, children before parents."""
+        order = list(self.walk())
+        for node in reversed(order):
+            total, params, trainable = node.cost, node.params, node.trainable_params
+            for c in node.children:
+                total = total + c._total
+                params += c._total_params
+                trainable += c._total_trainable
+            node._total, node._total_params, node._total_trainable = total, params, trainable
 
     @property
     def is_leaf(self) -> bool:
@@ -164,30 +181,36 @@ class ProfileResult:
                 f"trainable_params={self.trainable_params}, paddle_flops={self.paddle_flops})")
 
 
-def result_from_records(records, owners, inputs, mode="eager", count_functional=True) -> "ProfileResult":
-    """The tree of :class:`LayerNode` from an engine's per-layer records
-    (path, layer, calls, shapes, cost, ops) and the parameter owners."""
-    nodes: dict[str, LayerNode] = {}
-    root = None
+def build_result(collection) -> "ProfileResult":
+    """The result of a profile, for every mode: the tree of
+    :class:`LayerNode` from an engine's :class:`~paddle_flops_ext.collect.core.Collection`
+    (records with their parents, shapes, costs and ops) plus the parameters
+    each layer owns. A layer counts as called if it or any layer below it
+    ran (a ``LayerList`` is iterated, never called)."""
+    from ..collect.params import parameter_owners
+
+    records = collection.records
+    owners = parameter_owners(collection.model, [r.layer for r in records]) if collection.model is not None else {}
+    nodes: dict[int, LayerNode] = {}
     for rec in records:
-        depth = 0 if rec.path == "" else rec.path.count(".") + 1
         own = owners.get(id(rec.layer))
-        counted_by = rec.counted_by
-        is_leaf = not rec.layer._sub_layers
-        if counted_by == "ops" and rec.calls and is_leaf and not count_functional:
-            counted_by = "none"
         node = LayerNode(
-            name=rec.path, type=type(rec.layer).__name__, depth=depth,
-            called=rec.calls > 0, calls=rec.calls,
+            name=rec.path, type=type(rec.layer).__name__ if rec.layer is not None else "Program",
+            depth=rec.depth, called=rec.calls > 0, calls=rec.calls,
             input_shape=rec.input_shapes, output_shape=rec.output_shapes,
-            params=own.params if own else 0, trainable_params=own.trainable if own else 0,
-            cost=rec.cost, counted_by=counted_by,
+            params=own.params if own else rec.params,
+            trainable_params=own.trainable if own else rec.trainable_params,
+            cost=rec.cost, counted_by=rec.counted_by,
             ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
             unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds)
-        nodes[rec.path] = node
-        if rec.path == "":
-            root = node
-        else:
-            parent = rec.path.rsplit(".", 1)[0] if "." in rec.path else ""
-            nodes[parent].children.append(node)
-    return ProfileResult(root=root, inputs=inputs, mode=mode)
+        nodes[id(rec)] = node
+        if rec.parent is not None:
+            nodes[id(rec.parent)].children.append(node)
+    root = nodes[id(records[0])]
+    for node in reversed(list(root.walk())):  # a container whose children ran took part
+        if not node.called and any(c.called for c in node.children):
+            node.called = True
+    root._fill_totals()
+    result = ProfileResult(root=root, inputs=list(collection.inputs), mode=collection.mode)
+    result.notes.extend(collection.notes)
+    return result
