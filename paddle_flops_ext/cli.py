@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+from importlib import import_module
 import os
 import sys
 
@@ -44,7 +45,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Shows each option's default, except for flags and unset options."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or isinstance(action, argparse._VersionAction):
+        if action.default is None or action.nargs == 0:      # unset options, on/off flags
             return action.help
         return super()._get_help_string(action)
 
@@ -238,7 +239,7 @@ def _profile(args):
     """Load and count inside ``quiet``; returns the result."""
     from .quiet import import_paddle_quietly, quiet
     with quiet(enabled=not args.verbose):
-        paddle = import_paddle_quietly()
+        paddle = import_module("paddle") if args.verbose else import_paddle_quietly()
         from .api import profile
         from .collect.eager import ForwardError
         from .loading import load_model

@@ -1,0 +1,182 @@
+"""Every format says the same thing: the same rows, totals, uncounted work,
+layers not called and notes; views (top-k, per type, per operation, the
+depth tree) and their percentages; compact JSON."""
+import csv
+import io
+import json
+
+import pytest
+
+from paddle_flops_ext.formulas.registry import Cost
+from paddle_flops_ext.report.result import LayerNode, ProfileResult
+
+# A hand-built profile with known numbers: a model with a convolution, a
+# block holding a linear layer and an exp without a formula, and a head that
+# was never called.
+CONV = Cost(macs=3 * 8 * 9 * 64, flops=2 * 3 * 8 * 9 * 64 + 8 * 64, paddle_flops=3 * 8 * 9 * 64 + 8 * 64)
+LINEAR = Cost(macs=2 * 16 * 4, flops=2 * 2 * 16 * 4 + 2 * 4, paddle_flops=2 * 16 * 4)
+ADD = Cost(macs=0, flops=2 * 4, paddle_flops=0)
+CONV_PARAMS, LINEAR_PARAMS, HEAD_PARAMS = 8 * 3 * 9 + 8, 16 * 4 + 4, 4 * 2 + 2
+NOTE = "batch statistics: counted as in eval"
+
+
+def _profile() -> ProfileResult:
+    conv = LayerNode("conv", "Conv2D", 1, calls=1, input_shape=[(1, 3, 10, 10)], output_shape=[(1, 8, 8, 8)],
+                     params=CONV_PARAMS, trainable_params=CONV_PARAMS, cost=CONV, counted_by="formula",
+                     seconds=0.002)
+    fc = LayerNode("block.fc", "Linear", 2, calls=1, input_shape=[(2, 16)], output_shape=[(2, 4)],
+                   params=LINEAR_PARAMS, trainable_params=LINEAR_PARAMS, cost=LINEAR, counted_by="formula",
+                   seconds=0.001)
+    block = LayerNode("block", "Block", 1, calls=1, input_shape=[(2, 16)], output_shape=[(2, 4)], cost=ADD,
+                      ops={"add": {"calls": 1, "macs": 0, "flops": ADD.flops}}, unknown_ops={"exp": 2},
+                      children=[fc], seconds=0.0015)
+    head = LayerNode("head", "Linear", 1, called=False, params=HEAD_PARAMS, trainable_params=HEAD_PARAMS)
+    root = LayerNode("", "Net", 0, calls=1, input_shape=[(1, 3, 10, 10)], output_shape=[(2, 4)],
+                     children=[conv, block, head], seconds=0.004)
+    return ProfileResult(root=root, inputs=[(1, 3, 10, 10)], notes=[NOTE])
+
+
+TOTAL_MACS = CONV.macs + LINEAR.macs
+TOTAL_FLOPS = CONV.flops + LINEAR.flops + ADD.flops
+TOTAL_PADDLE = CONV.paddle_flops + LINEAR.paddle_flops
+TOTAL_PARAMS = CONV_PARAMS + LINEAR_PARAMS + HEAD_PARAMS
+
+
+def _csv_rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.parametrize("depth", [None, 0, 1, 2])
+def test_every_format_has_the_same_totals_uncounted_not_called_and_notes(depth):
+    r = _profile()
+    assert (r.macs, r.flops, r.paddle_flops, r.params) == (TOTAL_MACS, TOTAL_FLOPS, TOTAL_PADDLE, TOTAL_PARAMS)
+    exact = [f"{TOTAL_MACS:,}", f"{TOTAL_FLOPS:,}", f"{TOTAL_PADDLE:,}", f"{TOTAL_PARAMS:,}"]
+    for text in (r.table(depth), r.to_markdown(depth)):
+        for figure in exact:
+            assert figure in text
+        assert "Uncounted (ran, no formula): exp x2 in block" in text
+        assert "Not called in forward (parameters still counted): head" in text
+        assert f"Note: {NOTE}" in text
+
+    doc = json.loads(r.to_json(depth=depth))
+    assert doc["total"] == {"macs": TOTAL_MACS, "flops": TOTAL_FLOPS, "paddle_flops": TOTAL_PADDLE,
+                            "params": TOTAL_PARAMS, "trainable_params": TOTAL_PARAMS}
+    assert doc["uncounted"] == [{"name": "exp", "kind": "op", "calls": 2, "layers": ["block"]}]
+    assert doc["not_called"] == ["head"] and doc["notes"] == [NOTE]
+
+    rows = _csv_rows(r.to_csv(depth))
+    total = [row for row in rows if row["row"] == "total"]
+    assert len(total) == 1
+    assert [int(total[0][k]) for k in ("macs", "flops", "paddle_flops", "params")] == \
+        [TOTAL_MACS, TOTAL_FLOPS, TOTAL_PADDLE, TOTAL_PARAMS]
+    assert [(row["name"], row["calls"]) for row in rows if row["row"] == "uncounted"] == [("exp", "2")]
+    assert [row["name"] for row in rows if row["row"] == "not_called"] == ["head"]
+    assert [row["name"] for row in rows if row["row"] == "note"] == [NOTE]
+
+
+@pytest.mark.parametrize("depth", [None, 1])
+def test_every_format_has_the_same_rows(depth):
+    r = _profile()
+    names = [row["name"] for row in json.loads(r.to_json(depth=depth))["layers"]]
+    assert names == [row["name"] for row in _csv_rows(r.to_csv(depth)) if row["row"] == "layer"]
+    md_rows = r.to_markdown(depth).split("\n| **Total**")[0].splitlines()[2:]
+    table_lines = r.table(depth).splitlines()
+    rules = [i for i, line in enumerate(table_lines) if line.startswith("+")]
+    table_rows = table_lines[rules[1] + 1:rules[2]]
+    assert len(md_rows) == len(table_rows) == len(names)
+    for name, md, tb in zip(names, md_rows, table_rows):
+        label = name or "Net"
+        assert f"`{label}" in md and f" {label}" in tb
+
+
+def test_own_rows_sum_to_the_totals_and_headers_say_own():
+    r = _profile()
+    rows = json.loads(r.to_json())["layers"]
+    assert [row["name"] for row in rows] == ["conv", "block", "block.fc", "head"]
+    assert sum(row["macs"] for row in rows) == TOTAL_MACS
+    assert sum(row["flops"] for row in rows) == TOTAL_FLOPS
+    assert sum(row["params"] for row in rows) == TOTAL_PARAMS
+    header = r.table().splitlines()[1]
+    assert "MACs (own)" in header and "FLOPs (own)" in header and "(total)" not in header
+
+
+def test_depth_view_rows_are_subtree_totals_under_full_dotted_names():
+    r = _profile()
+    content = r.report(depth=2)
+    assert content.counts == "total"
+    assert [row.name for row in content.rows] == ["", "conv", "block", "block.fc", "head"]
+    for row in content.rows:
+        assert r.find(row.name).total_cost.flops == row.flops    # every row name can be looked up
+    block = next(row for row in content.rows if row.name == "block")
+    assert (block.macs, block.flops) == (LINEAR.macs, LINEAR.flops + ADD.flops)
+    table = r.table(depth=2)
+    assert "MACs (total)" in table and "    block.fc" in table and "head (not called)" in table
+    assert [row.name for row in r.report(depth=0).rows] == [""]
+
+
+def test_top_ranks_layers_with_percentages():
+    r = _profile()
+    top = r.top(2, by="flops")
+    assert [row.name for row in top.rows] == ["conv", "block.fc"]
+    assert top.rows[0].share == pytest.approx(100.0 * CONV.flops / TOTAL_FLOPS, abs=1e-3)
+    assert top.rows_left_out == 2
+    assert f"{100.0 * CONV.flops / TOTAL_FLOPS:.1f}%" in str(top)
+    by_params = r.top(1, by="params")
+    assert [row.name for row in by_params.rows] == ["conv"]
+    assert by_params.rows[0].share == pytest.approx(100.0 * CONV_PARAMS / TOTAL_PARAMS, abs=1e-3)
+    with pytest.raises(ValueError, match="rank"):
+        r.top(3, by="seconds")
+
+
+def test_by_type_sums_own_counts_per_layer_type():
+    rows = {row.name: row for row in _profile().by_type().rows}
+    assert set(rows) == {"Net", "Conv2D", "Block", "Linear"}
+    assert (rows["Linear"].layers, rows["Linear"].calls) == (2, 1)
+    assert rows["Linear"].params == LINEAR_PARAMS + HEAD_PARAMS
+    assert rows["Linear"].flops == LINEAR.flops
+    assert sum(row.flops for row in rows.values()) == TOTAL_FLOPS
+
+
+def test_by_operator_splits_ops_from_layers_counted_whole():
+    rows = {(row.name, row.type): row for row in _profile().by_operator().rows}
+    assert rows[("add", "operation")].flops == ADD.flops
+    assert rows[("exp", "no formula")].calls == 2
+    assert rows[("Conv2D", "layer formula")].macs == CONV.macs
+    assert sum(row.flops for row in rows.values()) == TOTAL_FLOPS
+    assert sum(row.macs for row in rows.values()) == TOTAL_MACS
+
+
+def test_time_layers_appear_in_every_format():
+    r = _profile()
+    assert "Time ms" in r.table() and "Time ms" in r.to_markdown()
+    assert json.loads(r.to_json())["layers"][0]["seconds"] == 0.002
+    assert _csv_rows(r.to_csv())[0]["seconds"] == "0.002"
+    assert "2.000" in r.table()      # milliseconds
+
+
+def test_json_puts_one_row_per_line():
+    r = _profile()
+    text = r.to_json()
+    rows = json.loads(text)["layers"]
+    row_lines = [line for line in text.splitlines() if line.strip().startswith('{"name"') and '"depth"' in line]
+    assert len(row_lines) == len(rows)
+    assert len(text.splitlines()) < 30
+    assert json.loads(r.to_json(indent=None)) == json.loads(text)
+
+
+def test_real_profile_lists_uncounted_layer_in_every_format():
+    import paddle
+    import paddle_flops_ext as pfe
+    from paddle import nn
+
+    class Scale(nn.Layer):
+        def forward(self, x):
+            return x * 2.0
+
+    r = pfe.profile(nn.Sequential(nn.Linear(4, 3), Scale()), [2, 4], count_functional=False)
+    linear_macs = 2 * 4 * 3
+    assert r.macs == linear_macs
+    assert "Scale x1" in r.table() and "Scale x1" in r.to_markdown()
+    assert json.loads(r.to_json())["uncounted"][0]["name"] == "Scale"
+    assert [row["name"] for row in _csv_rows(r.to_csv()) if row["row"] == "uncounted"] == ["Scale"]
+    assert paddle.__version__
