@@ -142,13 +142,17 @@ def test_time_layers_inclusive_and_exclusive_with_a_ticking_clock():
     res = time_layers(net, [paddle.ones([2, 4])], warmup=1, repeats=3, sync=lambda: syncs.append(1),
                       clock=clock)
     # reads: Pair pre, a pre, a post, b pre, b post, Pair post
-    assert res["layers"]["a"] == {"inclusive": 1.0, "exclusive": 1.0, "calls": 1}
+    assert res["layers"]["a"] == {"inclusive": 1.0, "exclusive": 1.0, "calls": 1, "child_calls": 0}
     assert res["layers"]["b"]["inclusive"] == 1.0
     assert res["layers"][""]["inclusive"] == 5.0
     assert res["layers"][""]["exclusive"] == 3.0
+    assert res["layers"][""]["child_calls"] == 2
     assert res["total"] == 5.0
-    # one sync per pass before it and one per layer call: 4 passes x (1 + 3)
-    assert len(syncs) == 16
+    # passes without hooks: one clock read before and one after each
+    assert res["unhooked"] == 1.0
+    # hooked: one sync per pass before it and one per layer call: 4 passes x (1 + 3);
+    # unhooked: one before and one after each of 4 passes
+    assert len(syncs) == 16 + 8
     # hooks are removed afterwards
     assert not net._forward_pre_hooks and not net.a._forward_post_hooks
 
@@ -206,19 +210,32 @@ def test_roofline_classification_on_synthetic_layers():
     assert kinds["Net (own ops)"]["bound"] is None
 
 
+def _peak_doc(gf, bw, eager, l2=50.0, bf16=None):
+    from paddle_flops_ext.bench.peak import finish_peak, unavailable
+
+    def ran(g):
+        return {"status": "ran", "gflops_peak": g, "gflops_median": g, "noisy": False}
+    return finish_peak({
+        "matmul_n": 8, "repeats": 1, "notes": [],
+        "compute": {"fp32": {**ran(gf), "backend": "inference",
+                             "backends": {"eager": ran(eager), "inference": ran(gf)}},
+                    "bf16": ran(bf16) if bf16 else unavailable("no bf16"),
+                    "int8": unavailable("not quantised")},
+        "bandwidth": [{"level": "L2", "working_set_bytes": 1000, "capacity_bytes": 2000,
+                       "gbps_peak": l2, "gbps_median": l2},
+                      {"level": "DRAM", "working_set_bytes": 10 ** 6, "capacity_bytes": None,
+                       "gbps_peak": bw, "gbps_median": bw}]})
+
+
 def test_combine_peaks_keeps_the_best_roofs_and_recomputes_the_ridge():
     from paddle_flops_ext.bench.peak import combine_peaks
-
-    def peak(gf, bw, eager):
-        return {"matmul_n": 8, "matmul_gflops_peak": gf, "matmul_gflops_median": gf, "matmul_noisy": False,
-                "matmul_backend": "inference", "copy_gbps_peak": bw, "copy_gbps_median": bw,
-                "copy_noisy": False, "copy_mib": 1, "ridge_flops_per_byte": gf / bw, "repeats": 1,
-                "matmul_backends": {"eager": {"gflops_peak": eager}, "inference": {"gflops_peak": gf}},
-                "notes": []}
-    p = combine_peaks(peak(100.0, 20.0, 30.0), peak(80.0, 25.0, 40.0))
+    p = combine_peaks(_peak_doc(100.0, 20.0, 30.0, l2=60.0), _peak_doc(80.0, 25.0, 40.0, bf16=150.0))
     assert p["matmul_gflops_peak"] == 100.0 and p["copy_gbps_peak"] == 25.0
     assert p["ridge_flops_per_byte"] == pytest.approx(4.0)
     assert p["matmul_backends"]["eager"]["gflops_peak"] == 40.0
+    assert p["compute"]["bf16"]["gflops_peak"] == 150.0          # ran in one measurement only
+    assert p["compute"]["int8"]["status"] == "unavailable"
+    assert {b["level"]: b["gbps_peak"] for b in p["bandwidth"]} == {"L2": 60.0, "DRAM": 25.0}
     assert len(p["measurements"]) == 2
 
 
@@ -306,7 +323,8 @@ TINY_MODULE = textwrap.dedent("""
 RESULT_KEYS = {"model", "source", "batch_size", "input_size", "input_shapes", "mode", "status",
                "reason", "notes", "setup_s", "macs", "flops", "paddle_flops", "params",
                "uncounted_ops", "latency_ms", "noisy", "throughput_per_s", "achieved_gflops",
-               "frac_peak", "max_abs_diff_vs_eager", "load_1min"}
+               "frac_peak", "max_abs_diff_vs_eager", "load_1min", "load_check", "samples_ms",
+               "precision", "weight_bytes", "task_index", "mode_index"}
 
 
 @pytest.fixture
@@ -323,7 +341,7 @@ def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
     from paddle_flops_ext.cli import main
     out = tmp_path / "results"
     rc = main(["bench", "--models", tiny_module, "--repeats", "3", "--warmup", "1", "--out", str(out),
-               "--input-sizes", "16", "--batch-sizes", "1,2", "--quick"])
+               "--input-sizes", "16", "--batch-sizes", "1,2", "--quick", "--load-wait", "0"])
     assert rc == 0
     names = set(os.listdir(out))
     assert {"bench_cpu.json", "bench_cpu.csv", "bench_cpu.md", "bench_cpu_layers.csv",
@@ -338,8 +356,9 @@ def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
     for r in doc["results"]:
         assert RESULT_KEYS <= set(r)
         assert r["status"] == "ran", r["reason"]
-        assert r["latency_ms"]["n"] == 3
-        assert {"median", "mean", "std", "min", "max", "p10", "p90", "spread", "noisy"} <= set(r["latency_ms"])
+        assert r["latency_ms"]["n"] == 3 and len(r["samples_ms"]) == 3
+        assert {"median", "mean", "std", "min", "max", "p10", "p90", "spread", "noisy", "ci_low", "ci_high",
+                "ci_rel", "converged", "stop"} <= set(r["latency_ms"])
     # conv 3*8*9*16*16 + dw 8*9*16*16 + fc 8*4 MACs per sample
     per_sample = 3 * 8 * 9 * 256 + 8 * 9 * 256 + 32
     assert {r["batch_size"]: r["macs"] for r in doc["results"]} == {1: per_sample, 2: 2 * per_sample}
@@ -351,15 +370,17 @@ def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
     assert "| Model | Batch |" in md and "Per layer" in md
     csv_lines = (out / "bench_cpu.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + 6 and csv_lines[0].startswith("model,")
+    assert {"unhooked_ms", "sum_exclusive_ms", "sum_exclusive_raw_ms", "hook_overhead_us"} <= set(pl)
     printed = capsys.readouterr()
     assert "wrote" in printed.out and "/" in printed.err     # progress bar on stderr
+    assert "median ms" in printed.out and "95% CI ms" in printed.out   # the summary table
 
 
 def test_plots_are_skipped_with_a_message_without_matplotlib(tmp_path, tiny_module, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)      # import matplotlib -> ImportError
     doc = run_benchmark(BenchConfig(models=[tiny_module], input_sizes=[8], modes=["eager"], repeats=2,
                                     warmup=0, quick=True, out=str(tmp_path), progress=False,
-                                    per_layer=False))
+                                    per_layer=False, load_wait_s=0))
     assert "matplotlib" in doc["files"]["plots_skipped"]
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".png")]
 

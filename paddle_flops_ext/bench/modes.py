@@ -11,8 +11,17 @@ that runs one forward pass.
   the same thread count as the other modes
   (``set_cpu_math_library_num_threads``). On a GPU it calls
   ``enable_use_gpu``.
+- ``inference_bf16``: as ``inference`` at bfloat16 -- on the CPU oneDNN's
+  ``enable_onednn_bfloat16()`` (needs ``avx512_bf16`` or ``amx_bf16``), on a
+  GPU ``enable_use_gpu(..., PrecisionType.Bfloat16)``.
+- ``inference_int8``: always unavailable: an int8 predictor needs a model
+  quantised beforehand (PaddleSlim post-training quantisation); the harness
+  does not quantise, and says so.
 - ``inference_trt``: as ``inference`` on a GPU with the TensorRT subgraph
   engine (FP32); unavailable on CPU or without TensorRT in the build.
+
+:data:`PRECISION` gives each mode's precision and bytes per weight element,
+which the runner reports next to the mode's time (``weight_bytes``).
 
 A timed call of an inference mode is ``predictor.run()`` plus copying the
 outputs to host memory (the copy is what waits for a GPU to finish; on the
@@ -36,7 +45,11 @@ from typing import Callable
 
 import numpy as np
 
-MODES = ("eager", "to_static", "inference", "inference_trt")
+MODES = ("eager", "to_static", "inference", "inference_bf16", "inference_int8", "inference_trt")
+PRECISION = {"eager": ("fp32", 4), "to_static": ("fp32", 4), "inference": ("fp32", 4),
+             "inference_bf16": ("bf16", 2), "inference_int8": ("int8", 1), "inference_trt": ("fp32", 4)}
+INT8_REASON = ("an int8 predictor needs a model quantised beforehand (PaddleSlim post-training "
+               "quantisation); the harness does not quantise")
 
 # Paddle Inference passes that broke a model of the zoo; a predictor whose
 # creation fails is built again with these deleted and the run says so.
@@ -125,9 +138,12 @@ def prepare_mode(name: str, model, inputs: list, *, device: str = "cpu", threads
             pm = _eager(model, inputs)
         elif name == "to_static":
             pm = _to_static(model, inputs, reference)
+        elif name == "inference_int8":
+            pm = PreparedMode(name, "unavailable", INT8_REASON)
         else:
             pm = _inference(model, inputs, device=device, threads=threads, trt=name == "inference_trt",
-                            reference=reference, workdir=workdir)
+                            reference=reference, workdir=workdir,
+                            bf16=name == "inference_bf16")
     except Exception as e:  # a mode that fails to build is reported, not fatal
         msg = str(e).strip().splitlines()
         return PreparedMode(name, "failed", f"{type(e).__name__}: {msg[0][:300] if msg else ''}",
@@ -160,13 +176,19 @@ def _to_static(model, inputs, reference) -> PreparedMode:
                         notes=["paddle.jit.to_static(full_graph=True)"])
 
 
-def _inference(model, inputs, *, device, threads, trt, reference, workdir) -> PreparedMode:
+def _inference(model, inputs, *, device, threads, trt, reference, workdir, bf16=False) -> PreparedMode:
     import paddle
     import paddle.inference as pinf
     from paddle.base import core
 
-    name = "inference_trt" if trt else "inference"
+    name = "inference_trt" if trt else ("inference_bf16" if bf16 else "inference")
     gpu = is_gpu(device)
+    if bf16 and not gpu:
+        from .peak import cpu_has_bf16
+        if not core.is_compiled_with_onednn():
+            return PreparedMode(name, "unavailable", "bf16 on the CPU needs a Paddle build with oneDNN")
+        if not cpu_has_bf16():
+            return PreparedMode(name, "unavailable", "the CPU has neither avx512_bf16 nor amx_bf16")
     if trt:
         if not gpu or not paddle.device.is_compiled_with_cuda():
             return PreparedMode(name, "unavailable", "TensorRT needs a CUDA build of Paddle and a GPU device")
@@ -195,7 +217,10 @@ def _inference(model, inputs, *, device, threads, trt, reference, workdir) -> Pr
             # pass_name memory_optimize_pass"
             if gpu:
                 dev_id = int(str(device).split(":")[1]) if ":" in str(device) else 0
-                cfg.enable_use_gpu(256, dev_id)
+                if bf16:
+                    cfg.enable_use_gpu(256, dev_id, pinf.PrecisionType.Bfloat16)
+                else:
+                    cfg.enable_use_gpu(256, dev_id)
                 if trt:
                     batch = int(inputs[0].shape[0]) if inputs and len(inputs[0].shape) else 1
                     cfg.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=batch,
@@ -207,6 +232,8 @@ def _inference(model, inputs, *, device, threads, trt, reference, workdir) -> Pr
                 cfg.set_cpu_math_library_num_threads(int(threads))
                 if core.is_compiled_with_onednn():
                     cfg.enable_onednn()
+                    if bf16:
+                        cfg.enable_onednn_bfloat16()
             for p in deleted:
                 cfg.delete_pass(p)
             return cfg
@@ -221,9 +248,10 @@ def _inference(model, inputs, *, device, threads, trt, reference, workdir) -> Pr
             notes.append(f"default predictor failed ({first_error}); ran with pass(es) deleted: "
                          + ", ".join(PASS_WORKAROUNDS))
         if not gpu:
-            notes.append("oneDNN on" if core.is_compiled_with_onednn() else "Paddle built without oneDNN")
+            notes.append(("oneDNN on" + (", bfloat16" if bf16 else "")) if core.is_compiled_with_onednn()
+                         else "Paddle built without oneDNN")
         else:
-            notes.append("GPU" + (" + TensorRT FP32" if trt else ""))
+            notes.append("GPU" + (" + TensorRT FP32" if trt else "") + (" bfloat16" if bf16 else ""))
         outputs = [predictor.get_output_handle(n) for n in predictor.get_output_names()]
 
         def fn():

@@ -3,19 +3,29 @@
 with a message and everything else is still written.
 
 - ``<stem>_flops_vs_latency.png``: each model's FLOPs against its median
-  latency per mode (log-log), with the lines a machine running at 100 % and
-  10 % of the measured matmul peak would follow.
-- ``<stem>_layers.png``: left, every layer's exclusive time against its
-  FLOPs, coloured by layer kind; right, the roofline: arithmetic intensity
-  against achieved GFLOP/s under the measured compute and bandwidth roofs.
+  latency, one marker shape per model and one colour per mode (both in the
+  legends, so every point can be attributed without text labels that could
+  overlap), p10-p90 error bars, and the lines a machine running at 100 % and
+  10 % of the measured fp32 matmul peak would follow.
+- ``<stem>_layers.png``: the per-layer roofline, one panel per model (or
+  only ``plot_model``): each leaf layer's arithmetic intensity against its
+  achieved GFLOP/s, coloured by layer kind, under the measured compute roofs
+  (fp32, and bf16 when measured) and one bandwidth roof per cache level and
+  DRAM.
 """
 from __future__ import annotations
 
+import math
 import os
 
 KIND_COLORS = {"conv depthwise": "#d62728", "conv 1x1": "#1f77b4", "conv kxk": "#2ca02c",
-               "conv grouped": "#9467bd", "linear": "#ff7f0e"}
-MODE_MARKERS = {"eager": "o", "to_static": "s", "inference": "^", "inference_trt": "D"}
+               "conv grouped": "#9467bd", "linear": "#ff7f0e", "norm": "#8c564b",
+               "activation": "#e377c2", "pool": "#17becf"}
+MODE_COLORS = {"eager": "#1f77b4", "to_static": "#ff7f0e", "inference": "#2ca02c",
+               "inference_bf16": "#9467bd", "inference_int8": "#8c564b", "inference_trt": "#d62728"}
+MODEL_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*", "8", "d", "H"]
+ROOF_STYLES = {"L1": ":", "L2": "-.", "L3": "--", "DRAM": "-"}
+FLOPS_LABEL = "GFLOPs per forward pass (1 multiply-add = 2 FLOPs, plus non-MAC operations)"
 
 
 def _matplotlib():
@@ -29,7 +39,7 @@ def _matplotlib():
                       f"Install it with `pip install matplotlib` (or the [plot] extra).")
 
 
-def write_plots(doc: dict, out_dir: str, stem: str) -> tuple[dict, str | None]:
+def write_plots(doc: dict, out_dir: str, stem: str, plot_model: str | None = None) -> tuple[dict, str | None]:
     plt, why = _matplotlib()
     if plt is None:
         import sys
@@ -40,111 +50,138 @@ def write_plots(doc: dict, out_dir: str, stem: str) -> tuple[dict, str | None]:
     if _flops_vs_latency(plt, doc, path):
         made["plot_flops_vs_latency"] = path
     path = os.path.join(out_dir, f"{stem}_layers.png")
-    if _layers(plt, doc, path):
+    if _layers(plt, doc, path, plot_model):
         made["plot_layers"] = path
     return made, None
 
 
+def model_markers(models: list) -> dict:
+    return {m: MODEL_MARKERS[i % len(MODEL_MARKERS)] for i, m in enumerate(models)}
+
+
+def _point_label(r, multi_batch, multi_size) -> str:
+    return r["model"] + (f" b{r['batch_size']}" if multi_batch else "") + (
+        f" {r['input_size']}" if multi_size and r["input_size"] is not None else "")
+
+
 def _flops_vs_latency(plt, doc, path) -> bool:
+    from matplotlib.lines import Line2D
     rows = [r for r in doc["results"] if r["status"] == "ran" and r.get("flops")]
     if not rows:
         return False
     peak = doc["peak"]["matmul_gflops_peak"] * 1e9
-    fig, ax = plt.subplots(figsize=(9, 6.5))
+    multi_b = len({r["batch_size"] for r in rows}) > 1
+    multi_s = len({r["input_size"] for r in rows}) > 1
+    labels = list(dict.fromkeys(_point_label(r, multi_b, multi_s) for r in rows))
+    markers = model_markers(labels)
     modes = list(dict.fromkeys(r["mode"] for r in rows))
-    for m in modes:
-        sel = [r for r in rows if r["mode"] == m]
-        ax.scatter([r["flops"] / 1e9 for r in sel], [r["latency_ms"]["median"] for r in sel],
-                   marker=MODE_MARKERS.get(m, "x"), s=45, label=m, alpha=0.85)
-    labelled = set()
-    for r in sorted(rows, key=lambda r: r["latency_ms"]["median"]):
-        key = (r["model"], r["batch_size"], r["input_size"])
-        if key in labelled:
-            continue
-        labelled.add(key)
-        name = r["model"] + (f" b{r['batch_size']}" if len(doc["config"]["batch_sizes"]) > 1 else "")
-        # alternate above/below so neighbours with similar FLOPs stay legible
-        below = len(labelled) % 2 == 0
-        ax.annotate(name, (r["flops"] / 1e9, r["latency_ms"]["median"]), textcoords="offset points",
-                    xytext=(6, -11 if below else 5), fontsize=8)
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    for r in rows:
+        lat = r["latency_ms"]
+        med = lat["median"]
+        ax.errorbar(r["flops"] / 1e9, med, yerr=[[med - lat["p10"]], [lat["p90"] - med]],
+                    marker=markers[_point_label(r, multi_b, multi_s)], ms=7, ls="none",
+                    color=MODE_COLORS.get(r["mode"], "black"), mec="black", mew=0.5,
+                    ecolor=MODE_COLORS.get(r["mode"], "black"), elinewidth=1, capsize=2, alpha=0.9)
     lo = min(r["flops"] for r in rows) / 2
     hi = max(r["flops"] for r in rows) * 2
+    lines = []
     for frac, style in ((1.0, "-"), (0.1, "--")):
-        ax.plot([lo / 1e9, hi / 1e9], [lo / (peak * frac) * 1e3, hi / (peak * frac) * 1e3], style,
-                color="grey", lw=1, label=f"{int(frac * 100)}% of measured peak "
-                                          f"({doc['peak']['matmul_gflops_peak'] * frac:.0f} GFLOP/s)")
+        ln, = ax.plot([lo / 1e9, hi / 1e9], [lo / (peak * frac) * 1e3, hi / (peak * frac) * 1e3], style,
+                      color="grey", lw=1,
+                      label=f"{int(frac * 100)}% of fp32 peak ({doc['peak']['matmul_gflops_peak'] * frac:.0f} GFLOP/s)")
+        lines.append(ln)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("GFLOPs per forward pass (this project's convention)")
-    ax.set_ylabel("median latency (ms)")
+    ax.set_xlabel(FLOPS_LABEL)
+    ax.set_ylabel("latency per forward pass (ms): median, bars p10-p90")
     m = doc["machine"]
     ax.set_title(f"FLOPs vs measured latency: {m.get('device')} - {m.get('cpu_model', '')}, "
-                 f"{m['threads'].get('threads')} threads", fontsize=10)
+                 f"{m['threads'].get('threads')} threads, batch "
+                 f"{','.join(str(b) for b in sorted({r['batch_size'] for r in rows}))}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    model_handles = [Line2D([], [], marker=markers[k], ls="none", color="white", mec="black", ms=7, label=k)
+                     for k in labels]
+    mode_handles = [Line2D([], [], marker="s", ls="none", color=MODE_COLORS.get(md, "black"), ms=8, label=md)
+                    for md in modes]
+    leg1 = ax.legend(handles=model_handles, title="model", fontsize=8, title_fontsize=8,
+                     loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.add_artist(leg1)
+    ax.legend(handles=mode_handles + lines, title="mode (colour)", fontsize=8, title_fontsize=8,
+              loc="lower left", bbox_to_anchor=(1.01, 0.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=130)
     plt.close(fig)
     return True
 
 
-def _layers(plt, doc, path) -> bool:
-    layers = [(pl["model"], r) for pl in doc.get("per_layer", []) for r in pl["layers"]
-              if r["flops"] > 0 and r["time_ms"] > 0]
-    if not layers:
-        return False
-    peak_f = doc["peak"]["matmul_gflops_peak"]
-    peak_bw = doc["peak"]["copy_gbps_peak"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6))
-    kinds = list(KIND_COLORS) + ["other"]
-    for kind in kinds:
-        sel = [r for _, r in layers if (r["kind"] if r["kind"] in KIND_COLORS else "other") == kind]
-        if not sel:
-            continue
-        color = KIND_COLORS.get(kind, "#7f7f7f")
-        ax1.scatter([r["flops"] / 1e6 for r in sel], [r["time_ms"] for r in sel], s=10, alpha=0.6,
-                    color=color, label=kind)
-        pts = [r for r in sel if r["intensity"] is not None and r["achieved_gflops"]]
-        if pts:
-            ax2.scatter([r["intensity"] for r in pts], [r["achieved_gflops"] for r in pts], s=10,
-                        alpha=0.6, color=color, label=kind)
-    fl = [r["flops"] for _, r in layers]
-    lo, hi = min(fl) / 2, max(fl) * 2
-    ax1.plot([lo / 1e6, hi / 1e6], [lo / (peak_f * 1e9) * 1e3, hi / (peak_f * 1e9) * 1e3], "-",
-             color="grey", lw=1, label=f"at measured peak ({peak_f:.0f} GFLOP/s)")
-    ax1.set_xscale("log")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("layer MFLOPs")
-    ax1.set_ylabel("layer exclusive time (ms, median)")
-    times = [r["time_ms"] for _, r in layers]
-    ax1.set_ylim(min(times) / 3, max(times) * 3)
-    n_models = len(dict.fromkeys(m for m, _ in layers))
-    ax1.set_title(f"Per-layer exclusive time vs FLOPs (eager, {len(layers)} layers of {n_models} models)",
-                  fontsize=9)
-    ax1.grid(True, which="both", alpha=0.3)
-    ax1.legend(fontsize=8)
+def _roofs(doc) -> tuple[list, list]:
+    """``([(label, GFLOP/s)], [(label, GB/s, style)])``."""
+    p = doc["peak"]
+    compute = [(f"fp32 peak {p['matmul_gflops_peak']:.0f} GFLOP/s", p["matmul_gflops_peak"])]
+    bf16 = p.get("compute", {}).get("bf16", {})
+    if bf16.get("status") == "ran":
+        compute.append((f"bf16 peak {bf16['gflops_peak']:.0f} GFLOP/s", bf16["gflops_peak"]))
+    eager = p.get("matmul_backends", {}).get("eager")
+    if eager and p.get("matmul_backend") != "eager":
+        compute.append((f"eager fp32 matmul {eager['gflops_peak']:.0f} GFLOP/s", eager["gflops_peak"]))
+    bw = [(f"{b['level']} {b['gbps_peak']:.0f} GB/s", b["gbps_peak"], ROOF_STYLES.get(b["level"], "-"))
+          for b in p.get("bandwidth", [])] or [(f"DRAM {p['copy_gbps_peak']:.0f} GB/s", p["copy_gbps_peak"], "-")]
+    return compute, bw
 
-    ai = [r["intensity"] for _, r in layers if r["intensity"]]
-    if ai:
-        lo_i, hi_i = min(ai) / 2, max(ai) * 2
-        ridge = peak_f / peak_bw
-        xs = [lo_i, ridge, hi_i] if lo_i < ridge < hi_i else [lo_i, hi_i]
-        ax2.plot(xs, [min(peak_f, x * peak_bw) for x in xs], "-", color="black", lw=1.2,
-                 label=f"roofline: {peak_bw:.1f} GB/s, {peak_f:.0f} GFLOP/s (ridge {ridge:.1f} FLOP/B)")
-        ax2.axvline(ridge, color="grey", ls=":", lw=1)
-        eager = doc["peak"].get("matmul_backends", {}).get("eager")
-        if eager and doc["peak"].get("matmul_backend") != "eager":
-            e_peak = eager["gflops_peak"]
-            ax2.plot([lo_i, hi_i], [e_peak, e_peak], "--", color="black", lw=0.8,
-                     label=f"eager paddle.matmul ({e_peak:.0f} GFLOP/s)")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("arithmetic intensity (FLOP / byte, leaf layers)")
-    ax2.set_ylabel("achieved GFLOP/s")
-    ax2.set_title("Roofline of the leaf layers (eager timings, measured roofs)", fontsize=9)
-    ax2.grid(True, which="both", alpha=0.3)
-    ax2.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+
+def _layers(plt, doc, path, plot_model=None) -> bool:
+    entries = [pl for pl in doc.get("per_layer", []) if plot_model is None or pl["model"] == plot_model]
+    panels = []
+    for pl in entries:
+        pts = [r for r in pl["layers"] if r.get("intensity") and r.get("achieved_gflops")]
+        if pts:
+            size = f" {pl['input_size']}" if pl.get("input_size") is not None else ""
+            panels.append((f"{pl['model']} (batch {pl['batch_size']}{size})", pts))
+    if not panels:
+        return False
+    ncol = min(3, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.4 * nrow + 0.8), squeeze=False)
+    compute, bw = _roofs(doc)
+    top = max(v for _, v in compute)
+    all_ai = [r["intensity"] for _, pts in panels for r in pts]
+    lo_i, hi_i = min(all_ai) / 2, max(all_ai) * 2
+    all_g = [r["achieved_gflops"] for _, pts in panels for r in pts]
+    handles = {}
+    for ax, (title, pts) in zip(axes.flat, panels):
+        for kind in list(KIND_COLORS) + ["other"]:
+            sel = [r for r in pts if (r["kind"] if r["kind"] in KIND_COLORS else "other") == kind]
+            if sel:
+                h = ax.scatter([r["intensity"] for r in sel], [r["achieved_gflops"] for r in sel], s=14,
+                               alpha=0.75, color=KIND_COLORS.get(kind, "#7f7f7f"), label=kind, lw=0)
+                handles.setdefault(kind, h)
+        xs = [lo_i * (hi_i / lo_i) ** (i / 200) for i in range(201)]
+        for label, gbps, style in bw:
+            h, = ax.plot(xs, [min(compute[0][1], x * gbps) for x in xs], ls=style, color="black", lw=1)
+            handles.setdefault("roof " + label, h)
+        for i, (label, gf) in enumerate(compute):
+            h = ax.axhline(gf, color=["black", "#9467bd", "grey"][min(i, 2)], lw=0.9,
+                           ls="-" if i == 0 else "--")
+            handles.setdefault(label, h)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo_i, hi_i)
+        ax.set_ylim(min(all_g) / 3, top * 2)
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, which="both", alpha=0.25)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("FLOP / byte (FLOPs: 2 per MAC; bytes: inputs + outputs + weights)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("achieved GFLOP/s (eager, exclusive time)", fontsize=8)
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center",
+               ncol=min(6, len(handles)), fontsize=8, frameon=False)
+    fig.suptitle("Per-layer roofline under measured roofs (bandwidth per cache level and DRAM, "
+                 "compute per precision)", fontsize=10)
+    legend_rows = math.ceil(len(handles) / min(6, len(handles)))
+    fig.tight_layout(rect=(0, 0.035 * legend_rows + 0.01, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True

@@ -8,14 +8,17 @@ import io
 import json
 import os
 
-RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "status", "reason",
-                  "macs", "flops", "paddle_flops", "params",
-                  "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms", "p90_ms", "n",
-                  "spread", "noisy", "throughput_per_s", "achieved_gflops", "frac_peak",
-                  "max_abs_diff_vs_eager", "setup_s", "load_1min", "notes"]
+RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "precision", "status", "reason",
+                  "macs", "flops", "paddle_flops", "params", "weight_bytes",
+                  "median_ms", "ci_low_ms", "ci_high_ms", "ci_rel", "converged", "stop",
+                  "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms", "p90_ms", "n",
+                  "spread", "noisy", "between_process_spread", "throughput_per_s", "achieved_gflops",
+                  "frac_peak", "max_abs_diff_vs_eager", "setup_s", "load_busy_fraction", "load_waited_s",
+                  "load_1min", "rank", "notes"]
 LAYER_COLUMNS = ["model", "batch_size", "input_size", "name", "type", "kind", "leaf", "calls",
-                 "macs", "flops", "params", "bytes", "intensity", "bound", "time_ms", "time_share",
-                 "flops_share", "achieved_gflops", "frac_peak", "attainable_gflops", "roofline_ms"]
+                 "macs", "flops", "params", "bytes", "intensity", "roof_level", "roof_gbps", "bound",
+                 "time_ms", "time_raw_ms", "time_share", "flops_share", "achieved_gflops", "frac_peak",
+                 "attainable_gflops", "roofline_ms"]
 
 
 def _json_default(o):
@@ -35,9 +38,13 @@ def results_csv(doc: dict) -> str:
     for r in doc["results"]:
         lat = r.get("latency_ms") or {}
         row = {k: r.get(k) for k in RESULT_COLUMNS}
-        for k in ("median", "mean", "std", "min", "max", "p10", "p90"):
+        for k in ("median", "mean", "std", "min", "max", "p10", "p90", "ci_low", "ci_high"):
             row[f"{k}_ms"] = lat.get(k)
-        row["n"], row["spread"] = lat.get("n"), lat.get("spread")
+        for k in ("n", "spread", "ci_rel", "converged", "stop"):
+            row[k] = lat.get(k)
+        row["between_process_spread"] = (r.get("between_process") or {}).get("spread")
+        load = r.get("load_check") or {}
+        row["load_busy_fraction"], row["load_waited_s"] = load.get("busy_fraction"), load.get("waited_s")
         row["notes"] = "; ".join(r.get("notes") or [])
         w.writerow(row)
     return buf.getvalue()
@@ -73,13 +80,59 @@ def _sig(x, scale=1.0) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
+def _gib(n) -> str:
+    if n is None:
+        return "-"
+    for unit, div in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n} B"
+
+
+def peak_lines(p: dict) -> list[str]:
+    comp = []
+    for prec, v in p.get("compute", {}).items():
+        if v.get("status") == "ran":
+            comp.append(f"{prec} {v['gflops_peak']:.1f} GFLOP/s (median {v['gflops_median']:.1f}, "
+                        f"{v.get('backend', '')})")
+        else:
+            comp.append(f"{prec} unavailable ({v.get('reason')})")
+    eager = p.get("matmul_backends", {}).get("eager")
+    lines = [f"Compute peaks ({p['matmul_n']}x{p['matmul_n']} matmul): " + "; ".join(comp)
+             + (f"; eager fp32 paddle.matmul {eager['gflops_peak']:.1f}" if eager and
+                p.get("matmul_backend") != "eager" else "")]
+    bw = [f"{b['level']} ({_gib(b['working_set_bytes'])} copied) {b['gbps_peak']:.1f} GB/s "
+          f"(median {b['gbps_median']:.1f})" for b in p.get("bandwidth", [])]
+    if bw:
+        lines.append("Copy bandwidth by working set: " + "; ".join(bw)
+                     + f" [{p['bandwidth'][0].get('method', '')}]")
+    lines.append(f"Classic roofline: fp32 {p['matmul_gflops_peak']:.1f} GFLOP/s over DRAM "
+                 f"{p['copy_gbps_peak']:.1f} GB/s, ridge {p['ridge_flops_per_byte']:.2f} FLOP/byte")
+    return lines
+
+
+def timing_line(c: dict, m: dict) -> str:
+    if c.get("repeats"):
+        how = f"{c['warmup']} warm-up + exactly {c['repeats']} timed runs per mode"
+    else:
+        how = (f"{c['warmup']} warm-up runs, then adaptive: modes interleaved, each timed until the "
+               f"median's 95% CI is within +-{100 * c.get('ci_target', 0.02):.0f}% "
+               f"(at least {c.get('min_repeats')} runs, at most {c.get('budget_s')} s per mode)")
+    return (f"Timing: {how}; timer: {m.get('timer', 'wall clock')}; per-layer {c['per_layer_repeats']} "
+            f"runs; noisy = (p90-p10)/median > {c['noise_threshold']}; load check before each model: "
+            f"wait up to {c.get('load_wait_s')} s while other processes use > "
+            f"{100 * (c.get('load_threshold') or 0):.0f}% of the CPUs")
+
+
 def machine_text(doc: dict) -> str:
     m, p, c = doc["machine"], doc["peak"], doc["config"]
     th = m.get("threads", {})
+    caches = ", ".join(f"{x['level']} {_gib(x['size_bytes'])}" + (" shared" if x.get("shared_by", 1) > 1 else "")
+                       for x in m.get("caches", []))
     lines = [
         f"CPU: {m.get('cpu_model')} ({', '.join(m.get('simd') or []) or 'SIMD flags unknown'}), "
         f"{m.get('cpu_count')} logical cores, {th.get('available_cores')} available to the process, "
-        f"{m.get('memory_gib')} GiB memory",
+        f"{m.get('memory_gib')} GiB memory" + (f"; caches per core: {caches}" if caches else ""),
         f"Device: {m.get('device')}" + (f" ({m['gpu_name']})" if m.get("gpu_name") else ""),
         f"OS: {m.get('os')}; Python {m.get('python')}; PaddlePaddle {m.get('paddle')} "
         f"(commit {str(m.get('paddle_commit'))[:10]}, CUDA build: {m.get('compiled_with_cuda')}, "
@@ -88,17 +141,48 @@ def machine_text(doc: dict) -> str:
         f"OMP_NUM_THREADS={th.get('OMP_NUM_THREADS')})",
         f"Load average (1/5/15 min) at start {m.get('load_average_start')}, "
         f"at end {m.get('load_average_end')}",
-        f"Measured peak: {p['matmul_n']}x{p['matmul_n']} fp32 matmul "
-        f"{p['matmul_gflops_peak']:.1f} GFLOP/s (median {p['matmul_gflops_median']:.1f}) via "
-        f"{p.get('matmul_backend', 'eager')}"
-        + "".join(f"; {k} matmul {v['gflops_peak']:.1f}" for k, v in p.get("matmul_backends", {}).items()
-                  if k != p.get("matmul_backend")) + "; "
-        f"{p['copy_mib']:.0f} MiB copy {p['copy_gbps_peak']:.1f} GB/s "
-        f"(median {p['copy_gbps_median']:.1f}); ridge point {p['ridge_flops_per_byte']:.2f} FLOP/byte",
-        f"Timing: {c['warmup']} warm-up + {c['repeats']} timed runs per mode; per-layer "
-        f"{c['per_layer_repeats']} runs; noisy = (p90-p10)/median > {c['noise_threshold']}",
+        *peak_lines(p),
+        timing_line(c, m),
     ]
+    if doc.get("processes"):
+        lines.append(f"Processes: {doc['processes']} fresh processes, samples pooled")
+    if doc.get("ranks"):
+        lines.append("Ranks: " + "; ".join(f"rank {r['rank']} on {r['device']} ({len(r['tasks'])} tasks)"
+                                             for r in doc["ranks"]))
     return "\n".join(lines) + "\n"
+
+
+def _ci(lat: dict) -> str:
+    if lat.get("ci_low") is None:
+        return "-"
+    return f"{lat['ci_low']:.2f}-{lat['ci_high']:.2f} (±{100 * lat['ci_rel']:.1f}%)"
+
+
+def summary_table(doc: dict) -> str:
+    """A plain-text table for the terminal: one line per model/mode run."""
+    head = ["model", "batch", "input", "mode", "median ms", "95% CI ms", "n", "converged", "status"]
+    multi = any(r.get("between_process") for r in doc["results"])
+    if multi:
+        head.insert(8, "between-proc")
+    lines = []
+    for r in doc["results"]:
+        lat = r.get("latency_ms") or {}
+        cells = [r["model"], str(r["batch_size"]), str(r["input_size"] if r["input_size"] is not None else "-"),
+                 r["mode"], f"{lat['median']:.2f}" if lat else "-", _ci(lat) if lat else "-",
+                 str(lat.get("n", "-")), ("yes" if lat.get("converged") else "no") if lat else "-",
+                 r["status"] + (f": {r['reason'][:60]}" if r["status"] != "ran" else "")]
+        if multi:
+            bp = r.get("between_process")
+            cells.insert(8, f"{100 * bp['spread']:.1f}%" if bp else "-")
+        lines.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
+    ran = [r for r in doc["results"] if r["status"] == "ran"]
+    conv = sum(1 for r in ran if (r.get("latency_ms") or {}).get("converged"))
+    out.append(f"{len(ran)} of {len(doc['results'])} runs timed; {conv} converged to the CI target; "
+               f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed.")
+    return "\n".join(out)
 
 
 def to_markdown(doc: dict, top: int = 10) -> str:
@@ -109,25 +193,34 @@ def to_markdown(doc: dict, top: int = 10) -> str:
 
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     out += ["## Latency", "",
-            "| Model | Batch | Input | Mode | GMACs | GFLOPs | Params (M) | Median ms | p10-p90 ms "
-            "| Samples/s | GFLOP/s | % of peak | Noisy | Load |",
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+            "| Model | Batch | Input | Mode | GMACs | GFLOPs | Params (M) | Weights MB | Median ms "
+            "| 95% CI ms | n | Conv. | p10-p90 ms | Samples/s | GFLOP/s | % of peak | Busy |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in ran:
         lat = r["latency_ms"]
         out.append(
             f"| {r['model']} | {r['batch_size']} | {r['input_size'] if r['input_size'] is not None else '-'} "
             f"| {r['mode']} | {_sig(r['macs'], 1e-9)} | {_sig(r['flops'], 1e-9)} "
-            f"| {_sig(r['params'], 1e-6)} | {lat['median']:.2f} | {lat['p10']:.2f}-{lat['p90']:.2f} "
+            f"| {_sig(r['params'], 1e-6)} | {_sig(r.get('weight_bytes'), 1e-6)} | {lat['median']:.2f} "
+            f"| {_ci(lat)} | {lat['n']} | {'yes' if lat.get('converged') else 'no'} "
+            f"| {lat['p10']:.2f}-{lat['p90']:.2f} "
             f"| {_f(r['throughput_per_s'], 1)} | {_f(r['achieved_gflops'], 1)} "
-            f"| {_f(r['frac_peak'], 2, pct=True)} | {'yes' if r['noisy'] else 'no'} "
-            f"| {_f(r.get('load_1min'), 2)} |")
+            f"| {_f(r['frac_peak'], 2, pct=True)} "
+            f"| {_f((r.get('load_check') or {}).get('busy_fraction'), 1, pct=True)} |")
     n_noisy = sum(1 for r in ran if r["noisy"])
-    out += ["", f"{n_noisy} of {len(ran)} timed runs were flagged noisy "
-                f"((p90-p10)/median > {doc['config']['noise_threshold']}). Load: the 1-minute load "
-                f"average when the mode was timed (this process counts for about "
-                f"{doc['machine']['threads'].get('threads')}). % of peak above 100% means the kernels "
-                f"did less arithmetic than the count (e.g. Winograd convolution) or the peak "
-                f"measurements were slowed by other load.", ""]
+    n_conv = sum(1 for r in ran if r["latency_ms"].get("converged"))
+    out += ["", f"{n_conv} of {len(ran)} timed runs converged (95% CI of the median within "
+                f"±{100 * doc['config'].get('ci_target', 0.02):.0f}%); {n_noisy} were flagged noisy "
+                f"((p90-p10)/median > {doc['config']['noise_threshold']}). Weights MB: parameters x "
+                f"bytes per element at the mode's precision. Busy: the share of the CPUs other "
+                f"processes used just before the model was timed. % of peak is against the fp32 "
+                f"matmul peak; above 100% means the kernels did less arithmetic than the count "
+                f"(e.g. Winograd convolution) or ran at lower precision.", ""]
+    bp = [r for r in ran if r.get("between_process")]
+    if bp:
+        out += ["Between-process spread ((max - min) / median of the per-process medians): "
+                + ", ".join(f"{r['model']} {r['mode']} {100 * r['between_process']['spread']:.1f}%" for r in bp),
+                ""]
 
     other = [r for r in doc["results"] if r["status"] != "ran"]
     if other:
@@ -164,35 +257,50 @@ def to_markdown(doc: dict, top: int = 10) -> str:
                      f"{eager['gflops_peak']:.1f} GFLOP/s here, the machine peak above "
                      f"{doc['peak']['matmul_gflops_peak']:.1f}." if eager else "")
         out += ["## Per layer (eager, exclusive time)", "",
-                f"Bytes = (inputs + outputs + weights) x dtype size; a layer is memory-bound when its "
-                f"FLOP/byte is below the ridge point {ridge:.2f}. Time share and FLOP share are over "
+                f"Bytes = (inputs + outputs + weights) x dtype size; each layer is judged against the "
+                f"bandwidth roof of the fastest measured level whose capacity holds its bytes (Roof "
+                f"column), memory-bound when its FLOP/byte is below that roof's ridge point (DRAM "
+                f"ridge {ridge:.2f}; the per-kind Bound is against DRAM, Mem-bound time is the share "
+                f"of the kind's time in layers memory-bound against their own roof). Times are "
+                f"exclusive, with the hooks' overhead subtracted. Time share and FLOP share are over "
                 f"the rows listed (leaf layers and containers' own operations)." + eager_txt, ""]
         for pl in doc["per_layer"]:
             size = f" {pl['input_size']}" if pl["input_size"] is not None else ""
             listed = sum(r["time_ms"] for r in pl["layers"])
+            check = ""
+            if pl.get("unhooked_ms") is not None:
+                ov = pl["hook_overhead_us"]
+                check = (f" Whole forward pass without hooks {pl['unhooked_ms']:.2f} ms; sum of the "
+                         f"exclusive times {pl['sum_exclusive_raw_ms']:.2f} ms raw, "
+                         f"{pl['sum_exclusive_ms']:.2f} ms after subtracting the hooks' measured "
+                         f"overhead ({ov['per_call']:.1f} µs per layer call x {pl['layer_calls']} "
+                         f"calls) = {100 * pl['sum_exclusive_ms'] / pl['unhooked_ms']:.0f}% of the "
+                         f"whole." if pl["unhooked_ms"] else "")
             out += [f"### {pl['model']} (batch {pl['batch_size']}{size})", "",
                     f"Forward pass with hooks {pl['total_ms']:.2f} ms (median of {pl['repeats']}); the "
-                    f"medians of the {len(pl['layers'])} rows add up to {listed:.2f} ms.", "",
-                    "| Kind | Layers | FLOP share | Time share | GFLOP/s | % of peak | FLOP/byte | Bound |",
-                    "|---|---:|---:|---:|---:|---:|---:|---|"]
+                    f"medians of the {len(pl['layers'])} rows add up to {listed:.2f} ms." + check, "",
+                    "| Kind | Layers | FLOP share | Time share | GFLOP/s | % of peak | FLOP/byte | Bound "
+                    "| Mem-bound time |",
+                    "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
             for g in pl["by_kind"]:
                 out.append(f"| {g['kind']} | {g['layers']} | {_f(g['flops_share'], 2, pct=True)} "
                            f"| {_f(g['time_share'], 2, pct=True)} | {_f(g['achieved_gflops'], 1)} "
                            f"| {_f(g['frac_peak'], 2, pct=True)} | {_f(g['intensity'], 1)} "
-                           f"| {g['bound'] or '-'} |")
+                           f"| {g['bound'] or '-'} | {_f(g.get('memory_bound_time_share'), 1, pct=True)} |")
             out += ["", f"Slowest {top} layers:", "",
-                    "| Layer | Kind | MFLOPs | MB moved | FLOP/byte | Bound | ms | % time | GFLOP/s |",
-                    "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+                    "| Layer | Kind | MFLOPs | MB moved | FLOP/byte | Roof | Bound | ms | % time | GFLOP/s |",
+                    "|---|---|---:|---:|---:|---|---|---:|---:|---:|"]
             for r in sorted(pl["layers"], key=lambda r: -r["time_ms"])[:top]:
                 out.append(f"| {r['name']} | {r['kind']} | {_sig(r['flops'], 1e-6)} "
-                           f"| {_sig(r['bytes'], 1e-6)} | {_f(r['intensity'], 1)} | {r['bound'] or '-'} "
+                           f"| {_sig(r['bytes'], 1e-6)} | {_f(r['intensity'], 1)} | {r.get('roof_level') or '-'} "
+                           f"| {r['bound'] or '-'} "
                            f"| {r['time_ms']:.3f} | {_f(r['time_share'], 2, pct=True)} "
                            f"| {_f(r['achieved_gflops'], 1)} |")
             out.append("")
     return "\n".join(out)
 
 
-def write_all(doc: dict, out_dir: str, stem: str, plots: bool = True) -> dict:
+def write_all(doc: dict, out_dir: str, stem: str, plots: bool = True, plot_model: str | None = None) -> dict:
     """Write ``<stem>.json/.md/.csv``, ``<stem>_layers.csv``,
     ``<stem>_machine.txt`` and (matplotlib permitting) PNG plots under
     ``out_dir``. Returns ``{kind: path}``; a skipped plot is reported under
@@ -214,7 +322,7 @@ def write_all(doc: dict, out_dir: str, stem: str, plots: bool = True) -> dict:
     put("machine", f"{stem}_machine.txt", machine_text(doc))
     if plots:
         from .plots import write_plots
-        made, skipped = write_plots(doc, out_dir, stem)
+        made, skipped = write_plots(doc, out_dir, stem, plot_model=plot_model)
         files.update(made)
         if skipped:
             files["plots_skipped"] = skipped

@@ -11,6 +11,15 @@ bandwidth``), at or above it **compute-bound**. The roofline time is
 ``max(flops / peak_flops, bytes / peak_bandwidth)`` and ``attainable =
 min(peak_flops, intensity x peak_bandwidth)``.
 
+Cache-aware roofs: the peak measurement gives a copy bandwidth per cache
+level and DRAM (:mod:`.peak`). A layer is judged against the roof for its
+working set: the highest measured bandwidth among the levels whose capacity
+holds ``bytes`` (DRAM always qualifies), so a small layer whose tensors stay
+in L2 is held to the L2 roof, not to DRAM's. Its ridge point is
+``peak_flops / that bandwidth``. Rows carry ``roof_level`` and
+``roof_gbps``. With no per-level measurements (an old document) the DRAM
+copy bandwidth is the only roof.
+
 Only layers whose inputs and outputs are its own traffic get a byte
 estimate: leaf layers. A container's own operations (e.g. the attention
 products written in an attention block's ``forward``) have their FLOPs and
@@ -65,6 +74,21 @@ def roofline_seconds(flops: float, nbytes: float | None, peak_flops: float, peak
     if nbytes is None:
         return None
     return max(flops / peak_flops, nbytes / peak_bw)
+
+
+def bandwidth_roofs(peak: dict) -> list[tuple]:
+    """``[(level, capacity_bytes or None, GB/s)]`` from a peak document."""
+    levels = peak.get("bandwidth") or []
+    roofs = [(b["level"], b.get("capacity_bytes"), b["gbps_peak"]) for b in levels]
+    if not any(c is None for _, c, _ in roofs):
+        roofs.append(("DRAM", None, peak["copy_gbps_peak"]))
+    return roofs
+
+
+def roof_for(nbytes: float | None, roofs: list[tuple]) -> tuple[str, float]:
+    """``(level, GB/s)``: the fastest measured level that holds ``nbytes``."""
+    fits = [(lv, bw) for lv, cap, bw in roofs if cap is None or (nbytes is not None and nbytes <= cap)]
+    return max(fits, key=lambda t: t[1])
 
 
 def layer_kind(layer) -> str:
@@ -124,6 +148,7 @@ def per_layer_rows(result, timing: dict, peak: dict, model=None, dtype_size: int
             "bytes": nbytes,
             "intensity": intensity(own_flops, nbytes) if leaf else None,
             "time_ms": secs * 1e3,
+            "time_raw_ms": t.get("exclusive_raw", secs) * 1e3,
             "achieved_gflops": own_flops / secs / 1e9 if secs > 0 else None,
         })
     total_t = sum(r["time_ms"] for r in rows) or 1.0
@@ -138,28 +163,34 @@ def apply_peak(rows: list[dict], peak: dict) -> list[dict]:
     """(Re)compute the columns that depend on the roofs: ``bound``,
     ``frac_peak``, ``attainable_gflops``, ``roofline_ms``."""
     peak_flops = peak["matmul_gflops_peak"] * 1e9
-    peak_bw = peak["copy_gbps_peak"] * 1e9
-    ridge = peak_flops / peak_bw
+    roofs = bandwidth_roofs(peak)
     for r in rows:
         ai = r["intensity"]
-        r["bound"] = classify(ai, ridge)
+        level, gbps = roof_for(r["bytes"], roofs) if r["bytes"] is not None else (None, None)
+        peak_bw = gbps * 1e9 if gbps else None
+        r["roof_level"], r["roof_gbps"] = level, gbps
+        r["bound"] = classify(ai, peak_flops / peak_bw) if peak_bw else None
         r["frac_peak"] = r["achieved_gflops"] * 1e9 / peak_flops if r["achieved_gflops"] is not None else None
-        r["attainable_gflops"] = min(peak_flops, ai * peak_bw) / 1e9 if ai is not None else None
+        r["attainable_gflops"] = min(peak_flops, ai * peak_bw) / 1e9 if ai is not None and peak_bw else None
         r["roofline_ms"] = (roofline_seconds(r["flops"], r["bytes"], peak_flops, peak_bw) * 1e3
-                            if r["bytes"] is not None else None)
+                            if peak_bw else None)
     return rows
 
 
 def summarize_kinds(rows: list[dict], peak: dict) -> list[dict]:
-    """Per layer kind: share of time vs share of FLOPs, achieved GFLOP/s, and
-    the kind's aggregate intensity and bound."""
+    """Per layer kind: share of time vs share of FLOPs, achieved GFLOP/s, the
+    kind's aggregate intensity and bound against the DRAM roof, and
+    ``memory_bound_time_share``: the share of the kind's time spent in layers
+    judged memory-bound against their own (cache-aware) roof."""
     peak_flops = peak["matmul_gflops_peak"] * 1e9
     ridge = peak["matmul_gflops_peak"] / peak["copy_gbps_peak"]
     groups: dict[str, dict] = {}
     for r in rows:
         g = groups.setdefault(r["kind"], {"kind": r["kind"], "layers": 0, "flops": 0, "bytes": 0,
-                                          "time_ms": 0.0, "has_bytes": True})
+                                          "time_ms": 0.0, "has_bytes": True, "mem_ms": 0.0})
         g["layers"] += 1
+        if r.get("bound") == MEMORY:
+            g["mem_ms"] += r["time_ms"]
         g["flops"] += r["flops"]
         g["time_ms"] += r["time_ms"]
         if r["bytes"] is None:
@@ -171,6 +202,7 @@ def summarize_kinds(rows: list[dict], peak: dict) -> list[dict]:
     out = []
     for g in sorted(groups.values(), key=lambda g: -g["time_ms"]):
         has = g.pop("has_bytes")
+        mem_ms = g.pop("mem_ms")
         ai = intensity(g["flops"], g["bytes"]) if has else None
         secs = g["time_ms"] / 1e3
         achieved = g["flops"] / secs if secs > 0 else None
@@ -180,6 +212,7 @@ def summarize_kinds(rows: list[dict], peak: dict) -> list[dict]:
             "bound": classify(ai, ridge),
             "time_share": g["time_ms"] / total_t,
             "flops_share": g["flops"] / total_f,
+            "memory_bound_time_share": mem_ms / g["time_ms"] if g["time_ms"] > 0 else None,
             "achieved_gflops": achieved / 1e9 if achieved is not None else None,
             "frac_peak": achieved / peak_flops if achieved is not None else None,
         })

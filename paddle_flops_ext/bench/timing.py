@@ -1,37 +1,49 @@
-"""Timing one callable the way a reviewer expects.
+"""Timing one callable, or several interleaved, the way a reviewer expects.
 
-``time_callable(fn, warmup, repeats, sync)``:
+One timed call (:class:`WallTimer`): ``t0 = clock(); fn(); sync(); t1 =
+clock()``. The clock is read after the device has finished the work that
+call queued; since the previous call ended with a ``sync()`` the device is
+idle at ``t0``. ``sync`` is :func:`device_sync`: ``paddle.device.synchronize``
+on a GPU, a no-op on the CPU where Paddle runs kernels synchronously. On a GPU
+:class:`EventTimer` records a CUDA event before and after the call and reads
+their elapsed time once the second has completed (no host clock involved).
+Both take their clock / sync / event factory as parameters, so the tests run
+them with fakes.
 
-1. ``warmup`` untimed calls (first-call work: kernel selection, oneDNN
-   primitive creation, allocator growth, to_static tracing), then one
-   ``sync()`` so that nothing queued by the warm-up is still running;
-2. ``repeats`` timed calls, each read as ``t0 = clock(); fn(); sync();
-   t1 = clock()``: the clock is read after the device has finished the work
-   that call queued. Since the previous call ended with a ``sync()`` the
-   device is idle at ``t0``, so exactly one ``sync()`` per timed call is
-   needed (``repeats + 1`` calls to ``sync`` in all).
+:func:`time_callable` (fixed count): ``warmup`` untimed calls (kernel
+selection, oneDNN primitive creation, allocator growth, to_static tracing),
+one ``sync()``, then ``repeats`` timed calls -- ``repeats + 1`` syncs in all.
 
-``sync`` is a parameter: :func:`device_sync` gives
-``paddle.device.synchronize`` on a GPU and a no-op on the CPU, where Paddle
-runs kernels synchronously. The clock is :func:`time.perf_counter`.
+:func:`time_interleaved` (adaptive, what the runner uses): several modes of
+one model are warmed up, then timed in rounds -- one timed call of each mode
+per round, the order rotated every round -- so that drift (another process
+starting, the clock slowing) hits every mode alike. A mode stops when the
+95 % confidence interval of its median is within ``target`` (2 %) of the
+median after at least ``min_repeats`` samples (**converged**), or when its
+timed calls have used ``budget_s`` seconds or ``max_repeats`` calls (**not
+converged**; the interval is still reported).
 
 Statistics (:func:`summarize`): median, mean, sample standard deviation
-(``ddof=1``; 0 for one sample), min, max, and the 10th/90th percentiles with
-linear interpolation between order statistics (numpy's default). The run is
-flagged ``noisy`` when ``(p90 - p10) / median`` exceeds ``noise_threshold``
-(0.10 by default): on a quiet machine repeated inference calls agree within a
-few percent, so a wider spread means something else was competing for the
-cores or the memory bus.
+(``ddof=1``; 0 for one sample), min, max, the 10th/90th percentiles with
+linear interpolation between order statistics (numpy's default), and the
+distribution-free confidence interval of the median (:func:`median_ci`):
+order statistics ``x_(k)`` and ``x_(n+1-k)`` with the largest ``k`` for which
+``P(k <= B < n+1-k) >= 0.95``, ``B ~ Binomial(n, 1/2)`` (exact binomial sums;
+it needs n >= 6). ``ci_rel = max(median - lo, hi - median) / median``. The run
+is flagged ``noisy`` when ``(p90 - p10) / median`` exceeds ``noise_threshold``
+(0.10 by default).
 """
 from __future__ import annotations
 
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 NOISE_THRESHOLD = 0.10
+CI_TARGET = 0.02
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -46,13 +58,20 @@ class Stats:
     p90: float
     spread: float          # (p90 - p10) / median
     noisy: bool
+    ci_low: float | None = None     # confidence interval of the median
+    ci_high: float | None = None
+    ci_rel: float | None = None     # max(median - lo, hi - median) / median
+    confidence: float = CONFIDENCE
+    converged: bool | None = None   # adaptive timing: ci_rel <= target reached
+    stop: str = ""                  # why adaptive timing stopped
 
     def to_dict(self, scale: float = 1.0) -> dict:
         """Values multiplied by ``scale`` (e.g. 1e3 for milliseconds);
-        ``n``, ``spread`` and ``noisy`` unscaled."""
+        counts, ratios and flags unscaled."""
         d = asdict(self)
-        for k in ("median", "mean", "std", "min", "max", "p10", "p90"):
-            d[k] = d[k] * scale
+        for k in ("median", "mean", "std", "min", "max", "p10", "p90", "ci_low", "ci_high"):
+            if d[k] is not None:
+                d[k] = d[k] * scale
         return d
 
 
@@ -69,7 +88,42 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
 
 
-def summarize(samples: Sequence[float], noise_threshold: float = NOISE_THRESHOLD) -> Stats:
+def median_ci_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
+    """1-based ranks ``(k, n + 1 - k)`` of the order statistics bounding the
+    median with at least ``confidence`` coverage; ``None`` when even
+    ``(1, n)`` falls short (n < 6 at 95 %)."""
+    if n < 1:
+        return None
+    total = 2 ** n
+    best = None
+    # coverage of [x_(k), x_(n+1-k)] is P(k <= B <= n-k)
+    cdf = [0] * (n + 2)
+    acc = 0
+    for i in range(n + 1):
+        acc += math.comb(n, i)
+        cdf[i + 1] = acc             # cdf[j] = sum_{i < j} C(n, i)
+    for k in range(1, (n + 1) // 2 + 1):
+        if n + 1 - k < k:
+            break
+        covered = cdf[n - k + 1] - cdf[k]
+        if covered * 1.0 / total >= confidence:
+            best = k
+        else:
+            break
+    return None if best is None else (best, n + 1 - best)
+
+
+def median_ci(sorted_values: Sequence[float], confidence: float = CONFIDENCE):
+    """``(low, high)`` confidence interval of the median of sorted samples,
+    or ``None`` with too few samples."""
+    ranks = median_ci_ranks(len(sorted_values), confidence)
+    if ranks is None:
+        return None
+    return sorted_values[ranks[0] - 1], sorted_values[ranks[1] - 1]
+
+
+def summarize(samples: Sequence[float], noise_threshold: float = NOISE_THRESHOLD,
+              confidence: float = CONFIDENCE, converged: bool | None = None, stop: str = "") -> Stats:
     """Summary statistics of ``samples`` (seconds or any unit)."""
     xs = sorted(float(x) for x in samples)
     if not xs:
@@ -80,8 +134,12 @@ def summarize(samples: Sequence[float], noise_threshold: float = NOISE_THRESHOLD
     med = percentile(xs, 50)
     p10, p90 = percentile(xs, 10), percentile(xs, 90)
     spread = (p90 - p10) / med if med > 0 else 0.0
+    ci = median_ci(xs, confidence)
+    ci_rel = (max(med - ci[0], ci[1] - med) / med if med > 0 else 0.0) if ci else None
     return Stats(n=n, median=med, mean=mean, std=std, min=xs[0], max=xs[-1],
-                 p10=p10, p90=p90, spread=spread, noisy=spread > noise_threshold)
+                 p10=p10, p90=p90, spread=spread, noisy=spread > noise_threshold,
+                 ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None, ci_rel=ci_rel,
+                 confidence=confidence, converged=converged, stop=stop)
 
 
 def _no_sync() -> None:
@@ -96,30 +154,197 @@ def device_sync(device: str) -> Callable[[], None]:
     return _no_sync
 
 
+class WallTimer:
+    """Host clock around ``fn(); sync()``."""
+
+    kind = "wall clock + device sync"
+
+    def __init__(self, sync: Callable[[], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.sync = sync or _no_sync
+        self.clock = clock
+
+    def __call__(self, fn: Callable[[], object]) -> float:
+        t0 = self.clock()
+        fn()
+        self.sync()
+        return self.clock() - t0
+
+
+class EventTimer:
+    """CUDA events around ``fn()``: ``start.record(); fn(); end.record();
+    end.synchronize(); start.elapsed_time(end)`` (milliseconds, returned in
+    seconds). ``event_factory`` makes one timing-enabled event
+    (``paddle.device.cuda.Event(enable_timing=True)`` by default)."""
+
+    kind = "CUDA events"
+
+    def __init__(self, event_factory: Callable[[], object] | None = None):
+        if event_factory is None:
+            import paddle
+
+            def event_factory():
+                return paddle.device.cuda.Event(enable_timing=True)
+        self.event_factory = event_factory
+        self.sync = _no_sync
+
+    def __call__(self, fn: Callable[[], object]) -> float:
+        start, end = self.event_factory(), self.event_factory()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+
+def make_timer(device: str, prefer_events: bool = True):
+    """The timer for ``device``: CUDA events on a GPU when Paddle has them
+    (else wall clock with ``paddle.device.synchronize``), wall clock on CPU."""
+    if str(device).startswith("gpu") and prefer_events:
+        try:
+            import paddle
+            if paddle.device.is_compiled_with_cuda() and hasattr(paddle.device.cuda, "Event"):
+                return EventTimer()
+        except Exception:  # pragma: no cover - depends on the build
+            pass
+    return WallTimer(device_sync(device))
+
+
 def time_callable(fn: Callable[[], object], *, warmup: int = 3, repeats: int = 10,
                   sync: Callable[[], None] | None = None,
                   clock: Callable[[], float] = time.perf_counter,
-                  noise_threshold: float = NOISE_THRESHOLD) -> tuple[list[float], Stats]:
+                  noise_threshold: float = NOISE_THRESHOLD,
+                  timer: Callable | None = None) -> tuple[list[float], Stats]:
     """Seconds per call of ``fn`` over ``repeats`` timed calls after ``warmup``
     untimed ones. Returns ``(samples, stats)``."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
-    sync = sync or _no_sync
+    timer = timer or WallTimer(sync, clock)
     for _ in range(warmup):
         fn()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        t0 = clock()
-        fn()
-        sync()
-        samples.append(clock() - t0)
+    timer.sync()
+    samples = [timer(fn) for _ in range(repeats)]
     return samples, summarize(samples, noise_threshold)
 
 
+@dataclass
+class Adaptive:
+    """Stopping rule of :func:`time_interleaved`."""
+    target: float = CI_TARGET          # stop when ci_rel <= target ...
+    min_repeats: int = 10              # ... after at least this many samples
+    max_repeats: int = 1000
+    budget_s: float = 10.0             # timed seconds per mode
+    confidence: float = CONFIDENCE
+
+    def __post_init__(self):
+        if self.min_repeats < 1:
+            raise ValueError("min_repeats must be >= 1")
+        if self.max_repeats < self.min_repeats:
+            raise ValueError("max_repeats must be >= min_repeats")
+        if self.target < 0 or not self.budget_s > 0:
+            raise ValueError("target must be >= 0 and budget_s > 0")
+
+    @classmethod
+    def fixed(cls, repeats: int, target: float = CI_TARGET) -> "Adaptive":
+        """Exactly ``repeats`` samples (``converged`` still says whether the
+        interval met ``target``)."""
+        return cls(target=target, min_repeats=repeats, max_repeats=repeats, budget_s=float("inf"))
+
+
+@dataclass
+class Measurement:
+    samples: list = field(default_factory=list)
+    spent: float = 0.0
+    stats: Stats | None = None
+    error: str = ""
+
+
+def time_interleaved(fns: dict, *, warmup: int = 3, rule: Adaptive | None = None,
+                     timer: Callable | None = None, before: dict | None = None,
+                     noise_threshold: float = NOISE_THRESHOLD) -> dict:
+    """Time several callables (``{name: fn}``) in interleaved rounds until
+    each one's median is known to ``rule.target`` (see the module docstring).
+    ``before[name]()`` runs untimed before each call of ``name`` (the runner
+    restores the eager thread count there). A callable that raises is
+    dropped with its error; the others go on. Returns ``{name: Measurement}``
+    with ``stats`` set (``None`` when it failed before its first sample)."""
+    rule = rule or Adaptive()
+    timer = timer or WallTimer()
+    before = before or {}
+    out = {name: Measurement() for name in fns}
+    active = list(fns)
+
+    def call(name, timed):
+        hook = before.get(name)
+        if hook is not None:
+            hook()
+        if timed:
+            return timer(fns[name])
+        fns[name]()
+        return None
+
+    for name in list(active):
+        try:
+            for _ in range(warmup):
+                call(name, False)
+            timer.sync()
+        except Exception as e:
+            out[name].error = f"{type(e).__name__}: {e}"[:300]
+            active.remove(name)
+    stop = {}
+    rnd = 0
+    while active:
+        k = rnd % len(active)
+        for name in active[k:] + active[:k]:
+            m = out[name]
+            try:
+                t = call(name, True)
+            except Exception as e:
+                m.error = f"{type(e).__name__}: {e}"[:300]
+                stop[name] = "failed"
+                continue
+            m.samples.append(t)
+            m.spent += t
+        rnd += 1
+        for name in list(active):
+            m = out[name]
+            if name in stop:
+                active.remove(name)
+                continue
+            n = len(m.samples)
+            if n >= rule.min_repeats:
+                st = summarize(m.samples, noise_threshold, rule.confidence)
+                if st.ci_rel is not None and st.ci_rel <= rule.target:
+                    stop[name] = "converged"
+                elif m.spent >= rule.budget_s:
+                    stop[name] = "time budget"
+                elif n >= rule.max_repeats:
+                    stop[name] = "max repeats"
+            if name in stop:
+                active.remove(name)
+    for name, m in out.items():
+        if m.samples:
+            why = stop.get(name, "")
+            m.stats = summarize(m.samples, noise_threshold, rule.confidence,
+                                converged=why == "converged", stop=why)
+    return out
+
+
 # -- threads ----------------------------------------------------------------
+
+def thread_restorer(n: int) -> Callable[[], None]:
+    """A cheap callable that sets the math library's thread count back to
+    ``n`` (run untimed before each eager / to_static call: creating or running
+    a Paddle Inference predictor can change it)."""
+    try:
+        from paddle.base import core
+        setter = core.set_num_threads
+    except Exception:  # pragma: no cover - depends on the Paddle build
+        return _no_sync
+    return lambda: setter(int(n))
+
 
 def available_cores() -> int:
     """Cores this process may run on (affinity mask), else ``os.cpu_count()``."""
