@@ -69,8 +69,8 @@ def fft_c2r_op(ins, outs, attrs):
 
 
 @op_formula("stft", args="x, window, n_fft, hop_length, normalized, onesided",
-            convention="per frame: window multiply (n_fft) + FFT of n_fft points (real input 2.5 n log2 n, "
-                       "complex 5 n log2 n); +1 per output if normalized")
+            convention="per frame: window multiply (n_fft) + FFT of n_fft points (onesided, i.e. real input: 2.5 n log2 n; "
+                       "otherwise 5 n log2 n); +1 per output if normalized")
 def stft_op(ins, outs, attrs):
     out = outs[0] if outs else None
     if not out:
