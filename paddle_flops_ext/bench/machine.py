@@ -145,7 +145,20 @@ def load_check(threshold: float = 0.15, max_wait_s: float = 10.0, window_s: floa
     return {"busy_fraction": None if frac is None else round(frac, 3),
             "waited_s": round(clock() - t0, 2),
             "busy": bool(frac is not None and frac > threshold),
-            "load_1min": la[0] if la else None}
+            "load_1min": la[0] if la else None,
+            "cpu_pressure_avg10": cpu_pressure()}
+
+
+def cpu_pressure(path: str = "/proc/pressure/cpu") -> float | None:
+    """Linux PSI: % of the last 10 s in which some runnable task waited for a CPU."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("some"):
+                    return float(dict(kv.split("=") for kv in line.split()[1:])["avg10"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return None
 
 
 def describe_machine(device: str, threads: dict) -> dict:

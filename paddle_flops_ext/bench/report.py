@@ -170,7 +170,7 @@ def summary_table(doc: dict) -> str:
         cells = [r["model"], str(r["batch_size"]), str(r["input_size"] if r["input_size"] is not None else "-"),
                  r["mode"], f"{lat['median']:.2f}" if lat else "-", _ci(lat) if lat else "-",
                  str(lat.get("n", "-")), ("yes" if lat.get("converged") else "no") if lat else "-",
-                 r["status"] + (f": {r['reason'][:60]}" if r["status"] != "ran" else "")]
+                 r["status"]]
         if multi:
             bp = r.get("between_process")
             cells.insert(8, f"{100 * bp['spread']:.1f}%" if bp else "-")
@@ -180,6 +180,8 @@ def summary_table(doc: dict) -> str:
     out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     conv = sum(1 for r in ran if (r.get("latency_ms") or {}).get("converged"))
+    out += [f"{r['model']} / {r['mode']}: {r['status']}: {r['reason']}"
+            for r in doc["results"] if r["status"] != "ran"]
     out.append(f"{len(ran)} of {len(doc['results'])} runs timed; {conv} converged to the CI target; "
                f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed.")
     return "\n".join(out)

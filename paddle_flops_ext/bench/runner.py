@@ -487,7 +487,7 @@ def run_benchmark(config: BenchConfig) -> dict:
         if pl is not None:
             doc["per_layer"].append(pl)
         if cfg.out:
-            _write(doc, cfg, part_stem, plots=False)
+            _checkpoint(doc, cfg, part_stem)
     bar.show("measuring peaks again")
     with quiet(cfg.quiet):
         peak_end = measure_peak(device, quick=cfg.quick, timer=timer, threads=threads["threads"])
@@ -500,7 +500,7 @@ def run_benchmark(config: BenchConfig) -> dict:
     doc["complete"] = True
     if cfg.world > 1:
         if cfg.out:
-            _write(doc, cfg, part_stem, plots=False)
+            _checkpoint(doc, cfg, part_stem)
         if cfg.rank != 0:
             return doc
         doc = wait_and_merge(cfg, stem, doc)
@@ -545,6 +545,20 @@ def wait_and_merge(cfg: BenchConfig, stem: str, own: dict, sleep=time.sleep, clo
                 raise RuntimeError(f"ranks {missing} did not finish within {cfg.merge_timeout_s:.0f} s")
             sleep(1.0)
     return merge_ranks([parts[r] for r in range(cfg.world)])
+
+
+def _checkpoint(doc, cfg, stem) -> None:
+    """The results so far: every file but the plots for a single process, the
+    JSON part alone for one rank of a distributed sweep (written to a
+    temporary name and renamed, so rank 0 never reads half a file)."""
+    if cfg.world == 1:
+        _write(doc, cfg, stem, plots=False)
+        return
+    from .report import to_json
+    path = os.path.join(cfg.out, f"{stem}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(to_json(doc))
+    os.replace(path + ".tmp", path)
 
 
 def _write(doc, cfg, stem, plots) -> dict:
