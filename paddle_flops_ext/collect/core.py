@@ -36,7 +36,7 @@ import paddle
 
 from ..formulas import registry
 from ..formulas.registry import ZERO, Cost, HandlerError, LayerCall
-from .patch import Patches, observing
+from .patch import Patches, ProfilingBusy, observing
 
 
 # --------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class Attribution:
 
     def explain(self, exc: BaseException) -> BaseException:
         """The error ``profile`` raises for an exception from the forward."""
-        if isinstance(exc, HandlerError):
+        if isinstance(exc, (HandlerError, ProfilingBusy)):
             return exc
         where = self.where()
         original = f"{type(exc).__name__}: {first_line(exc)}"
@@ -540,9 +540,8 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
                     copies.append((t, t._inplace_version(), t.clone()))
 
     def restore():
-        for t, version, copy in copies:
-            if t._inplace_version() != version:
-                t.set_value(copy)
+        for t, _, copy in copies:  # kernels such as batch_norm write in place without a version bump
+            t.set_value(copy)
 
     patches.on_restore(restore)
     patches.on_restore(lambda: _check_versions(versions))

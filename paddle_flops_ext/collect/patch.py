@@ -65,7 +65,11 @@ class Patches:
         self._undo.append(undo)
 
     def restore(self) -> None:
+        """Undo everything logged; an undo that raises does not stop the
+        others, and its error (or a held-back KeyboardInterrupt) is raised
+        once all are done."""
         interrupted: BaseException | None = None
+        failed: Exception | None = None
         while True:
             try:
                 while self._undo:
@@ -74,10 +78,13 @@ class Patches:
                 break
             except KeyboardInterrupt as exc:  # finish restoring, then re-raise
                 interrupted = exc
-            except Exception:  # an undo that cannot run must not stop the others
+            except Exception as exc:  # noqa: BLE001 - raised below
                 self._undo.pop()
+                failed = failed or exc
         if interrupted is not None:
             raise interrupted
+        if failed is not None:
+            raise failed
 
     def __len__(self) -> int:
         return len(self._undo)

@@ -593,6 +593,7 @@ def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spe
     """Trace ``net`` (see the module docstring) and attribute every operation
     of the program; changes are logged in ``patches`` (the caller owns the
     session and restores)."""
+    _defer_interrupts(patches)
     plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec, dtype)
     input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
                     if isinstance(p, _Placeholder)]
@@ -609,6 +610,33 @@ def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spe
     collection = Collection(net, attribution.order, input_shapes, "trace")
     collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, how))
     return collection
+
+
+def _defer_interrupts(patches: Patches) -> None:
+    """Hold Ctrl-C back until the session is restored, then raise it.
+
+    Paddle's C++ program builders call back into Python (the op call-stack
+    capture); a KeyboardInterrupt raised inside such a callback aborts the
+    interpreter (``std::bad_alloc``, SIGABRT) instead of unwinding. Signals
+    reach only the main thread, so only there is anything to defer."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    pending: list[int] = []
+
+    def hold(signum, frame):
+        pending.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+
+    def undo():
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if pending:
+            pending.clear()
+            raise KeyboardInterrupt
+
+    patches.on_restore(undo)
 
 
 def _unknown_dim(program, input_size) -> int:
