@@ -241,7 +241,7 @@ def _profile(args):
     with quiet(enabled=not args.verbose):
         paddle = import_module("paddle") if args.verbose else import_paddle_quietly()
         from .api import profile
-        from .collect.eager import ForwardError
+        from . import ForwardError
         from .loading import load_model
         try:
             model = load_model(args.model, args.model_kwargs)
