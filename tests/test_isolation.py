@@ -502,3 +502,19 @@ def test_legacy_c_ops_are_seen():
 
     r = pfe.profile(Legacy(), [64, 64], strict=True)
     assert r.macs == 64 ** 3
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_dict_of_tensors_as_one_input(mode):
+    """PaddleDetection models take one dict {"image": ..., "im_shape": ...}."""
+    class Det(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, inputs):
+            return self.fc(inputs["image"]) * inputs["scale"]
+
+    batch = {"image": paddle.ones([2, 4]), "scale": paddle.ones([2, 1])}
+    r = pfe.profile(Det(), inputs=[batch], mode=mode)
+    assert r.macs == 2 * 4 * 3 and r.inputs == [(2, 4), (2, 1)]

@@ -158,6 +158,10 @@ def _to_tensor(value):
 def _as_input(value, what, convert_tensor):
     if isinstance(value, (paddle.Tensor, np.ndarray)):
         return convert_tensor(value)
-    if value is None or isinstance(value, (list, tuple, dict, numbers.Number, str)):
+    if isinstance(value, dict):  # e.g. PaddleDetection's {"image": ..., "im_shape": ...}
+        return {k: _as_input(v, f"{what}[{k!r}]", convert_tensor) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_input(v, f"{what}[{i}]", convert_tensor) for i, v in enumerate(value))
+    if value is None or isinstance(value, (numbers.Number, str)):
         return value  # passed through unchanged: forward may take non-tensor args
     raise TypeError(f"{what} must be a paddle.Tensor or numpy array, got {type(value).__name__}")

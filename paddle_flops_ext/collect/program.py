@@ -365,9 +365,25 @@ class _NullContext:
 _NULL_CONTEXT = _NullContext()
 
 
+def _placeholders(value) -> list:
+    """Every placeholder in a nested structure, in order."""
+    if isinstance(value, _Placeholder):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [p for v in items for p in _placeholders(v)]
+
+
 def _make_args(plan_args, plan_kwargs, make):
-    args = [make(a) if isinstance(a, _Placeholder) else a for a in plan_args]
-    kwargs = {k: (make(v) if isinstance(v, _Placeholder) else v) for k, v in plan_kwargs.items()}
+    def build(v):
+        if isinstance(v, _Placeholder):
+            return make(v)
+        if isinstance(v, dict):
+            return {k: build(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return type(v)(build(x) for x in v)
+        return v
+    args = [build(a) for a in plan_args]
+    kwargs = {k: build(v) for k, v in plan_kwargs.items()}
     return args, kwargs
 
 
@@ -395,7 +411,7 @@ def _trace_ast(net, plan_args, plan_kwargs, to_static_view):
     removed by the core's model guard."""
     from paddle.static import InputSpec
 
-    holders = [a for a in list(plan_args) + list(plan_kwargs.values()) if isinstance(a, _Placeholder)]
+    holders = _placeholders((plan_args, plan_kwargs))
     specs = [InputSpec(p.shape, p.dtype, p.name) for p in holders]
     index = {id(p): i for i, p in enumerate(holders)}
 
@@ -595,8 +611,7 @@ def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spe
     session and restores)."""
     _defer_interrupts(patches)
     plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec, dtype)
-    input_shapes = [tuple(p.shape) for p in list(plan_args) + list(plan_kwargs.values())
-                    if isinstance(p, _Placeholder)]
+    input_shapes = [tuple(p.shape) for p in _placeholders((plan_args, plan_kwargs))]
     # a -1 left in the traced program (a data-dependent size) -> the batch size
     batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
     program, attribution, how = _trace(patches, net, plan_args, plan_kwargs, overrides, options,
