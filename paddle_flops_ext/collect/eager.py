@@ -13,7 +13,7 @@ import sys
 
 import paddle
 
-from .core import Attribution, Collection, EagerShapes, bracket_layer_calls, guard_model, guard_process
+from .core import Attribution, Collection, EagerShapes, tensor_shapes, bracket_layer_calls, guard_model, guard_process
 from .intercept import observe_ops
 from .patch import Patches
 
@@ -41,5 +41,4 @@ def collect_eager(patches: Patches, model, args: tuple, kwargs: dict, *, overrid
             model(*args, **kwargs)
     except (Exception, MemoryError) as exc:
         raise attribution.explain(exc) from exc
-    shapes = [tuple(a.shape) for a in list(args) + list(kwargs.values()) if isinstance(a, paddle.Tensor)]
-    return Collection(model, attribution.order, shapes, "eager")
+    return Collection(model, attribution.order, tensor_shapes([list(args), kwargs]), "eager")
