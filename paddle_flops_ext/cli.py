@@ -305,6 +305,9 @@ def run_profile(args, parser: Parser) -> int:
 
 
 def run_bench(args, parser: Parser, bench_argv: list) -> int:
+    if "--verbose" not in bench_argv:    # Paddle's import warning out of the way; bench quiets the rest
+        from .quiet import import_paddle_quietly
+        import_paddle_quietly()
     from .bench.cli import main as bench_main
     return bench_main(bench_argv)
 
