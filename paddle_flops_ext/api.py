@@ -161,11 +161,13 @@ def _check_float_dtype(dtype) -> None:
 
 def _has_lazy_parameters(net) -> bool:
     """Built under ``paddle.LazyGuard``: parameters without data."""
-    for p in net.parameters():
-        try:
-            return not p._is_initialized()
-        except AttributeError:  # pragma: no cover - other Paddle versions
-            return False
+    for layer in net.sublayers(include_self=True):
+        for p in layer._parameters.values():
+            if p is not None:
+                try:
+                    return not p._is_initialized()
+                except AttributeError:  # pragma: no cover - other Paddle versions
+                    return False
     return False
 
 
@@ -198,6 +200,8 @@ def _is_program(obj) -> bool:
 
 
 def _check_strict(result: ProfileResult, strict: bool) -> ProfileResult:
+    if strict and result.inexact:
+        raise RuntimeError("strict=True and the counts are not exact: " + "; ".join(result.inexact))
     if strict and result.uncounted:
         names = ", ".join(f"{e['name']} (x{e['calls']})" for e in result.uncounted)
         raise RuntimeError(f"strict=True and these ran with no counting formula: {names}. "

@@ -518,3 +518,25 @@ def test_dict_of_tensors_as_one_input(mode):
     batch = {"image": paddle.ones([2, 4]), "scale": paddle.ones([2, 1])}
     r = pfe.profile(Det(), inputs=[batch], mode=mode)
     assert r.macs == 2 * 4 * 3 and r.inputs == [(2, 4), (2, 1)]
+
+
+class ShapeFromTensor(nn.Layer):
+    """Forward computes a size at run time (a -1 in the traced program)."""
+
+    def __init__(self):
+        super().__init__()
+        self.o = nn.Linear(64, 64)
+
+    def forward(self, x):
+        b = paddle.shape(x)[0]
+        return self.o(x.reshape([b, -1, 64]))
+
+
+def test_trace_with_run_time_sizes_is_loudly_inexact_never_silently_small():
+    eager = pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="eager")
+    assert eager.macs == 2 * 128 * 64 * 64 and eager.exact
+    trace = pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="trace")
+    assert not trace.exact and "INEXACT" in trace.inexact[0] and trace.notes[0] == trace.inexact[0]
+    assert "INEXACT" in trace.table() and "INEXACT" in trace.to_json() and "INEXACT" in trace.to_csv()
+    with pytest.raises(RuntimeError, match="not exact"):
+        pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="trace", strict=True)

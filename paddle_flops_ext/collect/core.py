@@ -27,6 +27,7 @@ it into the result for both modes.
 from __future__ import annotations
 
 import gc
+import operator
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class Collection:
     inputs: list                       # input shapes
     mode: str
     notes: list = field(default_factory=list)
+    inexact: list = field(default_factory=list)   # why counts may be wrong (shown loudly, strict raises)
 
 
 # --------------------------------------------------------------------------
@@ -490,31 +492,40 @@ def guard_model(patches: Patches, layers: list) -> None:
     (see :func:`_snapshot_values`)."""
     members = {id(layer) for layer in layers}
     patches.setattr(paddle.nn.Layer, "training", _ThreadView("training", False, members, True))
-    for layer in layers:
-        _snapshot_layer(patches, layer)
+    _snapshot_layers(patches, layers)
     _snapshot_values(patches, layers)
 
 
-def _snapshot_layer(patches: Patches, layer) -> None:
-    d = layer.__dict__
-    saved = dict(d)
-    # contents of dict attributes too: parameter/buffer/sub-layer tables,
-    # hooks, and caches such as dy2static's ``_original_funcs``
-    tables = {k: dict(v) for k, v in saved.items() if isinstance(v, dict)}
+def _snapshot_layers(patches: Patches, layers: list) -> None:
+    """Every layer's ``__dict__`` and the contents of its dict attributes
+    (parameter/buffer/sub-layer tables, hooks, caches such as dy2static's
+    ``_original_funcs``), put back on restore. Checking is by identity in C
+    loops, so an untouched layer costs little."""
+    saved = []
+    for layer in layers:
+        d = layer.__dict__
+        copy = d.copy()
+        tables = [(v, v.copy()) for v in copy.values() if isinstance(v, dict)]
+        saved.append((d, copy, tables))
 
     def restore():
-        for k in [k for k in d if k not in saved]:
-            del d[k]
-        for k, v in saved.items():
-            if d.get(k, _MISSING) is not v:
-                d[k] = v
-        for k, table in tables.items():
-            live = d[k]
-            if live != table or any(live[n] is not v for n, v in table.items()):
-                live.clear()
-                live.update(table)
+        for d, copy, tables in saved:
+            if not _same(d, copy):
+                for k in [k for k in d if k not in copy]:
+                    del d[k]
+                for k, v in copy.items():
+                    if d.get(k, _MISSING) is not v:
+                        d[k] = v
+            for live, table in tables:
+                if (live or table) and not _same(live, table):
+                    live.clear()
+                    live.update(table)
 
     patches.on_restore(restore)
+
+
+def _same(live: dict, saved: dict) -> bool:
+    return live.keys() == saved.keys() and all(map(operator.is_, live.values(), saved.values()))
 
 
 _MISSING = object()

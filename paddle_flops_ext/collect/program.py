@@ -586,9 +586,18 @@ def _notes(control_flow: dict, shapes: _Shapes, how: str | None) -> list[str]:
     if control_flow:
         kinds = ", ".join(f"{n} x{c}" for n, c in sorted(control_flow.items()))
         notes.append(f"program control flow ({kinds}): every branch of an if is counted, a while body once")
-    if shapes.replaced:
-        notes.append(f"unknown (-1) dimensions in the program were counted as {shapes.unknown_dim}")
     return notes
+
+
+def _inexact(shapes: _Shapes) -> list[str]:
+    """Why the counts may be wrong: -1 dimensions (sizes computed at run
+    time, e.g. from ``paddle.shape(x)``) that had to be guessed."""
+    if not shapes.replaced:
+        return []
+    return [f"INEXACT: {shapes.replaced} unknown (-1) dimension(s) in the traced program (sizes computed "
+            f"at run time, e.g. with paddle.shape(x)) were counted as {shapes.unknown_dim}; counts that "
+            f"depend on them may be wrong. Count this model with mode='eager' (it runs the model) for "
+            f"exact figures"]
 
 
 def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _Shapes) -> None:
@@ -624,6 +633,7 @@ def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spe
             _count_program_op(attribution, span.record, op, shapes)
     collection = Collection(net, attribution.order, input_shapes, "trace")
     collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, how))
+    collection.inexact.extend(_inexact(shapes))
     return collection
 
 
@@ -711,4 +721,7 @@ def collect_program(program, input_size=None, options=None) -> Collection:
     if translated:
         collection.notes.append("legacy paddle.static.Program translated to PIR with paddle.pir.translate_to_pir")
     collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, None))
+    if shapes.replaced:  # a bare program's -1 dims: sized from input_size when given
+        collection.notes.append(f"unknown (-1) dimensions in the program were counted as {shapes.unknown_dim}"
+                                + ("" if input_size is not None else " (give input_size to size them)"))
     return collection

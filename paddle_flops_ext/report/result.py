@@ -80,7 +80,13 @@ class ProfileResult:
     root: LayerNode
     inputs: list = field(default_factory=list)     # input shapes
     mode: str = "eager"
-    notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)      # the INEXACT ones are also in ``inexact``
+    inexact: list = field(default_factory=list)    # why counts may be wrong; empty when exact
+
+    @property
+    def exact(self) -> bool:
+        """True unless something forced a guess (see ``inexact``)."""
+        return not self.inexact
 
     # totals --------------------------------------------------------------
     @property
@@ -212,5 +218,6 @@ def build_result(collection) -> "ProfileResult":
             node.called = True
     root._fill_totals()
     result = ProfileResult(root=root, inputs=list(collection.inputs), mode=collection.mode)
-    result.notes.extend(collection.notes)
+    result.notes.extend(collection.inexact + collection.notes)
+    result.inexact.extend(collection.inexact)
     return result
