@@ -161,13 +161,11 @@ def _check_float_dtype(dtype) -> None:
 
 def _has_lazy_parameters(net) -> bool:
     """Built under ``paddle.LazyGuard``: parameters without data."""
-    for layer in net.sublayers(include_self=True):
-        for p in layer._parameters.values():
-            if p is not None:
-                try:
-                    return not p._is_initialized()
-                except AttributeError:  # pragma: no cover - other Paddle versions
-                    return False
+    for _, p in net.named_parameters():  # a generator: stops at the first
+        try:
+            return not p._is_initialized()
+        except AttributeError:  # pragma: no cover - other Paddle versions
+            return False
     return False
 
 

@@ -49,10 +49,9 @@ def _smallest_vocab(model) -> int:
 def model_float_dtype(model) -> str:
     """The dtype of the model's first floating-point parameter (float32 if
     it has none): what ``input_size`` inputs are made of."""
-    for layer in model.sublayers(include_self=True):
-        for p in layer._parameters.values():
-            if p is not None and dtype_name(p.dtype) in _FLOAT_DTYPES:
-                return dtype_name(p.dtype)
+    for _, p in model.named_parameters():  # a generator: stops at the first float one
+        if dtype_name(p.dtype) in _FLOAT_DTYPES:
+            return dtype_name(p.dtype)
     return "float32"
 
 

@@ -37,7 +37,10 @@ def numel(shape: Sequence[int] | None) -> int:
     """Number of elements of a shape; a scalar (``()``) has one, ``None`` none."""
     if shape is None:
         return 0
-    return int(math.prod(int(d) for d in shape))
+    try:
+        return int(math.prod(shape))
+    except TypeError:  # dims that are not ints (numpy ints, strings of digits)
+        return int(math.prod(int(d) for d in shape))
 
 
 @dataclass(frozen=True)
