@@ -93,6 +93,16 @@ def test_interleaved_budget_failures_and_before_hooks():
     assert len(hooks) == 1 + 6                        # before the warm-up call and each timed call
 
 
+def test_parallelism_is_process_cpu_time_per_wall_second_of_the_timed_calls():
+    timer = FakeTimer({"a": [2.0] * 10})
+    cpu = iter([0.0, 3.0, 3.0, 6.0, 6.0, 9.0, 9.0, 12.0, 12.0, 15.0, 15.0, 18.0])   # 3 CPU s per 2 s call
+    out = timing.time_interleaved({"a": _fn("a", [])}, warmup=0, rule=timing.Adaptive.fixed(6),
+                                  timer=timer, cpu_clock=lambda: next(cpu))
+    assert out["a"].spent == 12.0 and out["a"].cpu == 18.0
+    assert out["a"].parallelism == pytest.approx(1.5)
+    assert timing.Measurement().parallelism is None
+
+
 def test_fixed_rule_takes_exactly_n_samples():
     timer = FakeTimer({"a": [1.0, 5.0] * 10})
     out = timing.time_interleaved({"a": _fn("a", [])}, warmup=0, rule=timing.Adaptive.fixed(3), timer=timer)

@@ -14,7 +14,7 @@ RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "precis
                   "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms", "p90_ms", "n",
                   "spread", "noisy", "between_process_spread", "throughput_per_s", "achieved_gflops",
                   "frac_peak", "max_abs_diff_vs_eager", "setup_s", "load_busy_fraction", "load_waited_s",
-                  "load_1min", "rank", "notes"]
+                  "load_1min", "parallelism", "rank", "notes"]
 LAYER_COLUMNS = ["model", "batch_size", "input_size", "name", "type", "kind", "leaf", "calls",
                  "macs", "flops", "params", "bytes", "intensity", "roof_level", "roof_gbps", "bound",
                  "time_ms", "time_raw_ms", "time_share", "flops_share", "achieved_gflops", "frac_peak",
@@ -160,20 +160,20 @@ def _ci(lat: dict) -> str:
 
 def summary_table(doc: dict) -> str:
     """A plain-text table for the terminal: one line per model/mode run."""
-    head = ["model", "batch", "input", "mode", "median ms", "95% CI ms", "n", "converged", "status"]
+    head = ["model", "batch", "input", "mode", "median ms", "95% CI ms", "n", "converged", "cpu/wall", "status"]
     multi = any(r.get("between_process") for r in doc["results"])
     if multi:
-        head.insert(8, "between-proc")
+        head.insert(9, "between-proc")
     lines = []
     for r in doc["results"]:
         lat = r.get("latency_ms") or {}
         cells = [r["model"], str(r["batch_size"]), str(r["input_size"] if r["input_size"] is not None else "-"),
                  r["mode"], f"{lat['median']:.2f}" if lat else "-", _ci(lat) if lat else "-",
                  str(lat.get("n", "-")), ("yes" if lat.get("converged") else "no") if lat else "-",
-                 r["status"]]
+                 _f(r.get("parallelism"), 2), r["status"]]
         if multi:
             bp = r.get("between_process")
-            cells.insert(8, f"{100 * bp['spread']:.1f}%" if bp else "-")
+            cells.insert(9, f"{100 * bp['spread']:.1f}%" if bp else "-")
         lines.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(head)]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -196,8 +196,8 @@ def to_markdown(doc: dict, top: int = 10) -> str:
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     out += ["## Latency", "",
             "| Model | Batch | Input | Mode | GMACs | GFLOPs | Params (M) | Weights MB | Median ms "
-            "| 95% CI ms | n | Conv. | p10-p90 ms | Samples/s | GFLOP/s | % of peak | Busy |",
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+            "| 95% CI ms | n | Conv. | p10-p90 ms | Samples/s | GFLOP/s | % of peak | CPU/wall | Busy |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in ran:
         lat = r["latency_ms"]
         out.append(
@@ -207,14 +207,17 @@ def to_markdown(doc: dict, top: int = 10) -> str:
             f"| {_ci(lat)} | {lat['n']} | {'yes' if lat.get('converged') else 'no'} "
             f"| {lat['p10']:.2f}-{lat['p90']:.2f} "
             f"| {_f(r['throughput_per_s'], 1)} | {_f(r['achieved_gflops'], 1)} "
-            f"| {_f(r['frac_peak'], 2, pct=True)} "
+            f"| {_f(r['frac_peak'], 2, pct=True)} | {_f(r.get('parallelism'), 2)} "
             f"| {_f((r.get('load_check') or {}).get('busy_fraction'), 1, pct=True)} |")
     n_noisy = sum(1 for r in ran if r["noisy"])
     n_conv = sum(1 for r in ran if r["latency_ms"].get("converged"))
     out += ["", f"{n_conv} of {len(ran)} timed runs converged (95% CI of the median within "
                 f"±{100 * doc['config'].get('ci_target', 0.02):.0f}%); {n_noisy} were flagged noisy "
                 f"((p90-p10)/median > {doc['config']['noise_threshold']}). Weights MB: parameters x "
-                f"bytes per element at the mode's precision. Busy: the share of the CPUs other "
+                f"bytes per element at the mode's precision. CPU/wall: process CPU seconds per wall second "
+                f"while the mode was timed ({doc['machine']['threads'].get('threads')} threads: about "
+                f"{doc['machine']['threads'].get('threads')} when every thread kept a CPU; lower when the "
+                f"work is serial or other processes took CPUs). Busy: the share of the CPUs other "
                 f"processes used just before the model was timed. % of peak is against the fp32 "
                 f"matmul peak; above 100% means the kernels did less arithmetic than the count "
                 f"(e.g. Winograd convolution) or ran at lower precision.", ""]

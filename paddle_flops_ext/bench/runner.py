@@ -41,7 +41,8 @@ JSON schema (``bench_<device>.json``, ``"schema": "paddle_flops_ext.bench/2"``):
                       ci_low, ci_high, ci_rel, confidence, converged, stop} | null,
          samples_ms: [every timed call],
          between_process?: {medians_ms, spread},      # --processes N
-         load_check: {busy_fraction, waited_s, busy, load_1min},
+         load_check: {busy_fraction, waited_s, busy, load_1min, cpu_pressure_avg10},
+         parallelism (process CPU seconds per wall second while timed),
          noisy, throughput_per_s, achieved_gflops, frac_peak,
          max_abs_diff_vs_eager, load_1min (1-minute load average when the
          mode was timed)}
@@ -298,7 +299,7 @@ def _row(task, mode_index, inputs, mode, counts) -> dict:
         "uncounted_ops": counts.get("uncounted_ops", []),
         "latency_ms": None, "samples_ms": None, "noisy": None, "throughput_per_s": None,
         "achieved_gflops": None, "frac_peak": None, "max_abs_diff_vs_eager": None,
-        "load_check": None, "load_1min": None,
+        "load_check": None, "load_1min": None, "parallelism": None,
     }
 
 
@@ -392,6 +393,7 @@ class Sweep:
                 row.update(status="failed", reason=f"timing failed: {me.error}")
             if me.stats is not None and not me.error:
                 fill_latency(row, me.stats, me.samples, counts, self.peak)
+                row["parallelism"] = round(me.parallelism, 3) if me.parallelism is not None else None
         self.bar.step(f"{label}: " + ", ".join(f"{r['mode']} {_short(r)}" for r in rows), len(cfg.modes))
         pl = None
         if cfg.per_layer and counts.get("result") is not None:

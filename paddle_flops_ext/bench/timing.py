@@ -256,20 +256,32 @@ class Adaptive:
 @dataclass
 class Measurement:
     samples: list = field(default_factory=list)
-    spent: float = 0.0
+    spent: float = 0.0                 # wall seconds of the timed calls
+    cpu: float = 0.0                   # process CPU seconds (all threads) during them
     stats: Stats | None = None
     error: str = ""
+
+    @property
+    def parallelism(self) -> float | None:
+        """Process CPU seconds per wall second over the timed calls: about the
+        thread count when every thread ran all the time; lower when the work
+        is serial or when other processes kept some threads off the CPUs
+        (an OpenMP region then waits for its descheduled thread)."""
+        return self.cpu / self.spent if self.spent > 0 else None
 
 
 def time_interleaved(fns: dict, *, warmup: int = 3, rule: Adaptive | None = None,
                      timer: Callable | None = None, before: dict | None = None,
-                     noise_threshold: float = NOISE_THRESHOLD) -> dict:
+                     noise_threshold: float = NOISE_THRESHOLD,
+                     cpu_clock: Callable[[], float] = time.process_time) -> dict:
     """Time several callables (``{name: fn}``) in interleaved rounds until
     each one's median is known to ``rule.target`` (see the module docstring).
     ``before[name]()`` runs untimed before each call of ``name`` (the runner
     restores the eager thread count there). A callable that raises is
     dropped with its error; the others go on. Returns ``{name: Measurement}``
-    with ``stats`` set (``None`` when it failed before its first sample)."""
+    with ``stats`` set (``None`` when it failed before its first sample) and
+    ``cpu`` the process CPU time read with ``cpu_clock`` around each timed
+    call (see :attr:`Measurement.parallelism`)."""
     rule = rule or Adaptive()
     timer = timer or WallTimer()
     before = before or {}
@@ -299,12 +311,14 @@ def time_interleaved(fns: dict, *, warmup: int = 3, rule: Adaptive | None = None
         k = rnd % len(active)
         for name in active[k:] + active[:k]:
             m = out[name]
+            c0 = cpu_clock()
             try:
                 t = call(name, True)
             except Exception as e:
                 m.error = f"{type(e).__name__}: {e}"[:300]
                 stop[name] = "failed"
                 continue
+            m.cpu += cpu_clock() - c0
             m.samples.append(t)
             m.spent += t
         rnd += 1
