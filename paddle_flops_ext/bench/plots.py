@@ -142,7 +142,7 @@ def _layers(plt, doc, path, plot_model=None) -> bool:
         return False
     ncol = min(3, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.4 * nrow + 0.8), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(5.2 * ncol, 11), 4.4 * nrow + 1.2), squeeze=False)
     compute, bw = _roofs(doc)
     top = max(v for _, v in compute)
     all_ai = [r["intensity"] for _, pts in panels for r in pts]
@@ -158,10 +158,10 @@ def _layers(plt, doc, path, plot_model=None) -> bool:
                 handles.setdefault(kind, h)
         xs = [lo_i * (hi_i / lo_i) ** (i / 200) for i in range(201)]
         for label, gbps, style in bw:
-            h, = ax.plot(xs, [min(compute[0][1], x * gbps) for x in xs], ls=style, color="black", lw=1)
+            h, = ax.plot(xs, [min(compute[0][1], x * gbps) for x in xs], ls=style, color="#666666", lw=1)
             handles.setdefault("roof " + label, h)
         for i, (label, gf) in enumerate(compute):
-            h = ax.axhline(gf, color=["black", "#9467bd", "grey"][min(i, 2)], lw=0.9,
+            h = ax.axhline(gf, color=["black", "#9467bd", "grey"][min(i, 2)], lw=1.8 if i == 0 else 0.9,
                            ls="-" if i == 0 else "--")
             handles.setdefault(label, h)
         ax.set_xscale("log")
@@ -176,12 +176,14 @@ def _layers(plt, doc, path, plot_model=None) -> bool:
         ax.set_xlabel("FLOP / byte (FLOPs: 2 per MAC; bytes: inputs + outputs + weights)", fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel("achieved GFLOP/s (eager, exclusive time)", fontsize=8)
+    per_row = min(5, len(handles))
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center",
-               ncol=min(6, len(handles)), fontsize=8, frameon=False)
-    fig.suptitle("Per-layer roofline under measured roofs (bandwidth per cache level and DRAM, "
-                 "compute per precision)", fontsize=10)
-    legend_rows = math.ceil(len(handles) / min(6, len(handles)))
-    fig.tight_layout(rect=(0, 0.035 * legend_rows + 0.01, 1, 0.97))
+               ncol=per_row, fontsize=8, frameon=False)
+    fig.suptitle("Per-layer roofline: measured bandwidth roof per cache level and DRAM, "
+                 "compute roof per precision", fontsize=10)
+    legend_rows = math.ceil(len(handles) / per_row)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, (0.25 + 0.2 * legend_rows) / height, 1, 1 - 0.35 / height))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
