@@ -1,12 +1,31 @@
 """paddle_flops_ext: parameters, MACs and FLOPs of PaddlePaddle models, per
-layer and in total, and measured latency next to them."""
-from .api import flops, profile, register, unregister
-from .formulas.registry import Cost, HandlerError
-from .report.result import LayerNode, ProfileResult
-from .collect.core import ForwardError, ModelChanged
-from .collect.patch import ProfilingBusy
-from .collect.program import TraceError
+layer and in total, and measured latency next to them.
 
-__all__ = ["profile", "flops", "register", "unregister", "Cost", "ProfileResult", "LayerNode", "ForwardError",
-           "TraceError", "HandlerError", "ModelChanged", "ProfilingBusy"]
+The public names are imported on first use (PEP 562), so that importing the
+package - and ``paddle-flops --help`` - does not import Paddle."""
+from importlib import import_module
+
+_PUBLIC = {
+    "profile": ".api", "flops": ".api", "register": ".api", "unregister": ".api",
+    "Cost": ".formulas.registry", "HandlerError": ".formulas.registry",
+    "ProfileResult": ".report.result", "LayerNode": ".report.result",
+    "ForwardError": ".collect.core", "ModelChanged": ".collect.core",
+    "ProfilingBusy": ".collect.patch", "TraceError": ".collect.program",
+}
+
+__all__ = list(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .quiet import import_paddle_quietly
+    import_paddle_quietly()
+    value = getattr(import_module(_PUBLIC[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -13,7 +13,7 @@ import paddle
 from . import formulas  # noqa: F401  (registers every built-in formula)
 from .collect.core import Collection
 from .collect.inputs import build_call_args, dtype_name
-from .collect.patch import session
+from .collect.patch import Patches, session
 from .formulas import registry
 from .report.result import ProfileResult, build_result
 
@@ -81,21 +81,31 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     if dtype is not None:
         _check_float_dtype(dtype)
+    overrides = registry.user_layer_specs(custom_ops)
+    options = {"causal": causal}
+    # The session first: one profile at a time, so what we read of Paddle's
+    # state (dynamic mode) is not another thread's trace in progress.
+    with session() as patches:
+        collection = _collect(patches, net, input_size, inputs, input_spec, overrides, options,
+                              count_functional, mode, time_layers, dtype)
+    return _check_strict(build_result(collection), strict)
+
+
+def _collect(patches, net, input_size, inputs, input_spec, overrides, options, count_functional, mode,
+             time_layers, dtype) -> Collection:
     program = not isinstance(net, paddle.nn.Layer)
     if program and not _is_program(net):
         raise TypeError(f"net must be a paddle.nn.Layer (or a static/PIR Program), got {type(net).__name__}")
     if not program and not paddle.in_dynamic_mode():
         raise RuntimeError("profile() was called in static-graph mode (after paddle.enable_static()); "
                            "call paddle.disable_static() first - trace mode builds its own program")
-    overrides = registry.user_layer_specs(custom_ops)
-    options = {"causal": causal}
     if program:
         if inputs is not None or input_spec is not None:
             raise ValueError("a program already holds its inputs; only input_size (to size unknown -1 "
                              "dimensions) can be given with a program")
         _only_eager("time_layers", time_layers, "a program")
         from .collect.program import collect_program
-        return _check_strict(build_result(collect_program(net, input_size, options)), strict)
+        return collect_program(net, input_size, options)
     loaded = isinstance(net, _loaded_layer_types())
     lazy = _has_lazy_parameters(net)
     if mode == "eager" and lazy:
@@ -104,45 +114,35 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     fallback = mode == "auto"
     if mode == "auto":
         mode = "trace" if (loaded or lazy) else "eager"
-    if mode == "trace":
-        _only_eager("time_layers", time_layers, "mode='trace'")
-        if loaded:
-            _check_loaded_shapes(net, input_size, inputs, input_spec)
-        try:
-            collection = _run_trace(net, input_size, inputs, input_spec, overrides, options,
-                                    count_functional, dtype)
-        except _trace_error() as exc:
-            if lazy or loaded or not fallback:
-                raise
-            collection = _run_eager(net, input_size, inputs, input_spec, overrides, options,
-                                    count_functional, time_layers, dtype)
-            collection.notes.append(f"trace failed, counted by running the model (eager): {exc}")
-    else:
-        collection = _run_eager(net, input_size, inputs, input_spec, overrides, options,
-                                count_functional, time_layers, dtype)
-    return _check_strict(build_result(collection), strict)
-
-
-def _run_eager(net, input_size, inputs, input_spec, overrides, options, count_functional, time_layers,
-               dtype) -> Collection:
-    from .collect.eager import collect_eager
-    with session() as patches:
-        args, kwargs = build_call_args(net, input_size, inputs, input_spec, dtype=dtype)
-        return collect_eager(patches, net, args, kwargs, overrides=overrides, options=options,
-                             count_functional=count_functional, time_layers=time_layers)
-
-
-def _run_trace(net, input_size, inputs, input_spec, overrides, options, count_functional,
-               dtype) -> Collection:
-    from .collect.program import collect_trace
-    with session() as patches:
-        return collect_trace(patches, net, input_size, inputs, input_spec, overrides=overrides,
+    if mode == "eager":
+        return _run_eager(patches, net, input_size, inputs, input_spec, overrides, options,
+                          count_functional, time_layers, dtype)
+    _only_eager("time_layers", time_layers, "mode='trace'")
+    if loaded:
+        _check_loaded_shapes(net, input_size, inputs, input_spec)
+    from .collect.program import TraceError, collect_trace
+    trace = Patches()   # a failed trace is undone before an eager run
+    try:
+        return collect_trace(trace, net, input_size, inputs, input_spec, overrides=overrides,
                              options=options, count_functional=count_functional, dtype=dtype)
+    except TraceError as exc:
+        if lazy or loaded or not fallback:
+            raise
+        trace.restore()
+        collection = _run_eager(patches, net, input_size, inputs, input_spec, overrides, options,
+                                count_functional, time_layers, dtype)
+        collection.notes.append(f"trace failed, counted by running the model (eager): {exc}")
+        return collection
+    finally:
+        trace.restore()
 
 
-def _trace_error():
-    from .collect.program import TraceError
-    return TraceError
+def _run_eager(patches, net, input_size, inputs, input_spec, overrides, options, count_functional,
+               time_layers, dtype) -> Collection:
+    from .collect.eager import collect_eager
+    args, kwargs = build_call_args(net, input_size, inputs, input_spec, dtype=dtype)
+    return collect_eager(patches, net, args, kwargs, overrides=overrides, options=options,
+                         count_functional=count_functional, time_layers=time_layers)
 
 
 def _only_eager(name: str, value, where: str) -> None:

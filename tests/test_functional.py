@@ -336,16 +336,17 @@ def test_flash_kernels_bind_and_count(mode):
     b, sq, sk, h, d = 2, 4, 6, 3, 8
     q, k = paddle.zeros([b, sq, h, d]), paddle.zeros([b, sk, h, d])
     ins, attrs, spec = _bind("flash_attn", q, k, k, None, None, 0.0, True, False, True, "")
-    attrs = registry.apply_options(attrs, {"causal": mode})
-    cost = spec.cost(ins, [(b, sq, h, d)], attrs)
+    cost = spec.cost(ins, [(b, sq, h, d)], attrs, {"causal": mode})
     # flash kernels align the causal diagonal bottom-right: query i sees keys 0..i + sk - sq
     entries = sum(min(i + 1 + sk - sq, sk) for i in range(sq)) if mode == "half" else sq * sk
     assert cost.macs == b * h * entries * 2 * d
     assert cost.paddle_flops == cost.macs
-    # PIR spelling, with the op's own bool "causal" attribute renamed by apply_options
-    pir_attrs = registry.apply_options({"causal": True, "dropout": 0.0}, {"causal": mode})
+    # PIR spelling: the op's own bool attribute is called "causal"; the counting
+    # option travels separately and never collides with it
+    pir_attrs = {"causal": True, "dropout": 0.0}
     assert registry.lookup_op("pd_op.flash_attn").cost(
-        {"q": (b, sq, h, d), "k": (b, sk, h, d), "v": (b, sk, h, d)}, [(b, sq, h, d)], pir_attrs).macs == cost.macs
+        {"q": (b, sq, h, d), "k": (b, sk, h, d), "v": (b, sk, h, d)}, [(b, sq, h, d)], pir_attrs,
+        {"causal": mode}).macs == cost.macs
 
 
 def test_varlen_and_sparse_kernels():
@@ -355,8 +356,8 @@ def test_varlen_and_sparse_kernels():
     cu = paddle.to_tensor([0, 5, 10, 15], dtype="int32")
     ins, attrs, spec = _bind("flash_attn_unpadded", q, q, q, cu, cu, None, None, length, length, 0.3, 0.0, True,
                              False, True, "")
-    half = spec.cost(ins, [], registry.apply_options(dict(attrs), {"causal": "half"}))
-    full = spec.cost(ins, [], registry.apply_options(dict(attrs), {"causal": "full"}))
+    half = spec.cost(ins, [], dict(attrs), {"causal": "half"})
+    full = spec.cost(ins, [], dict(attrs), {"causal": "full"})
     assert full.macs == n * h * length * length * 2 * d
     assert half.macs == n * h * (length * (length + 1) // 2) * 2 * d
     # sparse attention: exactly the stored entries

@@ -324,8 +324,7 @@ class Attribution:
                 rec.unknown_ops[canon] += 1
             return
         ins, attrs = bind(spec)
-        registry.apply_options(attrs, self.options)
-        cost = spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs)
+        cost = spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs, self.options)
         stat = rec.ops[spec.name]
         stat.calls += 1
         stat.cost = stat.cost + cost

@@ -63,9 +63,10 @@ def causal_entries(sq: int, sk: int, align: str = TOP_LEFT) -> int:
     return partial + (sq - hi) * sk
 
 
-def causal_mode(attrs) -> str:
-    """The counting option: ``"full"`` (default) or ``"half"``."""
-    mode = attrs.get("causal")
+def causal_mode(options) -> str:
+    """The counting option ``profile(..., causal=...)``: ``"full"``
+    (default) or ``"half"``."""
+    mode = (options or {}).get("causal")
     return mode if mode in ("full", "half") else "full"
 
 
@@ -75,8 +76,6 @@ def causal_flag(attrs, key: str = "is_causal") -> bool:
     v = attrs.get(key)
     if v is None:
         v = attrs.get("causal")
-        if isinstance(v, str):
-            return False
     return bool(v) if v is not None else False
 
 
@@ -120,20 +119,20 @@ def _qkv(ins, names=("q", "k", "v")):
             args="query, key, value, attn_mask, dropout_p, is_causal, training, backend, scale, enable_gqa, name",
             convention="B*H*E*(D+Dv) MACs, E = Sq*Sk (causal 'half': top-left unmasked entries); "
                        "+5 FLOPs per entry (scale, softmax 3, mask add)", contraction=True)
-def sdpa_op(ins, outs, attrs):
+def sdpa_op(ins, outs, attrs, options):
     q, k, v = _qkv(ins, ("query", "key", "value"))
     bh, sq, sk, d, dv = _bshd(q, k, v)
     causal = causal_flag(attrs)
     mask = ins.get("attn_mask") is not None and not causal  # Paddle ignores the mask when causal
-    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(attrs), align=TOP_LEFT, mask=mask)
+    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(options), align=TOP_LEFT, mask=mask)
 
 
 @op_formula("flash_attention", args="query, key, value, dropout, is_causal, return_softmax",
             convention="as flash_attn: B*H*E*(D+Dv) MACs, causal 'half' bottom-right aligned", contraction=True)
-def flash_attention_api(ins, outs, attrs):
+def flash_attention_api(ins, outs, attrs, options):
     q, k, v = _qkv(ins, ("query", "key", "value"))
     bh, sq, sk, d, dv = _bshd(q, k, v)
-    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs), align=BOTTOM_RIGHT)
+    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(options), align=BOTTOM_RIGHT)
 
 
 def _packed(qkv):
@@ -146,9 +145,9 @@ def _packed(qkv):
 
 @op_formula("flash_attn_qkvpacked_api", args="qkv, dropout, is_causal, return_softmax",
             convention="as flash_attn on the packed q, k, v", contraction=True)
-def flash_attn_qkvpacked_api(ins, outs, attrs):
+def flash_attn_qkvpacked_api(ins, outs, attrs, options):
     b, s, h, d = _packed(ins.get("qkv"))
-    return attention_cost(b * h, s, s, d, d, causal=causal_flag(attrs), mode=causal_mode(attrs), align=BOTTOM_RIGHT)
+    return attention_cost(b * h, s, s, d, d, causal=causal_flag(attrs), mode=causal_mode(options), align=BOTTOM_RIGHT)
 
 
 def _resolver(module: str, attr: str):
@@ -169,10 +168,10 @@ composite_function("flash_attn_qkvpacked_api",
 @op_formula("flash_attn", args="q, k, v, fixed_seed_offset, attn_mask, dropout, is_causal, return_softmax, is_test, rng_name",
             convention="B*H*E*(D+Dv) MACs, E = Sq*Sk (causal 'half': bottom-right unmasked entries); "
                        "+5 FLOPs per entry", contraction=True)
-def flash_attn_op(ins, outs, attrs):
+def flash_attn_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bshd(*_qkv(ins))
     causal = causal_flag(attrs)
-    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(attrs), align=BOTTOM_RIGHT,
+    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(options), align=BOTTOM_RIGHT,
                           mask=ins.get("attn_mask") is not None)
 
 
@@ -180,17 +179,17 @@ def flash_attn_op(ins, outs, attrs):
                                   "window_size_left, window_size_right, softcap, num_splits, "
                                   "manual_set_pack_gqa, pack_gqa, sm_margin",
             convention="as flash_attn (sliding windows not read: counted dense/causal)", contraction=True)
-def flash_attn_v3_op(ins, outs, attrs):
+def flash_attn_v3_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bshd(*_qkv(ins))
-    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs), align=BOTTOM_RIGHT)
+    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(options), align=BOTTOM_RIGHT)
 
 
 @op_formula("flash_attn_qkvpacked", args="qkv, fixed_seed_offset, attn_mask, dropout, is_causal, return_softmax, "
                                          "is_test, rng_name",
             convention="as flash_attn on the packed q, k, v", contraction=True)
-def flash_attn_qkvpacked_op(ins, outs, attrs):
+def flash_attn_qkvpacked_op(ins, outs, attrs, options):
     b, s, h, d = _packed(ins.get("qkv"))
-    return attention_cost(b * h, s, s, d, d, causal=causal_flag(attrs), mode=causal_mode(attrs), align=BOTTOM_RIGHT,
+    return attention_cost(b * h, s, s, d, d, causal=causal_flag(attrs), mode=causal_mode(options), align=BOTTOM_RIGHT,
                           mask=ins.get("attn_mask") is not None)
 
 
@@ -199,12 +198,12 @@ def _sequences(ins, key="cu_seqlens_q") -> int:
     return max(int(cu[0]) - 1, 1) if cu else 1
 
 
-def _varlen(ins, q, k, v, attrs, mask=False):
+def _varlen(ins, q, k, v, attrs, options, mask=False):
     n = _sequences(ins)
     tq, h, d = (int(x) for x in q)
     tk = int(k[0])
     dv = int(v[-1]) if v is not None else d
-    return attention_cost(h, tq // n, tk // n, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs),
+    return attention_cost(h, tq // n, tk // n, d, dv, causal=causal_flag(attrs), mode=causal_mode(options),
                           align=BOTTOM_RIGHT, mask=mask, sequences=n)
 
 
@@ -215,8 +214,8 @@ _VARLEN_NOTE = "n equal sequences of Tq/n x Tk/n (n = len(cu_seqlens) - 1), flas
                                         "max_seqlen_q, max_seqlen_k, scale, dropout, is_causal, return_softmax, "
                                         "is_test, rng_name",
             convention=_VARLEN_NOTE, contraction=True)
-def flash_attn_unpadded_op(ins, outs, attrs):
-    return _varlen(ins, *_qkv(ins), attrs, mask=ins.get("attn_mask") is not None)
+def flash_attn_unpadded_op(ins, outs, attrs, options):
+    return _varlen(ins, *_qkv(ins), attrs, options, mask=ins.get("attn_mask") is not None)
 
 
 @op_formula("flash_attn_v3_varlen", args="q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_q, seqused_k, qv, q_descale, "
@@ -224,18 +223,18 @@ def flash_attn_unpadded_op(ins, outs, attrs):
                                          "window_size_left, window_size_right, softcap, num_splits, "
                                          "manual_set_pack_gqa, pack_gqa, sm_margin",
             convention=_VARLEN_NOTE, contraction=True)
-def flash_attn_v3_varlen_op(ins, outs, attrs):
-    return _varlen(ins, *_qkv(ins), attrs)
+def flash_attn_v3_varlen_op(ins, outs, attrs, options):
+    return _varlen(ins, *_qkv(ins), attrs, options)
 
 
 @op_formula("flash_attn_varlen_qkvpacked", args="qkv, cu_seqlens_q, cu_seqlens_k, fixed_seed_offset, attn_mask, "
                                                 "max_seqlen_q, max_seqlen_k, scale, dropout, is_causal, "
                                                 "return_softmax, is_test, rng_name, varlen_padded",
             convention=_VARLEN_NOTE + " on the packed q, k, v", contraction=True)
-def flash_attn_varlen_qkvpacked_op(ins, outs, attrs):
+def flash_attn_varlen_qkvpacked_op(ins, outs, attrs, options):
     _, t, h, d = _packed(ins.get("qkv"))
     n = _sequences(ins)
-    return attention_cost(h, t // n, t // n, d, d, causal=causal_flag(attrs), mode=causal_mode(attrs),
+    return attention_cost(h, t // n, t // n, d, d, causal=causal_flag(attrs), mode=causal_mode(options),
                           align=BOTTOM_RIGHT, mask=ins.get("attn_mask") is not None, sequences=n)
 
 
@@ -243,9 +242,9 @@ def flash_attn_varlen_qkvpacked_op(ins, outs, attrs):
                                         "return_softmax, is_test, rng_name",
             convention="as flash_attn; the data-dependent row masks are not read (dense/causal: an upper bound)",
             contraction=True)
-def flashmask_attention_op(ins, outs, attrs):
+def flashmask_attention_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bshd(*_qkv(ins))
-    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs), align=BOTTOM_RIGHT,
+    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(options), align=BOTTOM_RIGHT,
                           mask=ins.get("startend_row_indices") is not None)
 
 
@@ -258,9 +257,9 @@ def flashmask_attention_v2_op(ins, outs, attrs):
 @op_formula("memory_efficient_attention", args="query, key, value, bias, cu_seqlens_q, cu_seqlens_k, causal_diagonal, "
                                                "seqlen_k, max_seqlen_q, max_seqlen_k, is_causal, dropout_p, scale, is_test",
             convention="as scaled_dot_product_attention ([B, S, H, D], causal top-left)", contraction=True)
-def memory_efficient_attention_op(ins, outs, attrs):
+def memory_efficient_attention_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bshd(*_qkv(ins, ("query", "key", "value")))
-    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs), align=TOP_LEFT,
+    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(options), align=TOP_LEFT,
                           mask=ins.get("bias") is not None)
 
 
@@ -268,20 +267,20 @@ def memory_efficient_attention_op(ins, outs, attrs):
             args="query, key, value, seq_lens, kv_seq_lens, mask, scale, is_causal, pre_cache_length",
             convention="as scaled_dot_product_attention on the padded [B, H, S, D] (lengths not read: upper bound)",
             contraction=True)
-def variable_length_mea_op(ins, outs, attrs):
+def variable_length_mea_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bhsd(*_qkv(ins, ("query", "key", "value")))
-    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(attrs), align=TOP_LEFT,
+    return attention_cost(bh, sq, sk, d, dv, causal=causal_flag(attrs), mode=causal_mode(options), align=TOP_LEFT,
                           mask=ins.get("mask") is not None)
 
 
 @op_formula("fused_dot_product_attention", args="q, k, v, bias, cu_seqlen_q, cu_seqlen_k, scaling_factor, "
                                                 "dropout_prob, is_training, mask_type, bias_type",
             convention="as scaled_dot_product_attention (cuDNN; mask_type 'causal' is causal)", contraction=True)
-def fused_dot_product_attention_op(ins, outs, attrs):
+def fused_dot_product_attention_op(ins, outs, attrs, options):
     bh, sq, sk, d, dv = _bshd(*_qkv(ins))
     mask_type = str(attrs.get("mask_type") or "none")
     causal = "causal" in mask_type
-    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(attrs), align=TOP_LEFT,
+    return attention_cost(bh, sq, sk, d, dv, causal=causal, mode=causal_mode(options), align=TOP_LEFT,
                           mask=ins.get("bias") is not None or mask_type == "padding")
 
 

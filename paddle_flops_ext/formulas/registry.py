@@ -7,6 +7,7 @@ a :class:`Cost`. Two registries live here:
   and, with a ``pd_op.`` prefix, of PIR operations). Signature::
 
       fn(ins: dict[str, Shape | list[Shape] | None], outs: list[Shape], attrs: dict) -> Cost
+      fn(ins, outs, attrs, options) -> Cost       # reads profile's counting options
 
   ``ins`` maps each tensor argument's name (as in Paddle's op definition) to its
   shape, ``attrs`` maps each non-tensor argument to its value. The eager engine
@@ -26,6 +27,7 @@ so the coverage report can tell "free" from "unknown".
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -114,7 +116,13 @@ class OpSpec:
     convention: str             # one line, shown in the README table
     contraction: bool = False   # does it produce MACs (enters paddle_flops)
 
-    def cost(self, ins: dict, outs: list, attrs: dict) -> Cost:
+    takes_options: bool = False  # fn(ins, outs, attrs, options): reads counting options
+
+    def cost(self, ins: dict, outs: list, attrs: dict, options: Mapping | None = None) -> Cost:
+        """What one call costs; ``options`` are the counting options of
+        ``profile`` (``causal``), passed only to formulas that take them."""
+        if self.takes_options:
+            return self.fn(ins, outs, attrs, {**DEFAULT_OPTIONS, **(options or {})})
         return self.fn(ins, outs, attrs)
 
 
@@ -134,9 +142,10 @@ def op_formula(*names: str, args: str | Sequence[str] = "x", convention: str,
 
     def deco(fn: OpFn) -> OpFn:
         spec_args = _parse_args(args)
+        takes_options = len(inspect.signature(fn).parameters) >= 4
         for name in names:
             _check_new_op(name)
-            _OPS[name] = OpSpec(name, fn, spec_args, convention, contraction)
+            _OPS[name] = OpSpec(name, fn, spec_args, convention, contraction, takes_options)
         return fn
 
     return deco
@@ -184,18 +193,9 @@ def composite_functions() -> dict[str, Callable]:
     return out
 
 
-# Counting choices that formulas read from ``attrs`` (the engines merge them in).
+# Counting choices of ``profile`` (``causal``): a formula that takes a fourth
+# argument ``options`` receives them; they are never mixed into ``attrs``.
 DEFAULT_OPTIONS = {"causal": "full"}
-
-
-def apply_options(attrs: dict, options: Mapping) -> dict:
-    """Merge counting options into an op's ``attrs``. An op argument that has an
-    option's name (flash_attn's bool ``causal``) is kept as ``is_<name>``."""
-    for k, v in options.items():
-        if k in attrs:
-            attrs.setdefault("is_" + k, attrs[k])
-        attrs[k] = v
-    return attrs
 
 
 def canonical_op_name(name: str) -> str:
