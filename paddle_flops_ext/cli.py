@@ -228,7 +228,8 @@ def _forward_arity_error(model, shapes: list) -> UsageError | None:
 def _explain_forward_error(exc: Exception, dtype: str) -> UsageError:
     text = str(exc)
     cause = str(exc.__cause__ or "")
-    if dtype.startswith(("float", "bfloat")) and ("(Embedding)" in text or "embedding input" in cause):
+    layer_type = getattr(exc, "layer_type", None) or ""
+    if dtype.startswith(("float", "bfloat")) and ("Embedding" in layer_type or "embedding input" in cause):
         return UsageError("--dtype", f"an Embedding got {dtype} input — try --dtype int64 "
                                      f"(token ids; the first shape is then batch,sequence)")
     text = text.replace("Check input_size / inputs", "Check --input-size / --dtype")

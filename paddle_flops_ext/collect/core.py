@@ -225,7 +225,17 @@ class CompositeToken:
 
 
 class ForwardError(ValueError):
-    """The model's forward raised while being profiled."""
+    """The model's forward raised while being profiled. ``layer_path``,
+    ``layer_type`` and ``input_shapes`` describe the innermost layer call in
+    progress (None / [] if no layer had started); ``cause`` is the original
+    exception."""
+
+    def __init__(self, message: str, layer_path: str | None = None, layer_type: str | None = None,
+                 input_shapes: list | None = None, cause: BaseException | None = None):
+        super().__init__(message)
+        self.layer_path, self.layer_type = layer_path, layer_type
+        self.input_shapes = input_shapes or []
+        self.cause = cause
 
 
 class Attribution:
@@ -369,9 +379,15 @@ class Attribution:
             return MemoryError(f"ran out of memory running the forward{' in ' + where if where else ''}. "
                                f"Count this model without running it: mode='trace'. ({original})")
         if not where:
-            return ForwardError(f"the model's forward raised before any layer ran: {original}")
+            return ForwardError(f"the model's forward raised before any layer ran: {original}", cause=exc)
+        frame = self.stack[-1]
+        try:
+            shapes = self.shapes.nested((frame.args, frame.kwargs) if frame.kwargs else frame.args)
+        except Exception:  # noqa: BLE001 - only for the message
+            shapes = []
         return ForwardError(f"forward failed in {where}. Check input_size / inputs against what this "
-                            f"layer expects. Original error: {original}")
+                            f"layer expects. Original error: {original}",
+                            frame.record.path, type(frame.record.layer).__name__, shapes, exc)
 
 
 def first_line(exc: BaseException) -> str:
