@@ -7,7 +7,9 @@ strict check. Hand-derived contractions on top of the Conv/Linear hooks:
   numel(out) x Cin/groups x kh x kw, as a convolution;
 - DETR's MultiHeadAttention projects q, k, v with F.linear on one packed
   in_proj_weight (not nn.Linear sub-layers): B x (Lq + 2 Lk) x E x E, plus
-  the attention products 2 x B x Lq x Lk x E; out_proj is an nn.Linear.
+  the attention products 2 x B x Lq x Lk x E; out_proj is an nn.Linear;
+- GFL/PicoDet's Integral: F.linear of the softmaxed [N, reg_max + 1]
+  distribution with the 1-D ``project`` vector, one MAC per input element.
 """
 import copy
 import os
@@ -55,10 +57,15 @@ def ppdet_mha(layer, inputs, output):
     return proj + 2 * b * lq * lk * e
 
 
+def integral(layer, inputs, output):
+    return _expected.numel(inputs[0].shape)
+
+
 def extras():
     from paddle.vision.ops import DeformConv2D
+    from ppdet.modeling.heads.gfl_head import Integral
     from ppdet.modeling.layers import MultiHeadAttention
-    return {DeformConv2D: _expected.deform_conv_macs, MultiHeadAttention: ppdet_mha}
+    return {DeformConv2D: _expected.deform_conv_macs, MultiHeadAttention: ppdet_mha, Integral: integral}
 
 
 def det(mid, path, size=320, **kw):
@@ -76,5 +83,25 @@ SPECS = [
     det("FCOS-R50-FPN", "fcos/fcos_r50_fpn_1x_coco.yml"),
     det("DETR-R50", "detr/detr_r50_1x_coco.yml", trace="subprocess"),
 ]
+
+# PaddleDetection 2.6.0 post-processing (multiclass_nms3, matrix_nms, prior_box) builds
+# legacy-IR static ops through LayerHelper, which reject the PIR values that
+# paddle.jit.to_static produces in Paddle 3.3: such detectors cannot be traced at all
+_NMS = ("not traceable: ppdet 2.6.0 {op} is a legacy-IR op that rejects PIR values under "
+        "paddle.jit.to_static: expected trace == eager, got TraceError (issue 9)")
+TRACE_XFAIL = {
+    "PicoDet-S-LCNet": _NMS.format(op="multiclass_nms3"),
+    "YOLOv3-DarkNet53": _NMS.format(op="multiclass_nms3"),
+    "PP-YOLO-R50vd-DCNv2": _NMS.format(op="matrix_nms"),
+    "PP-YOLOE+-S": _NMS.format(op="multiclass_nms3"),
+    "SSD-MobileNetV1": _NMS.format(op="prior_box"),
+    "RetinaNet-R50-FPN": _NMS.format(op="multiclass_nms3"),
+    "FCOS-R50-FPN": _NMS.format(op="multiclass_nms3"),
+    "DETR-R50": "trace-vs-eager FLOPs difference (MACs equal): expected flops 20,691,504,618, "
+                "got 20,691,453,138 (issue 9)",
+}
+for _s in SPECS:
+    if _s.id in TRACE_XFAIL:
+        _s.xfail = dict(trace=TRACE_XFAIL[_s.id])
 
 globals().update(make_tests(__name__, SPECS))
