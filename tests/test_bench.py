@@ -327,14 +327,19 @@ RESULT_KEYS = {"model", "source", "batch_size", "input_size", "input_shapes", "m
                "precision", "weight_bytes", "task_index", "mode_index"}
 
 
+def install_module(tmp_path, monkeypatch, name, text):
+    """Write module ``name`` into ``tmp_path/mods`` and make it importable (fresh)."""
+    mod_dir = tmp_path / "mods"
+    mod_dir.mkdir(exist_ok=True)
+    (mod_dir / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(mod_dir))
+    sys.modules.pop(name, None)
+    return name
+
+
 @pytest.fixture
 def tiny_module(tmp_path, monkeypatch):
-    mod_dir = tmp_path / "mods"
-    mod_dir.mkdir()
-    (mod_dir / "pfe_bench_tiny.py").write_text(TINY_MODULE)
-    monkeypatch.syspath_prepend(str(mod_dir))
-    sys.modules.pop("pfe_bench_tiny", None)
-    return "pfe_bench_tiny:tiny"
+    return install_module(tmp_path, monkeypatch, "pfe_bench_tiny", TINY_MODULE) + ":tiny"
 
 
 def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):

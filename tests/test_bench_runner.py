@@ -13,6 +13,7 @@ import pytest
 
 from paddle_flops_ext.bench import cli, layers, roofline, runner
 from paddle_flops_ext.bench.report import summary_table
+from test_bench import install_module
 
 MODULE = textwrap.dedent("""
     import json, os
@@ -52,12 +53,7 @@ MODULE = textwrap.dedent("""
 
 @pytest.fixture
 def mods(tmp_path, monkeypatch):
-    d = tmp_path / "mods"
-    d.mkdir()
-    (d / "pfe_runner_mods.py").write_text(MODULE)
-    monkeypatch.syspath_prepend(str(d))
-    sys.modules.pop("pfe_runner_mods", None)
-    return "pfe_runner_mods"
+    return install_module(tmp_path, monkeypatch, "pfe_runner_mods", MODULE)
 
 
 FAST = ["--input-shape", "3,2,2", "--modes", "eager", "--repeats", "2", "--warmup", "0", "--quick",

@@ -40,7 +40,8 @@ def time_layers(model, inputs: list, *, warmup: int = 1, repeats: int = 5,
     """``{"total": s, "unhooked": s, "layers": {path: {"inclusive": s,
     "exclusive": s, "calls": n, "child_calls": n}}}`` with medians over
     ``repeats`` passes (path ``""`` is the model itself); ``unhooked`` is the
-    median of ``repeats`` passes after the hooks are removed."""
+    median of ``repeats`` passes without hooks, each run right after a hooked
+    pass."""
     import paddle
 
     sync = sync or (lambda: None)
@@ -64,32 +65,34 @@ def time_layers(model, inputs: list, *, warmup: int = 1, repeats: int = 5,
             stack[-1][2] += elapsed
             stack[-1][3] += 1
 
-    handles = []
-    for _, layer in model.named_sublayers(include_self=True):
-        handles.append(layer.register_forward_pre_hook(pre))
-        handles.append(layer.register_forward_post_hook(post))
-    per_pass: list[dict[int, list]] = []
-    try:
-        model.eval()
-        with paddle.no_grad():
-            for i in range(warmup + repeats):
-                current = {}
-                stack.clear()
-                sync()
-                model(*inputs)
-                if i >= warmup:
-                    per_pass.append(current)
-    finally:
+    def attach():
+        return [h for _, layer in model.named_sublayers(include_self=True)
+                for h in (layer.register_forward_pre_hook(pre), layer.register_forward_post_hook(post))]
+
+    def detach(handles):
         for h in handles:
             h.remove()
+
+    per_pass: list[dict[int, list]] = []
     unhooked = []
+    model.eval()
     with paddle.no_grad():
+        # a hooked pass, then an unhooked one, alternately: load changes hit both alike
         for i in range(warmup + repeats):
+            current = {}
+            stack.clear()
+            handles = attach()
+            try:
+                sync()
+                model(*inputs)
+            finally:
+                detach(handles)
             sync()
             t0 = clock()
             model(*inputs)
             sync()
             if i >= warmup:
+                per_pass.append(current)
                 unhooked.append(clock() - t0)
 
     layers = {}

@@ -172,8 +172,8 @@ def _layers(plt, doc, path, plot_model=None) -> bool:
         ax.grid(True, which="both", alpha=0.25)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("FLOP / byte (FLOPs: 2 per MAC; bytes: inputs + outputs + weights)", fontsize=8)
+    for ax in axes.flat[:len(panels)]:
+        ax.set_xlabel("FLOP / byte (FLOPs: 2 per MAC; bytes: inputs + outputs + weights)", fontsize=7)
     for ax in axes[:, 0]:
         ax.set_ylabel("achieved GFLOP/s (eager, exclusive time)", fontsize=8)
     per_row = min(5, len(handles))
