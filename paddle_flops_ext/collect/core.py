@@ -244,8 +244,14 @@ class Attribution:
     op-creation order."""
 
     def __init__(self, model, shapes, overrides=None, options=None, count_functional=True,
-                 time_layers=False, mark: Callable[[], int] | None = None):
+                 time_layers=False, mark: Callable[[], int] | None = None,
+                 on_op_record: Callable | None = None):
         self.model = model
+        # Optional observer of every op that runs outside a composite, whoever
+        # pays for it: ``on_op_record(record, name, args, kwargs, out)`` with the
+        # innermost layer's record (None outside the model's layers); legacy
+        # ops pass ``kwargs=None`` and their raw ``args``. Off by default.
+        self.on_op_record = on_op_record
         self.shapes = shapes
         self.overrides = overrides or {}
         self.options = {**registry.DEFAULT_OPTIONS, **(options or {})}
@@ -314,11 +320,15 @@ class Attribution:
 
     def on_op(self, name, args, kwargs, out) -> None:
         """Eager: an op ran."""
+        if self.on_op_record is not None and not self.composite_depth:
+            self.on_op_record(self.stack[-1].record if self.stack else None, name, args, kwargs, out)
         rec = self.payer()
         if rec is not None:
             self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
 
     def on_legacy_op(self, name, args, out) -> None:
+        if self.on_op_record is not None and not self.composite_depth:
+            self.on_op_record(self.stack[-1].record if self.stack else None, name, args, None, out)
         rec = self.payer()
         if rec is not None:
             self.count(rec, name, lambda spec: self.shapes.bind_legacy(spec.args, args), out)
@@ -350,6 +360,8 @@ class Attribution:
         self.composite_depth -= 1
         if self.mark:
             self.spans.append(Span(token.mark, self.mark(), None, False))
+        if self.on_op_record is not None and not self.composite_depth and not failed:
+            self.on_op_record(self.stack[-1].record if self.stack else None, token.name, args, kwargs, out)
         if token.record is not None and not failed:
             self.count(token.record, token.name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
 
