@@ -220,3 +220,20 @@ def test_bandwidth_working_sets_follow_the_caches():
     best, med = peak.cpu_copy_gbps(1000, threads=2, repeats=3, clock=clock,
                                    make_copy=lambda ws: ((lambda: None), 1e9))
     assert best == med == pytest.approx(4.0)        # 2 x 1e9 bytes in 0.5 s
+
+
+def test_pin_malloc_sets_both_glibc_thresholds_and_reports_failure():
+    calls = []
+
+    class Libc:
+        def __init__(self, ret):
+            self.ret = ret
+
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return self.ret
+    r = timing.pin_malloc(32 << 20, 1 << 30, libc=Libc(1))
+    assert r == {"applied": True, "mmap_threshold": 32 << 20, "trim_threshold": 1 << 30}
+    assert calls == [(timing.M_MMAP_THRESHOLD, 32 << 20), (timing.M_TRIM_THRESHOLD, 1 << 30)]
+    assert not timing.pin_malloc(libc=Libc(0))["applied"]
+    assert "no glibc mallopt" in timing.pin_malloc(libc=object())["reason"]

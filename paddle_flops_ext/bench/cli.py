@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot-model", default=None,
                    help="draw the per-layer roofline of this model only (default: one panel per model)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-pin-malloc", dest="pin_malloc", action="store_false",
+                   help="leave glibc's dynamic mmap threshold on (eager timings then depend on what "
+                        "the process allocated before)")
     p.add_argument("--verbose", action="store_true",
                    help="let Paddle's own warnings and C++ messages through to the terminal")
     return p
@@ -122,7 +125,7 @@ def config_from_args(args, argv, env=None):
         out=args.out or default_out_dir(), tag=args.tag, plots=args.plots, plot_model=args.plot_model,
         sample_shape=args.input_shape, dtype=args.dtype, noise_threshold=args.noise_threshold,
         load_threshold=args.load_threshold, load_wait_s=args.load_wait, progress=args.progress,
-        quiet=not args.verbose, rank=dist["rank"], world=dist["world"],
+        quiet=not args.verbose, pin_malloc=args.pin_malloc, rank=dist["rank"], world=dist["world"],
         command="paddle-flops bench" + ("" if not argv else " " + shlex.join(argv)))
 
 

@@ -137,8 +137,11 @@ def machine_text(doc: dict) -> str:
         f"OS: {m.get('os')}; Python {m.get('python')}; PaddlePaddle {m.get('paddle')} "
         f"(commit {str(m.get('paddle_commit'))[:10]}, CUDA build: {m.get('compiled_with_cuda')}, "
         f"oneDNN: {m.get('compiled_with_onednn')})",
-        f"Threads: {th.get('threads')} (set via {', '.join(th.get('applied_via', []))}; "
-        f"OMP_NUM_THREADS={th.get('OMP_NUM_THREADS')})",
+        f"Threads: {th.get('threads')} (set via {', '.join(th.get('applied_via', []))}, and again before "
+        f"every eager/to_static call; OMP_NUM_THREADS={th.get('OMP_NUM_THREADS')})",
+        "Allocator: " + (f"glibc mmap threshold pinned at {_gib(m['malloc']['mmap_threshold'])}, trim "
+                         f"threshold {_gib(m['malloc']['trim_threshold'])}" if (m.get("malloc") or {}).get("applied")
+                         else f"glibc defaults ({(m.get('malloc') or {}).get('reason', 'not recorded')})"),
         f"Load average (1/5/15 min) at start {m.get('load_average_start')}, "
         f"at end {m.get('load_average_end')}",
         *peak_lines(p),

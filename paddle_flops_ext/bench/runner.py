@@ -13,6 +13,7 @@ JSON schema (``bench_<device>.json``, ``"schema": "paddle_flops_ext.bench/2"``):
                   device, gpu_name?, threads: {threads, applied_via, cpu_count,
                   available_cores, OMP_NUM_THREADS},
                   caches: [{level, size_bytes, shared_by}],
+                  malloc: {applied, mmap_threshold, trim_threshold, reason?},
                   load_average_start, load_average_end},
       "config": {models, batch_sizes, input_sizes, seq_lens, modes, repeats
                  (null: adaptive), warmup, min_repeats, max_repeats, budget_s,
@@ -101,15 +102,15 @@ from .machine import describe_machine, load_average, load_check
 from .merge import dist_env, grid, merge_ranks, shard
 from .peak import combine_peaks, measure_peak
 from .roofline import apply_peak, per_layer_rows, summarize_kinds
-from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_timer, set_threads,
-                     thread_restorer, time_interleaved)
+from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_timer, pin_malloc,
+                     set_threads, thread_restorer, time_interleaved)
 from .zoo import make_inputs, resolve
 from ..quiet import quiet
 
 SCHEMA = "paddle_flops_ext.bench/2"
 CONFIG_KEYS = ("models", "batch_sizes", "input_sizes", "seq_lens", "modes", "repeats", "warmup",
                "min_repeats", "max_repeats", "budget_s", "ci_target", "per_layer", "per_layer_repeats",
-               "quick", "noise_threshold", "load_threshold", "load_wait_s", "rank", "world")
+               "quick", "noise_threshold", "load_threshold", "load_wait_s", "pin_malloc", "rank", "world")
 
 
 def default_out_dir(now=None) -> str:
@@ -149,6 +150,7 @@ class BenchConfig:
     load_wait_s: float = 10.0                  # wait at most this long for it (0: just record)
     progress: bool = True
     quiet: bool = True                         # keep Paddle's warnings / C++ prints off the terminal
+    pin_malloc: bool = True                    # fix glibc's mmap/trim thresholds (see timing.pin_malloc)
     command: str | None = None
     rank: int = 0                              # paddle.distributed.launch rank ...
     world: int = 1                             # ... and world size
@@ -453,12 +455,14 @@ def run_benchmark(config: BenchConfig) -> dict:
         if cfg.repeats:
             cfg.repeats = min(cfg.repeats, 3)
     validate(cfg)
+    malloc = pin_malloc() if cfg.pin_malloc else {"applied": False, "reason": "--no-pin-malloc"}
     with quiet(cfg.quiet):
         import paddle
     device = resolve_device(cfg.device)
     paddle.set_device(device)
     threads = set_threads(cfg.threads)
     machine = describe_machine(device, threads)
+    machine["malloc"] = malloc
     entries, notes = resolve(cfg.models, cfg.sample_shape, cfg.dtype)
     tasks = shard(grid(entries, cfg.batch_sizes, cfg.input_sizes, cfg.seq_lens), cfg.rank, cfg.world)
     stem = cfg.tag or f"bench_{'gpu' if device.startswith('gpu') else 'cpu'}"
