@@ -7,6 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["paddle_flops_ext", "paddle_flops_ext.*"]),
+    package_data={"paddle_flops_ext.llm": ["configs/*.json"]},
     python_requires=">=3.9",
     install_requires=["paddlepaddle>=3.0", "numpy>=1.26", "prettytable"],
     extras_require={
