@@ -11,6 +11,7 @@ _PUBLIC = {
     "ProfileResult": ".report.result", "LayerNode": ".report.result",
     "ForwardError": ".collect.core", "ModelChanged": ".collect.core",
     "ProfilingBusy": ".collect.patch", "TraceError": ".collect.program",
+    "profile_generation": ".llm.generation", "GenerationResult": ".llm.generation",
 }
 
 __all__ = list(_PUBLIC)

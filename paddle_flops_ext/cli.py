@@ -3,6 +3,7 @@
     paddle-flops profile MODEL [options]   count params / MACs / FLOPs (``profile`` may be left out)
     paddle-flops bench [options]           measured latency next to the counts
     paddle-flops formulas                  the table of counting conventions
+    paddle-flops llm CONFIG --seq-len N    a language model from its config.json, no weights
 
 Paddle is imported only when a command needs it, so ``--help`` and
 ``--version`` answer at once. A mistake in the command line ends with one or
@@ -18,7 +19,7 @@ from importlib import import_module
 import os
 import sys
 
-COMMANDS = ("profile", "bench", "formulas")
+COMMANDS = ("profile", "bench", "formulas", "llm")
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 FORMATS = ("table", "markdown", "csv", "json")
 FORMAT_OF_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json", ".txt": "table"}
@@ -191,6 +192,8 @@ def build_parser() -> Parser:
                    description="Print the counting convention of every layer type and operation "
                                "as Markdown tables (the README's 'Every formula' section).")
     formulas.set_defaults(run=run_formulas, command_parser=formulas)
+    from .llm.cli import add_llm_parser
+    add_llm_parser(sub, Parser, HelpFormatter)
     return parser
 
 

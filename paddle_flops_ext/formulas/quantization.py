@@ -69,14 +69,28 @@ def fused_transpose_split_quant_op(ins, outs, attrs):
     return pointwise(numel(ins.get("x")), BLOCK_QUANT + (1 if ins.get("input_scales") is not None else 0))
 
 
+WEIGHT_BITS = {"int8": 8, "int4": 4}
+
+
 def quantized_linear_cost(x, weight, out, bias) -> Cost:
     """x @ W^T with an on-the-fly dequantised weight: numel(out) x K MACs
-    (K = x.shape[-1]), 1 per stored weight element, bias adds."""
-    macs = numel(out) * int(x[-1])
-    return contraction(macs, numel(out) if bias is not None else 0) + pointwise(numel(weight), 1)
+    (K = x.shape[-1]), 1 per weight element (N x K logical weights, N =
+    out.shape[-1]: an int4 weight stored packed as [N/2, K] int8 still has
+    N x K weights to dequantise), bias adds."""
+    k = int(x[-1])
+    macs = numel(out) * k
+    return contraction(macs, numel(out) if bias is not None else 0) + pointwise(int(out[-1]) * k, 1)
 
 
-_QLINEAR = "numel(out) x K MACs + 1 per stored weight element (dequantise) + 1 per output for bias"
+def quantized_weight_bytes(in_features: int, out_features: int, weight_dtype: str = "int8") -> float:
+    """Bytes of a weight-only / LLM.int8 linear's weight: ``N x K`` weights
+    x their width (int8 1 byte, int4 half a byte; scales not included)."""
+    if weight_dtype not in WEIGHT_BITS:
+        raise ValueError(f"weight_dtype must be one of {', '.join(WEIGHT_BITS)}, got {weight_dtype!r}")
+    return in_features * out_features * WEIGHT_BITS[weight_dtype] / 8
+
+
+_QLINEAR = "numel(out) x K MACs + 1 per weight element, N x K (dequantise; int4 packs two per stored byte) + 1 per output for bias"
 
 
 @op_formula("weight_only_linear", args="x, weight, bias, weight_scale, weight_dtype, arch, group_size",

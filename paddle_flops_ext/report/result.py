@@ -82,6 +82,13 @@ class ProfileResult:
     mode: str = "eager"
     notes: list = field(default_factory=list)      # the INEXACT ones are also in ``inexact``
     inexact: list = field(default_factory=list)    # why counts may be wrong; empty when exact
+    moe: dict | None = None                        # mixture of experts: see paddle_flops_ext.llm.moe
+
+    @property
+    def active_params(self) -> int:
+        """Parameters one token uses: for a mixture-of-experts model, all but
+        the routed experts beyond its top-k (``moe``); else ``params``."""
+        return self.moe["active_params"] if self.moe else self.params
 
     @property
     def exact(self) -> bool:
@@ -220,4 +227,9 @@ def build_result(collection) -> "ProfileResult":
     result = ProfileResult(root=root, inputs=list(collection.inputs), mode=collection.mode)
     result.notes.extend(collection.inexact + collection.notes)
     result.inexact.extend(collection.inexact)
+    if collection.model is not None:
+        from ..llm.moe import moe_note, moe_structure
+        result.moe = moe_structure(collection.model)
+        if result.moe:
+            result.notes.append(moe_note(result.moe))
     return result
