@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -40,6 +41,16 @@ def load_snapshot() -> dict:
             "cpu_pressure_avg10": cpu_pressure()}
 
 
+def wait_quiet(max_s: float, threshold: float = 0.10) -> float:
+    """Seconds spent waiting for a quiet machine (at most ``max_s``)."""
+    t0 = time.monotonic()
+    while max_s > 0 and time.monotonic() - t0 < max_s:
+        frac = busy_fraction(3.0)
+        if frac is None or frac <= threshold:
+            break
+    return round(time.monotonic() - t0, 1)
+
+
 def spread(values: list) -> float:
     return (max(values) - min(values)) / min(values) if values and min(values) > 0 else float("nan")
 
@@ -53,7 +64,8 @@ def summarise(runs: list[dict]) -> list[dict]:
         lats = []
         for run in runs:
             r = next((r for r in run["doc"]["results"] if (r["model"], r["mode"]) == (model, mode)), None)
-            lats.append(r["latency_ms"] if r and r["status"] == "ran" else None)
+            lats.append(dict(r["latency_ms"], parallelism=r.get("parallelism"))
+                        if r and r["status"] == "ran" else None)
         meds = [lat["median"] for lat in lats if lat]
         rows.append({"model": model, "mode": mode, "latency_ms": lats, "spread": spread(meds),
                      "within_target": len(meds) == len(runs) and spread(meds) <= TARGET})
@@ -66,7 +78,9 @@ def to_markdown(report: dict) -> str:
            f"`python benchmarks/run_bench.py {' '.join(report['args'])}`  ",
            f"Created: {report['created']} by `python benchmarks/bench_stability.py"
            f"{' ' + ' '.join(report['script_args']) if report['script_args'] else ''}`", "",
-           f"Spread = (max - min) / min of the invocations' medians; target {100 * TARGET:.0f} %.", "",
+           f"Spread = (max - min) / min of the invocations' medians; target {100 * TARGET:.0f} %. "
+           f"CPU/wall: the benchmark process's CPU seconds per wall second while the mode was timed "
+           f"(2 threads: about 2 when both kept a CPU; near 1 or below when other processes took one).", "",
            "| Model | Mode | " + " | ".join(f"Invocation {i + 1}: median ms (95% CI, n)"
                                           for i in range(report["invocations"])) + " | Spread | Within 3 % |",
            "|---|---|" + "---:|" * report["invocations"] + "---:|---|"]
@@ -79,7 +93,8 @@ def to_markdown(report: dict) -> str:
                 cells.append(f"{lat['median']:.2f} (n {lat['n']})")
             else:
                 cells.append(f"{lat['median']:.2f} ({lat['ci_low']:.2f}-{lat['ci_high']:.2f}, n {lat['n']}"
-                             + ("" if lat.get("converged") else ", not converged") + ")")
+                             + ("" if lat.get("converged") else ", not converged")
+                             + (f", CPU/wall {lat['parallelism']:.2f}" if lat.get("parallelism") else "") + ")")
         out.append(f"| {row['model']} | {row['mode']} | " + " | ".join(cells)
                    + f" | {100 * row['spread']:.1f}% | {'yes' if row['within_target'] else 'no'} |")
     ok = sum(1 for r in report["rows"] if r["within_target"])
@@ -89,13 +104,13 @@ def to_markdown(report: dict) -> str:
             "invocation; pressure = Linux PSI `some avg10` (% of the last 10 s in which a runnable task "
             "waited for a CPU). The machine has "
             f"{os.cpu_count()} logical CPUs.", "",
-            "| Invocation | Wall s | Load avg before | Busy before | Pressure before | Load avg after "
+            "| Invocation | Waited s | Wall s | Load avg before | Busy before | Pressure before | Load avg after "
             "| Busy after | Pressure after | Exit |",
-            "|---:|---:|---|---:|---:|---|---:|---:|---:|"]
+            "|---:|---:|---:|---|---:|---:|---|---:|---:|---:|"]
     for i, run in enumerate(report["runs"]):
         b, a = run["load_before"], run["load_after"]
         pct = lambda x: "-" if x is None else f"{100 * x:.0f}%"  # noqa: E731
-        out.append(f"| {i + 1} | {run['wall_s']:.0f} | {b['load_average']} | {pct(b['busy_fraction'])} "
+        out.append(f"| {i + 1} | {run.get('waited_s', 0)} | {run['wall_s']:.0f} | {b['load_average']} | {pct(b['busy_fraction'])} "
                    f"| {b['cpu_pressure_avg10']} | {a['load_average']} | {pct(a['busy_fraction'])} "
                    f"| {a['cpu_pressure_avg10']} | {run['returncode']} |")
     peaks = [run["doc"]["peak"] for run in report["runs"]]
@@ -116,12 +131,16 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     p.add_argument("--tag", default="stability")
     p.add_argument("--note", default="", help="a sentence for the report (e.g. what else ran)")
+    p.add_argument("--wait-quiet", type=float, default=0.0,
+                   help="before each invocation wait up to this many seconds for other processes to use "
+                        "under 10%% of the CPUs (3 s windows)")
     args = p.parse_args(argv)
     bench_args = BASE + (LEGACY if args.legacy else []) + args.extra
     runs = []
     with tempfile.TemporaryDirectory(prefix="pfe_stability_") as tmp:
         for i in range(args.invocations):
             out = os.path.join(tmp, f"run{i}")
+            waited = wait_quiet(args.wait_quiet)
             before = load_snapshot()
             t0 = _dt.datetime.now()
             proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run_bench.py"), *bench_args,
@@ -136,7 +155,7 @@ def main(argv=None) -> int:
                 print(proc.stdout[-3000:], file=sys.stderr)
                 return 1
             runs.append({"doc": doc, "wall_s": wall, "load_before": before, "load_after": after,
-                         "returncode": proc.returncode})
+                         "returncode": proc.returncode, "waited_s": waited})
             print(f"invocation {i + 1}: " + ", ".join(
                 f"{r['model']} {r['mode']} {r['latency_ms']['median']:.2f} ms" for r in doc["results"]
                 if r["status"] == "ran"), flush=True)

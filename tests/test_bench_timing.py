@@ -65,7 +65,7 @@ def test_interleaved_rounds_rotate_the_order_and_stop_each_mode_on_its_own():
     fns = {"a": _fn("a", log), "b": _fn("b", log)}
     # "a" is constant (CI width 0: converges at min_repeats); "b" alternates 1/2 and never converges
     timer = FakeTimer({"a": [1.0] * 100, "b": [1.0, 2.0] * 50})
-    rule = timing.Adaptive(target=0.02, min_repeats=6, max_repeats=10, budget_s=1e9)
+    rule = timing.Adaptive(target=0.02, min_repeats=6, max_repeats=10, budget_s=1e9, per_round=1, rewarm=0)
     out = timing.time_interleaved(fns, warmup=2, rule=rule, timer=timer)
     assert log[:4] == ["a", "a", "b", "b"]          # warm-up, untimed
     assert timer.order[:6] == ["a", "b", "b", "a", "a", "b"]
@@ -83,7 +83,7 @@ def test_interleaved_budget_failures_and_before_hooks():
     boom.name = "bad"
     fns["bad"] = boom
     timer = FakeTimer({"slow": [1.0, 3.0] * 50})
-    rule = timing.Adaptive(target=0.01, min_repeats=6, max_repeats=1000, budget_s=12.0)
+    rule = timing.Adaptive(target=0.01, min_repeats=6, max_repeats=1000, budget_s=12.0, per_round=1, rewarm=0)
     out = timing.time_interleaved(fns, warmup=1, rule=rule, timer=timer,
                                   before={"slow": lambda: hooks.append(1)})
     assert "kernel exploded" in out["bad"].error and out["bad"].stats is None
@@ -101,6 +101,21 @@ def test_parallelism_is_process_cpu_time_per_wall_second_of_the_timed_calls():
     assert out["a"].spent == 12.0 and out["a"].cpu == 18.0
     assert out["a"].parallelism == pytest.approx(1.5)
     assert timing.Measurement().parallelism is None
+
+
+def test_each_turn_rewarms_untimed_then_times_a_block_of_calls():
+    log = []
+    fns = {"a": _fn("a", log), "b": _fn("b", log)}
+    timer = FakeTimer({"a": [1.0, 2.0] * 50, "b": [1.0, 2.0] * 50})       # never within the target
+    rule = timing.Adaptive(min_repeats=6, max_repeats=7, budget_s=1e9, per_round=3, rewarm=1, target=0.01)
+    out = timing.time_interleaved(fns, warmup=0, rule=rule, timer=timer)
+    # round 1: a (1 untimed + 3 timed), b (same); round 2 starts with b
+    assert log[:8] == ["a"] * 4 + ["b"] * 4 and log[8:12] == ["b"] * 4
+    assert timer.order[:6] == ["a"] * 3 + ["b"] * 3
+    # the last turn is cut at max_repeats: 3 + 3 + 1 timed calls
+    assert out["a"].stats.n == 7 and out["b"].stats.n == 7
+    with pytest.raises(ValueError):
+        timing.Adaptive(per_round=0)
 
 
 def test_fixed_rule_takes_exactly_n_samples():
