@@ -346,7 +346,8 @@ def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
     from paddle_flops_ext.cli import main
     out = tmp_path / "results"
     rc = main(["bench", "--models", tiny_module, "--repeats", "3", "--warmup", "1", "--out", str(out),
-               "--input-sizes", "16", "--batch-sizes", "1,2", "--quick", "--load-wait", "0"])
+               "--input-sizes", "16", "--batch-sizes", "1,2", "--quick", "--load-wait", "0",
+               "--modes", "eager,to_static,inference"])
     assert rc == 0
     names = set(os.listdir(out))
     assert {"bench_cpu.json", "bench_cpu.csv", "bench_cpu.md", "bench_cpu_layers.csv",
@@ -357,7 +358,8 @@ def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
             "notes"} <= set(doc)
     assert {"matmul_gflops_peak", "copy_gbps_peak", "ridge_flops_per_byte"} <= set(doc["peak"])
     assert {"cpu_model", "cpu_count", "paddle", "threads", "device"} <= set(doc["machine"])
-    assert len(doc["results"]) == 2 * 3                  # 2 batch sizes x 3 default modes
+    assert len(doc["results"]) == 2 * 3                  # 2 batch sizes x 3 modes
+    assert BenchConfig().modes == ["eager", "to_static", "inference", "inference_bf16", "inference_int8"]
     for r in doc["results"]:
         assert RESULT_KEYS <= set(r)
         assert r["status"] == "ran", r["reason"]

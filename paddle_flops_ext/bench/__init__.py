@@ -1,10 +1,18 @@
 """Benchmark harness: measured inference latency next to the static counts.
 
-- :mod:`.timing`   warm-up, device synchronisation, repeats, statistics
+- :mod:`.timing`   warm-up, device sync / CUDA events, interleaved adaptive
+                   repeats, the median's confidence interval, thread and
+                   allocator settings
 - :mod:`.modes`    eager, ``paddle.jit.to_static``, Paddle Inference predictor
-- :mod:`.peak`     the machine's measured matmul GFLOP/s and copy GB/s
-- :mod:`.layers`   per-layer wall time with forward hooks
-- :mod:`.roofline` bytes moved, arithmetic intensity, compute- or memory-bound
+                   (fp32, bf16, int8 reported unavailable, TensorRT)
+- :mod:`.peak`     measured matmul GFLOP/s per precision and copy GB/s per
+                   cache level and DRAM
+- :mod:`.layers`   per-layer wall time with forward hooks, the hooks' own
+                   overhead measured and subtracted
+- :mod:`.roofline` bytes moved, arithmetic intensity, the roof for each
+                   layer's working set, compute- or memory-bound
+- :mod:`.machine`  machine description, caches, the load check
+- :mod:`.merge`    sharding the grid across ranks, merging ranks / processes
 - :mod:`.zoo`      the embedded model zoo and ``module:callable`` models
 - :mod:`.runner`   the sweep (models x batch sizes x input sizes x modes)
 - :mod:`.report`   JSON / CSV / Markdown writers; :mod:`.plots` PNG plots

@@ -2,7 +2,8 @@
 
 With no arguments it runs the embedded zoo (see :mod:`.zoo`) at batch 1,
 224x224 images (sequence length 128 for the decoder), in eager, to_static
-and Paddle Inference modes with per-layer timing, and writes
+and Paddle Inference modes (fp32, bf16 where the CPU has it, int8 reported
+unavailable) with per-layer timing, and writes
 ``bench_<cpu|gpu>.{json,md,csv}`` plus plots into a new directory
 ``./paddle_flops_bench/<timestamp>/`` (``--out`` to choose), then prints a
 summary table.
@@ -57,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-sample input shape for module:callable models, e.g. 16 or 3,32,32 "
                         "(default: 3,S,S for each --input-sizes S)")
     p.add_argument("--dtype", default="float32", help="input dtype with --input-shape (default float32)")
-    p.add_argument("--modes", type=_names, default=["eager", "to_static", "inference"],
+    p.add_argument("--modes", type=_names, default=None,
                    help="eager,to_static,inference,inference_bf16,inference_int8,inference_trt "
-                        "(default eager,to_static,inference)")
+                        "(default eager,to_static,inference,inference_bf16,inference_int8)")
     t = p.add_argument_group("timing")
     t.add_argument("--repeats", type=int, default=None,
                    help="exactly N timed runs per mode (default: adaptive, see --ci-target)")
@@ -112,11 +113,12 @@ def _error(msg: str) -> int:
 
 def config_from_args(args, argv, env=None):
     from .merge import dist_env
+    from .modes import DEFAULT_MODES
     from .runner import BenchConfig, default_out_dir
     dist = dist_env(os.environ if env is None else env)
     return BenchConfig(
         models=args.models, batch_sizes=args.batch_sizes, input_sizes=args.input_sizes,
-        seq_lens=args.seq_lens, modes=args.modes, repeats=args.repeats, warmup=args.warmup,
+        seq_lens=args.seq_lens, modes=args.modes or list(DEFAULT_MODES), repeats=args.repeats, warmup=args.warmup,
         min_repeats=args.min_repeats, max_repeats=args.max_repeats, budget_s=args.budget,
         ci_target=args.ci_target, threads=args.threads,
         device=(f"gpu:{dist['device_id']}" if dist["world"] > 1 and str(args.device).startswith("gpu")

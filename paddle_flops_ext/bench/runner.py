@@ -127,7 +127,7 @@ class BenchConfig:
     batch_sizes: list = field(default_factory=lambda: [1])
     input_sizes: list = field(default_factory=lambda: [224])
     seq_lens: list = field(default_factory=lambda: [128])
-    modes: list = field(default_factory=lambda: ["eager", "to_static", "inference"])
+    modes: list = field(default_factory=lambda: list(modes_mod.DEFAULT_MODES))
     repeats: int | None = None                 # fixed count; None: adaptive
     warmup: int = 3
     min_repeats: int = 10                      # adaptive: at least this many samples ...
