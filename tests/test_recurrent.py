@@ -13,6 +13,7 @@ import paddle.nn as nn
 import pytest
 
 import paddle_flops_ext as pfe
+from paddle_hooks import paddle_view
 from formula_helpers import through_ops
 
 GATES = {"tanh": 1, "relu": 1, "LSTM": 4, "GRU": 3}
@@ -42,7 +43,7 @@ def network(kind, in_size, hidden, layers, directions, steps, batch, proj=0):
 
 def assert_layer_counts(r, macs, flops):
     assert (r.macs, r.flops) == (macs, flops)
-    assert r.paddle_flops == macs + (flops - 2 * macs)   # layers: MACs + their non-MAC work
+    assert paddle_view(r) == macs + (flops - 2 * macs)   # RNN layers are not hooked by paddle.flops
 
 
 MAKERS = {

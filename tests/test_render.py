@@ -60,7 +60,8 @@ def test_every_format_has_the_same_totals_uncounted_not_called_and_notes(depth):
 
     doc = json.loads(r.to_json(depth=depth))
     assert doc["total"] == {"macs": TOTAL_MACS, "flops": TOTAL_FLOPS, "paddle_flops": TOTAL_PADDLE,
-                            "params": TOTAL_PARAMS, "trainable_params": TOTAL_PARAMS}
+                            "params": TOTAL_PARAMS, "trainable_params": TOTAL_PARAMS,
+                            "paddle_flops_reported": 0, "paddle_params_reported": 0}
     assert doc["uncounted"] == [{"name": "exp", "kind": "op", "calls": 2, "layers": ["block"]}]
     assert doc["not_called"] == ["head"] and doc["notes"] == [NOTE]
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Protocol
 import paddle
 
 from ..formulas import registry
+from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE, correction_kind
 from ..formulas.registry import ZERO, Cost, HandlerError, LayerCall
 from .patch import Patches, ProfilingBusy, observing
 
@@ -67,6 +68,8 @@ class LayerRecord:
     seconds: float = 0.0               # inclusive wall time of its calls (time_layers)
     params: int = 0                    # set only where no model holds them (bare programs)
     trainable_params: int = 0
+    paddle_reported: int = 0           # what paddle.flops itself adds for this layer's calls
+    corrections: dict = field(default_factory=lambda: defaultdict(int))  # reported -> paddle_flops, by kind
 
     @property
     def depth(self) -> int:
@@ -303,10 +306,31 @@ class Attribution:
                 cost, how = spec.evaluate(rec.layer, call)
             except HandlerError as exc:
                 raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(rec.layer).__name__})") from exc
+            cost = self._paddle_convention(rec, cost, how, in_shapes, out_shapes)
             rec.cost = rec.cost + cost
             rec.counted_by = how
         elif not self.count_functional and not rec.layer._sub_layers:
             rec.counted_by = "none"
+
+    @staticmethod
+    def _paddle_convention(rec: LayerRecord, cost: Cost, how: str, in_shapes, out_shapes) -> Cost:
+        """``paddle_flops`` follows paddle.flops' coverage: a built-in formula
+        enters it only for the leaf types paddle.flops hooks (their counting
+        mistakes fixed); user handlers always. What paddle.flops itself would
+        add is kept in ``paddle_reported``, the difference by kind."""
+        layer = rec.layer
+        if how == "formula":
+            reported = PADDLE_FLOPS_TABLE.get(type(layer))
+            if reported is None:
+                return cost.with_paddle(0)
+            if not layer._sub_layers:
+                printed = reported(layer, in_shapes, out_shapes)
+                rec.paddle_reported += printed
+                if cost.paddle_flops != printed:
+                    rec.corrections[correction_kind(layer) or "other"] += cost.paddle_flops - printed
+        elif not layer._sub_layers:
+            rec.paddle_reported += cost.paddle_flops
+        return cost
 
     # -- operations --------------------------------------------------------
     def payer(self) -> LayerRecord | None:

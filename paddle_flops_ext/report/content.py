@@ -44,6 +44,9 @@ class Row:
     seconds: float | None = None  # wall time, inclusive of sub-layers (time_layers=True)
     counted_by: str | None = None
     ops: dict | None = None       # op name -> {"calls", "macs", "flops"} (JSON only)
+    backward_macs: int | None = None     # training=True: the backward of this row's work
+    backward_flops: int | None = None
+    optimizer_flops: int | None = None   # training=True: the optimizer step on its parameters
 
     @property
     def label(self) -> str:
@@ -60,6 +63,8 @@ class Totals:
     paddle_flops: int
     params: int
     trainable_params: int
+    paddle_flops_reported: int = 0    # what paddle.flops itself prints (reproduced)
+    paddle_params_reported: int = 0
 
     @property
     def non_trainable_params(self) -> int:
@@ -102,6 +107,36 @@ class Content:
     uncounted: list[UncountedWork] = field(default_factory=list)
     not_called: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reconciliation: list[dict] = field(default_factory=list)  # {"figure", "line", "delta"}
+    training: dict | None = None    # training=True: forward/backward/optimizer_step/training/hardware figures
+    memory: dict | None = None      # bytes: parameters, gradients, optimizer_states, activations, peak
+
+    def training_lines(self) -> list[str]:
+        """The footer lines for training figures and memory (every format)."""
+        from .render import human
+        lines = []
+        t = self.training
+        if t:
+            lines.append(
+                f"Training step: forward {human(t['forward_flops'])} + backward {human(t['backward_flops'])} "
+                f"(MACs {t['backward_macs']:,}) + optimizer step {human(t['optimizer_flops'])}"
+                f"{' (' + t['optimizer'] + ')' if t.get('optimizer') else ''} = training FLOPs "
+                f"{human(t['training_flops'])} ({t['training_flops']:,}); hardware FLOPs (with "
+                f"recomputation) {human(t['hardware_flops'])} ({t['hardware_flops']:,})")
+            if t.get("uncounted_backward"):
+                lines.append("Uncounted backward (no gradient formula): " + ", ".join(
+                    f"{u['name']} x{u['calls']}" for u in t["uncounted_backward"]))
+        m = self.memory
+        if m:
+            def part(key):
+                by = m["by_dtype"].get(key) or {}
+                detail = ", ".join(f"{d} {human(b)}B" for d, b in sorted(by.items()))
+                return f"{key.replace('_', ' ')} {human(m[key])}B" + (f" [{detail}]" if len(by) > 1 else "")
+            lines.append("Memory: " + "   ".join(part(k) for k in ("parameters", "gradients", "optimizer_states",
+                                                                    "activations"))
+                         + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes)"
+                         + (f"   amp {m['amp']}" if m.get("amp") else ""))
+        return lines
 
     # the footer every renderer shows ---------------------------------------
     def footer_lines(self) -> list[str]:
@@ -109,11 +144,14 @@ class Content:
         t = self.totals
         lines = [
             f"Total MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)} ({t.flops:,})   "
-            f"paddle.flops: {human(t.paddle_flops)} ({t.paddle_flops:,})",
+            f"paddle.flops corrected: {human(t.paddle_flops)} ({t.paddle_flops:,})",
             f"Total params: {human(t.params)} ({t.params:,})   "
             f"trainable: {human(t.trainable_params)} ({t.trainable_params:,})   "
             f"non-trainable: {t.non_trainable_params:,}",
             f"Rows: {self.legend}",
+            f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
+            f"{t.paddle_params_reported:,}" + ("" if not self.reconciliation else "; from there: " + "; ".join(
+                f"{r['figure']} {r['delta']:+,} {r['line']}" for r in self.reconciliation)),
         ]
         if self.rows_left_out:
             lines.append(f"Showing the top {len(self.rows)} rows by {self.ranked_by}; "
@@ -127,6 +165,7 @@ class Content:
             more = len(self.not_called) - len(shown)
             lines.append(f"Not called in forward (parameters still counted): {', '.join(shown)}"
                          + (f" and {more} more" if more else ""))
+        lines.extend(self.training_lines())
         lines.extend(f"Note: {note}" for note in self.notes)
         return lines
 
@@ -142,6 +181,9 @@ class Content:
             "uncounted": [u.to_dict() for u in self.uncounted],
             "not_called": list(self.not_called),
             "notes": list(self.notes),
+            "reconciliation": [dict(r) for r in self.reconciliation],
+            **({"training": dict(self.training)} if self.training else {}),
+            **({"memory": self.memory} if self.memory else {}),
         }
 
     # rendering (render.py) --------------------------------------------------

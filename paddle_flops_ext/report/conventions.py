@@ -17,10 +17,17 @@ def _group(items):
 
 
 def layer_table() -> str:
-    lines = ["| layer types | convention |", "|---|---|"]
+    """One row per formula; the last column says which of its types
+    paddle.flops hooks (only those enter ``paddle_flops``, with the
+    ``paddle:`` part of the convention; the others count 0 there)."""
+    from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE
+    hooked = {t.__name__ for t in PADDLE_FLOPS_TABLE}
+    lines = ["| layer types | convention | in `paddle_flops` (types paddle.flops hooks) |", "|---|---|---|"]
     groups = _group((t.__name__, s) for t, s in registry.layer_specs().items())
     for (fn, conv), names in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):
-        lines.append(f"| {', '.join(sorted(names))} | {conv} |")
+        counted = sorted(n for n in names if n in hooked)
+        cell = "all" if len(counted) == len(names) else (", ".join(counted) if counted else "none (0)")
+        lines.append(f"| {', '.join(sorted(names))} | {conv} | {cell} |")
     return "\n".join(lines)
 
 
@@ -49,3 +56,19 @@ def conventions_markdown() -> str:
         "### Operations\n\n" + op_table(),
         "### Free operations\n\n" + zero_cost_table(),
     ]) + "\n"
+
+
+def gradient_table() -> str:
+    """The README's gradient-operation table (Training cost), from
+    :mod:`paddle_flops_ext.formulas.gradients`: one row per formula, keyed by
+    the forward operation."""
+    from ..formulas import gradients
+    groups = _group(gradients.grad_specs().items())
+    lines = ["| forward operations | MACs? | backward convention (only inputs that need a gradient) |",
+             "|---|---|---|"]
+    for (fn, conv), names in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):
+        contraction = gradients.grad_specs()[names[0]].contraction
+        lines.append(f"| {', '.join(sorted(names))} | {'yes' if contraction else 'no'} | {conv} |")
+    lines.append("| every other free operation (reshape, transpose, concat, slicing, cast, ...) | no | "
+                 "0: the gradient is moved back |")
+    return "\n".join(lines) + "\n"

@@ -89,7 +89,8 @@ def render_markdown(content: Content) -> str:
 
 # CSV: the rows as they are, then one line per total / uncounted operation /
 # layer not called / note, told apart by the first column ("row").
-CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note")
+CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note", "reconciliation",
+                 "training", "memory")
 _CSV_ROW_KIND = {"layers": "layer", "types": "type", "ops": "op"}
 
 
@@ -107,7 +108,10 @@ def _csv_columns(content: Content) -> list[str]:
 def render_csv(content: Content) -> str:
     keys = _csv_columns(content)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["row"] + keys + ["counts"], extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=["row"] + keys + ["counts", "delta"], extrasaction="ignore",
+                       lineterminator="\n")
+    if content.memory:
+        w.fieldnames = list(w.fieldnames) + ["bytes"]
     w.writeheader()
     kind = _CSV_ROW_KIND[content.view]
     for row in content.rows:
@@ -122,6 +126,22 @@ def render_csv(content: Content) -> str:
         w.writerow({"row": "not_called", "name": name, "called": False})
     for note in content.notes:
         w.writerow({"row": "note", "name": note})
+    for r in content.reconciliation:
+        w.writerow({"row": "reconciliation", "name": r["line"], "type": r["figure"], "delta": r["delta"]})
+    if content.training:   # one line per figure: name = figure, flops (and macs) = value
+        t = content.training
+        for figure in ("forward", "backward"):
+            w.writerow({"row": "training", "name": figure, "macs": t[f"{figure}_macs"], "flops": t[f"{figure}_flops"]})
+        for figure, key in (("optimizer_step", "optimizer_flops"), ("training", "training_flops"),
+                            ("hardware", "hardware_flops"), ("recomputed_forward", "recomputed_flops")):
+            w.writerow({"row": "training", "name": figure, "type": t.get("optimizer") or "" if figure ==
+                        "optimizer_step" else "", "flops": t[key]})
+    if content.memory:     # one line per part and dtype: name = part, type = dtype, bytes
+        m = content.memory
+        for part in ("parameters", "gradients", "optimizer_states", "activations"):
+            for dtype, n in sorted((m["by_dtype"].get(part) or {}).items()):
+                w.writerow({"row": "memory", "name": part, "type": dtype, "bytes": n})
+        w.writerow({"row": "memory", "name": "peak", "type": "", "bytes": m["peak"]})
     return buf.getvalue()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..formulas.registry import ZERO, Cost
+from ..formulas.registry import numel as registry_numel
 
 
 @dataclass
@@ -26,7 +27,16 @@ class LayerNode:
     unknown_ops: dict = field(default_factory=dict)  # op name -> calls
     zero_ops: dict = field(default_factory=dict)     # op name -> calls
     seconds: float = 0.0
+    paddle_reported: int = 0       # what paddle.flops itself adds for this layer
+    params_reported: int = 0       # what paddle.flops adds to its parameter total for this layer
+    corrections: dict = field(default_factory=dict)  # kind -> paddle_flops - paddle_reported
     children: list = field(default_factory=list)
+    # training=True only: own backward / optimizer-step / recomputed-forward work
+    backward: Cost = ZERO
+    optimizer_step: Cost = ZERO
+    recompute: Cost = ZERO
+    backward_ops: dict = field(default_factory=dict)       # op name -> {"calls", "macs", "flops"}
+    uncounted_backward: dict = field(default_factory=dict)  # forward op name -> calls (no gradient formula)
     _total: Cost | None = field(default=None, repr=False, compare=False)
     _total_params: int = field(default=0, repr=False, compare=False)
     _total_trainable: int = field(default=0, repr=False, compare=False)
@@ -66,6 +76,14 @@ class LayerNode:
                 trainable += c._total_trainable
             node._total, node._total_params, node._total_trainable = total, params, trainable
 
+    def subtree(self, attr: str) -> Cost:
+        """Sum of a per-layer Cost field (``backward``, ``optimizer_step``,
+        ``recompute``) over this layer and everything below it."""
+        total = ZERO
+        for n in self.walk():
+            total = total + getattr(n, attr)
+        return total
+
     @property
     def is_leaf(self) -> bool:
         return not self.children
@@ -89,6 +107,51 @@ class ProfileResult:
         """Parameters one token uses: for a mixture-of-experts model, all but
         the routed experts beyond its top-k (``moe``); else ``params``."""
         return self.moe["active_params"] if self.moe else self.params
+    training: bool = False                         # profile(training=True)
+    optimizer: str | None = None                   # the optimizer whose step is counted
+    memory: dict | None = None                     # bytes: parameters, gradients, ..., peak, by_dtype
+
+    # training figures (None unless training=True) ----------------------
+    @property
+    def forward(self) -> Cost:
+        return self.root.total_cost
+
+    @property
+    def backward(self) -> Cost | None:
+        return self.root.subtree("backward") if self.training else None
+
+    @property
+    def optimizer_step(self) -> Cost | None:
+        return self.root.subtree("optimizer_step") if self.training else None
+
+    @property
+    def recomputed_forward(self) -> Cost | None:
+        return self.root.subtree("recompute") if self.training else None
+
+    @property
+    def training_flops(self) -> int | None:
+        """Model FLOPs of one step: forward + backward + optimizer step."""
+        if not self.training:
+            return None
+        return self.forward.flops + self.backward.flops + self.optimizer_step.flops
+
+    @property
+    def hardware_flops(self) -> int | None:
+        """What the hardware executes: ``training_flops`` + the forward of
+        recomputed blocks."""
+        if not self.training:
+            return None
+        return self.training_flops + self.recomputed_forward.flops
+
+    @property
+    def uncounted_backward(self) -> list[dict]:
+        out: dict[str, dict] = {}
+        for n in self.root.walk():
+            for op, calls in n.uncounted_backward.items():
+                entry = out.setdefault(op, {"name": op, "calls": 0, "layers": []})
+                entry["calls"] += calls
+                entry["layers"].append(n.display_name)
+        return sorted(out.values(), key=lambda e: -e["calls"])
 
     @property
     def exact(self) -> bool:
@@ -115,6 +178,53 @@ class ProfileResult:
     @property
     def trainable_params(self) -> int:
         return self.root.total_trainable_params
+
+    # reconciliation with paddle.flops -------------------------------------
+    @property
+    def paddle_flops_reported(self) -> int:
+        """The ``Total Flops`` that ``paddle.flops`` prints for this model and
+        input, reproduced from the records (its mistakes included; see
+        :mod:`paddle_flops_ext.formulas.paddle_reported`)."""
+        return sum(n.paddle_reported for n in self.root.walk())
+
+    @property
+    def paddle_params_reported(self) -> int:
+        """The ``Total Params`` that ``paddle.flops`` prints: parameters of
+        the leaf layers that ran, a shared one once per layer."""
+        return sum(n.params_reported for n in self.root.walk())
+
+    @property
+    def reconciliation(self) -> list[dict]:
+        """From what paddle.flops prints to our figures, one named line per
+        cause: ``{"figure", "line", "delta"}``; the deltas of a figure add
+        up to ``ours - reported``."""
+        from ..formulas.paddle_reported import CORRECTION_LINES
+        kinds: dict[str, int] = {}
+        functional = nonleaf = uncalled = 0
+        for n in self.root.walk():
+            for kind, delta in n.corrections.items():
+                kinds[kind] = kinds.get(kind, 0) + delta
+            if n.counted_by == "ops":
+                functional += n.cost.paddle_flops
+            if n.children:
+                nonleaf += n.params
+            elif not n.called:
+                uncalled += n.params
+        lines = [{"figure": "paddle_flops", "line": CORRECTION_LINES[k], "delta": d} for k, d in kinds.items() if d]
+        if functional:
+            lines.append({"figure": "paddle_flops", "line": CORRECTION_LINES["functional"], "delta": functional})
+        shared = self.paddle_params_reported - sum(n.params for n in self.root.walk() if not n.children and n.called)
+        for line, delta in (("parameters of layers that have sub-layers (paddle.flops counts leaf layers only)",
+                             nonleaf),
+                            ("parameters of layers that never ran", uncalled),
+                            ("shared parameters paddle.flops counts once per layer", -shared)):
+            if delta:
+                lines.append({"figure": "params", "line": line, "delta": delta})
+        non_trainable = self.params - self.trainable_params
+        if non_trainable:
+            lines.append({"figure": "trainable_params", "line": "non-trainable parameters (BatchNorm running "
+                          "statistics, frozen weights) that the params total includes", "delta": -non_trainable})
+        return lines
 
     def layers(self):
         """Every layer node, depth-first (the model first)."""
@@ -194,6 +304,51 @@ class ProfileResult:
                 f"trainable_params={self.trainable_params}, paddle_flops={self.paddle_flops})")
 
 
+def _with_repeats(rec, hooked: int) -> dict:
+    corrections = dict(rec.corrections)
+    if hooked > 1 and rec.paddle_reported:
+        corrections["repeated"] = -(hooked - 1) * rec.paddle_reported
+    return corrections
+
+
+def _leaf_params(layer) -> int:
+    """paddle.flops' parameter count for a layer that ran: all of a leaf
+    layer's parameters (BatchNorm statistics included), nothing for others."""
+    if layer._sub_layers:
+        return 0
+    return sum(registry_numel(p.shape) for p in layer._parameters.values() if p is not None)
+
+
+def _hook_multiplicity(model) -> dict[int, int]:
+    """How many hooks paddle.flops puts on each layer: ``Layer.apply`` visits a
+    layer once per distinct parent path, so a layer reachable under k names
+    is hooked (and counted) k times."""
+    order, seen, stack = [], set(), [model]
+    while stack:  # parents before children (DFS post-order, reversed)
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        order.append(layer)
+        stack.extend(s for s in layer._sub_layers.values() if s is not None)
+    parents: dict[int, list] = {}
+    for layer in order:
+        for child in dict.fromkeys(s for s in layer._sub_layers.values() if s is not None):
+            parents.setdefault(id(child), []).append(layer)
+    paths: dict[int, int] = {}
+
+    def count(layer) -> int:
+        key = id(layer)
+        if key not in paths:
+            ps = parents.get(key)
+            paths[key] = 1 if not ps else sum(count(p) for p in ps)
+        return paths[key]
+
+    for layer in order:
+        count(layer)
+    return paths
+
+
 def build_result(collection) -> "ProfileResult":
     """The result of a profile, for every mode: the tree of
     :class:`LayerNode` from an engine's :class:`~paddle_flops_ext.collect.core.Collection`
@@ -204,6 +359,7 @@ def build_result(collection) -> "ProfileResult":
 
     records = collection.records
     owners = parameter_owners(collection.model, [r.layer for r in records]) if collection.model is not None else {}
+    hooks = _hook_multiplicity(collection.model) if collection.model is not None else {}
     nodes: dict[int, LayerNode] = {}
     for rec in records:
         own = owners.get(id(rec.layer))
@@ -215,7 +371,10 @@ def build_result(collection) -> "ProfileResult":
             trainable_params=own.trainable if own else rec.trainable_params,
             cost=rec.cost, counted_by=rec.counted_by,
             ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
-            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds)
+            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds,
+            paddle_reported=rec.paddle_reported * hooks.get(id(rec.layer), 1),
+            corrections=_with_repeats(rec, hooks.get(id(rec.layer), 1)),
+            params_reported=_leaf_params(rec.layer) if rec.calls and rec.layer is not None else 0)
         nodes[id(rec)] = node
         if rec.parent is not None:
             nodes[id(rec.parent)].children.append(node)
@@ -232,4 +391,26 @@ def build_result(collection) -> "ProfileResult":
         result.moe = moe_structure(collection.model)
         if result.moe:
             result.notes.append(moe_note(result.moe))
+    return result
+
+
+def attach_training(result: "ProfileResult", training) -> "ProfileResult":
+    """Put a :class:`~paddle_flops_ext.training.Training` analysis on the
+    result's layer nodes (by dotted path)."""
+    result.training = True
+    result.optimizer = training.optimizer
+    result.memory = training.memory
+    nodes = {n.name: n for n in result.root.walk()}
+    for path, lt in training.per_layer.items():
+        node = nodes.get(path, result.root)
+        node.backward = node.backward + lt.backward
+        node.optimizer_step = node.optimizer_step + lt.optimizer
+        node.recompute = node.recompute + lt.recompute
+        for op, stat in lt.backward_ops.items():
+            mine = node.backward_ops.setdefault(op, {"calls": 0, "macs": 0, "flops": 0})
+            for k in mine:
+                mine[k] += stat[k]
+        for op, calls in lt.uncounted.items():
+            node.uncounted_backward[op] = node.uncounted_backward.get(op, 0) + calls
+    result.notes.extend(training.notes)
     return result

@@ -39,7 +39,9 @@ def _check(top, rank) -> None:
 
 def _totals(result) -> Totals:
     return Totals(macs=result.macs, flops=result.flops, paddle_flops=result.paddle_flops,
-                  params=result.params, trainable_params=result.trainable_params)
+                  params=result.params, trainable_params=result.trainable_params,
+                  paddle_flops_reported=result.paddle_flops_reported,
+                  paddle_params_reported=result.paddle_params_reported)
 
 
 def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Content:
@@ -57,7 +59,35 @@ def _content(result, view, counts, legend, columns, rows, top, rank, depth=None)
         ranked_by=rank, mode=result.mode, inputs=list(result.inputs), depth=depth, top=top,
         rows_left_out=left_out,
         uncounted=[UncountedWork(u["name"], u["kind"], u["calls"], tuple(u["layers"])) for u in result.uncounted],
-        not_called=list(result.not_called), notes=list(result.notes))
+        not_called=list(result.not_called), notes=list(result.notes),
+        reconciliation=result.reconciliation,
+        training=_training_totals(result), memory=getattr(result, "memory", None))
+
+
+def _training_totals(result) -> dict | None:
+    if not getattr(result, "training", False):
+        return None
+    fwd, bwd, opt = result.forward, result.backward, result.optimizer_step
+    return {"forward_macs": fwd.macs, "forward_flops": fwd.flops, "backward_macs": bwd.macs,
+            "backward_flops": bwd.flops, "optimizer_flops": opt.flops, "optimizer": result.optimizer,
+            "training_flops": result.training_flops, "hardware_flops": result.hardware_flops,
+            "recomputed_flops": result.recomputed_forward.flops,
+            "uncounted_backward": result.uncounted_backward}
+
+
+_TRAINING_COLUMNS = [Column("backward_macs", "Bwd MACs", "count"), Column("backward_flops", "Bwd FLOPs", "count"),
+                     Column("optimizer_flops", "Optim FLOPs", "count")]
+
+
+def _with_training(result, columns: list, rows: list, costs) -> list:
+    """Training columns and values: ``costs(row) -> (backward Cost, optimizer Cost)``."""
+    if not getattr(result, "training", False):
+        return columns
+    for row in rows:
+        bwd, opt = costs(row)
+        row.backward_macs, row.backward_flops, row.optimizer_flops = bwd.macs, bwd.flops, opt.flops
+    at = next((i for i, c in enumerate(columns) if c.key == "share"), len(columns))
+    return columns[:at] + _TRAINING_COLUMNS + columns[at:]
 
 
 def _timed(result) -> bool:
@@ -71,6 +101,8 @@ def _shows_in_flat_view(node) -> bool:
     parameters (the model itself only when it does)."""
     c = node.cost
     if node.is_leaf:
+        return True
+    if node.backward.flops:
         return True
     if node.name == "":
         return bool(c.flops or node.params or node.unknown_ops)
@@ -104,9 +136,14 @@ def layers(result, depth: int | None = None, top: int | None = None, rank: str =
                   f"everything below it.")
         nodes = [n for n in result.root.walk() if n.depth <= depth]
     rows = [_layer_row(n, subtree=depth is not None, timed=timed) for n in nodes]
+    by_row = {id(r): n for r, n in zip(rows, nodes)}
+    subtree = depth is not None
     columns = [Column("name", "Layer", "text"), Column("type", "Type", "text"),
                Column("input_shape", "Input shape", "shape"), Column("output_shape", "Output shape", "shape")]
     columns += _count_columns(counts, rank)
+    columns = _with_training(result, columns, rows, lambda r: (
+        (by_row[id(r)].subtree("backward"), by_row[id(r)].subtree("optimizer_step")) if subtree
+        else (by_row[id(r)].backward, by_row[id(r)].optimizer_step)))
     if timed:
         columns.append(Column("seconds", "Time ms (incl. sub-layers)", "seconds"))
     return _content(result, "layers", counts, legend, columns, rows, top, rank, depth)
@@ -130,6 +167,13 @@ def by_type(result, top: int | None = None, rank: str = "flops") -> Content:
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -(r.params or 0), r.name))
     columns = [Column("name", "Layer type", "text"), Column("layers", "Layers", "count"),
                Column("calls", "Calls", "count")] + _count_columns(OWN, rank)
+    if getattr(result, "training", False):
+        sums: dict = {}
+        for node in result.root.walk():
+            bwd, opt = sums.get(node.type, (None, None))
+            sums[node.type] = (node.backward if bwd is None else bwd + node.backward,
+                               node.optimizer_step if opt is None else opt + node.optimizer_step)
+        columns = _with_training(result, columns, ordered, lambda r: sums[r.name])
     legend = "per layer type, the sum of those layers' own work (rows sum to the totals)."
     return _content(result, "types", OWN, legend, columns, ordered, top, rank)
 
@@ -160,9 +204,32 @@ def by_operator(result, top: int | None = None, rank: str = "flops") -> Content:
         whole_layer = node.counted_by not in ("ops",) and node.called
         if whole_layer or rest_macs or rest_flops:
             add(node.type, _COUNTED_AS.get(node.counted_by, node.counted_by), node.calls, rest_macs, rest_flops)
+    if getattr(result, "training", False):   # backward per forward op; the optimizer step on its own row
+        from ..formulas.registry import ZERO, Cost
+        bwd: dict = {}
+        for node in result.root.walk():
+            for op, st in node.backward_ops.items():
+                bwd[op] = bwd.get(op, ZERO) + Cost(st["macs"], st["flops"], 0)
+                if not any(k[0] == op for k in rows):
+                    rows[(op, "operation")] = Row(name=op, type="operation")
+        opt = result.optimizer_step
+        if opt.flops:
+            rows[(result.optimizer or "optimizer", "optimizer step")] = Row(name=result.optimizer or "optimizer",
+                                                                            type="optimizer step")
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -r.calls, r.name))
     columns = [Column("name", "Operation", "text"), Column("type", "Counted as", "text"),
                Column("calls", "Calls", "count")] + _count_columns(OWN, rank, with_params=False)
+    if getattr(result, "training", False):
+        first: set = set()
+
+        def op_costs(r):
+            if r.type == "optimizer step":
+                return ZERO, opt
+            if r.name in first:   # one row per op carries its backward
+                return ZERO, ZERO
+            first.add(r.name)
+            return bwd.get(r.name, ZERO), ZERO
+        columns = _with_training(result, columns, ordered, op_costs)
     legend = ("per operation (layers counted by a formula as a whole appear under their type); "
               "rows sum to the totals.")
     return _content(result, "ops", OWN, legend, columns, ordered, top, rank)
