@@ -51,7 +51,7 @@ def unregister(layer_type) -> None:
 
 def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=None,
             count_functional=True, strict=False, mode="auto", time_layers=False,
-            causal="full", dtype=None) -> ProfileResult:
+            causal="full", dtype=None, training=False, optimizer=None, amp=False) -> ProfileResult:
     """Count parameters, MACs and FLOPs of ``net`` for one forward pass.
 
     Give the input one way: ``input_size`` (random input in the model's
@@ -71,6 +71,11 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     programs and ``paddle.jit.load``-ed models and runs everything else; a
     failed trace of a model that has weights is counted eagerly, with a note.
     ``time_layers``: inclusive wall time per layer (eager only).
+    ``training``: also count one training step (eager only): ``r.backward``,
+    ``r.optimizer_step`` (of ``optimizer``: ``"sgd"``, ``"momentum"``,
+    ``"adam"``, ``"adamw"`` or a ``paddle.optimizer.Optimizer``),
+    ``r.training_flops``, ``r.hardware_flops`` and ``r.memory`` for training
+    (``amp``: ``True``/``"O2"`` or ``"O1"``); see :mod:`paddle_flops_ext.training`.
 
     The model, Paddle's global state and the global RNGs are as before when
     this returns or raises (see the README's guarantees).
@@ -83,12 +88,44 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
         _check_float_dtype(dtype)
     overrides = registry.user_layer_specs(custom_ops)
     options = {"causal": causal}
+    if training:
+        from .training import check_amp, optimizer_name
+        optimizer_name(optimizer), check_amp(amp)
+        with session() as patches:
+            collection, train = _collect_training(patches, net, input_size, inputs, input_spec, overrides,
+                                                  options, count_functional, mode, time_layers, dtype,
+                                                  optimizer, amp)
+        from .report.result import attach_training
+        return _check_strict(attach_training(build_result(collection), train), strict)
+    if optimizer is not None or amp:
+        raise ValueError("optimizer= and amp= describe a training step: pass training=True with them")
     # The session first: one profile at a time, so what we read of Paddle's
     # state (dynamic mode) is not another thread's trace in progress.
     with session() as patches:
         collection = _collect(patches, net, input_size, inputs, input_spec, overrides, options,
                               count_functional, mode, time_layers, dtype)
-    return _check_strict(build_result(collection), strict)
+    result = build_result(collection)
+    from .training import inference_memory
+    result.memory = inference_memory(collection.model, result)
+    return _check_strict(result, strict)
+
+
+def _collect_training(patches, net, input_size, inputs, input_spec, overrides, options, count_functional, mode,
+                      time_layers, dtype, optimizer, amp):
+    if not isinstance(net, paddle.nn.Layer):
+        raise NotImplementedError("training=True counts a paddle.nn.Layer by running its forward; a program "
+                                  "is not supported yet")
+    if mode == "trace" or (mode == "auto" and (isinstance(net, _loaded_layer_types()) or _has_lazy_parameters(net))):
+        raise NotImplementedError("training=True is counted in eager mode only for now (trace mode's backward "
+                                  "program is not counted yet); use mode='eager' with a model that has weights")
+    if not paddle.in_dynamic_mode():
+        raise RuntimeError("profile() was called in static-graph mode (after paddle.enable_static()); "
+                           "call paddle.disable_static() first")
+    _only_eager("time_layers", time_layers, "training=True")
+    from .training import collect_training
+    args, kwargs = build_call_args(net, input_size, inputs, input_spec, dtype=dtype)
+    return collect_training(patches, net, args, kwargs, overrides=overrides, options=options,
+                            count_functional=count_functional, optimizer=optimizer, amp=amp)
 
 
 def _collect(patches, net, input_size, inputs, input_spec, overrides, options, count_functional, mode,

@@ -156,6 +156,15 @@ def _add_profile_parser(sub) -> None:
                      help="exit with status 1 if anything ran with no counting formula")
     cnt.add_argument("--time-layers", action="store_true",
                      help="also measure rough wall time per layer (a time column)")
+    trn = p.add_argument_group("training")
+    trn.add_argument("--train", action="store_true",
+                     help="also count one training step: backward, optimizer step, training and hardware "
+                          "FLOPs, training memory (eager only)")
+    trn.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default=None,
+                     help="the optimizer whose step is counted (needs --train)")
+    trn.add_argument("--amp", choices=("O1", "O2"), default=None,
+                     help="mixed precision for the memory estimate: O1 half activations, O2 also half "
+                          "parameters/gradients plus fp32 master weights (needs --train)")
     out = p.add_argument_group("report")
     out.add_argument("--by", choices=("layer", "type", "op"), default="layer",
                      help="one row per layer (own work), per layer type, or per operation")
@@ -256,8 +265,9 @@ def _profile(args):
             raise error
         specs = [paddle.static.InputSpec(shape, args.dtype) for shape in args.input_size]
         try:
+            training = {"training": True, "optimizer": args.optimizer, "amp": args.amp or False} if args.train else {}
             return profile(model, input_spec=specs, mode=args.mode, causal=args.causal,
-                           count_functional=args.count_functional, time_layers=args.time_layers)
+                           count_functional=args.count_functional, time_layers=args.time_layers, **training)
         except ForwardError as exc:
             raise _explain_forward_error(exc, args.dtype) from exc
 
@@ -268,6 +278,10 @@ def _check_combinations(parser: Parser, args) -> None:
         parser.error(f"argument --depth: applies to --by layer only (got --by {args.by}); drop --depth")
     if args.sort == "params" and args.by == "op":
         parser.error("argument --sort: operations hold no parameters; use --sort flops or macs with --by op")
+    if (args.optimizer or args.amp) and not args.train:
+        parser.error(f"argument --{'optimizer' if args.optimizer else 'amp'}: describes a training step; add --train")
+    if args.train and args.mode == "trace":
+        parser.error("argument --train: training cost is counted in eager mode only; drop --mode trace")
     if args.format is None:
         suffix = os.path.splitext(args.output or "")[1].lower()
         args.format = FORMAT_OF_SUFFIX.get(suffix, "table")

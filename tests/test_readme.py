@@ -38,3 +38,10 @@ def test_readme_python_examples_run_as_written(tmp_path):
         proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"README python block {i} failed:\n{code}\n{proc.stderr[-2000:]}"
+
+
+def test_readme_gradient_table_matches_registry():
+    from paddle_flops_ext.report.conventions import gradient_table
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = text.split("<!-- gradients:start -->\n", 1)[1].split("<!-- gradients:end -->", 1)[0]
+    assert section == gradient_table()
