@@ -174,6 +174,9 @@ def test_gpt_backward_matmuls_are_twice_the_forward():
     assert r.macs == forward
     assert r.backward.macs == 2 * forward
     assert not r.uncounted_backward
+    # nanoGPT / PaLM: 6 N T + 12 L H Q T with N the matmul weights (H Q = e, T tokens of length seq)
+    n = layers * 12 * e * e + e * vocab
+    assert 2 * (r.macs + r.backward.macs) == 6 * n * t + 12 * layers * e * seq * t
 
 
 # --------------------------------------------------------------------------- recompute
