@@ -558,9 +558,8 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
                 raise RuntimeError(f"decode step {what} at {c3} keys is {getattr(r3, what)}, off the line "
                                    f"{a} + {b} x context through {c1} and {c2}")
     exact = all(r.exact for r in results)
-    for r in results:
-        for n in r.inexact if hasattr(r, "inexact") else []:
-            notes.append(f"INEXACT: {n}")
+    for n in dict.fromkeys(n for r in results for n in getattr(r, "inexact", [])):
+        notes.append(n if n.startswith("INEXACT") else f"INEXACT: {n}")
     uncounted = sorted({u["name"] for r in results for u in r.uncounted})
     if uncounted:
         notes.append("ran with no formula (counted 0): " + ", ".join(uncounted))
