@@ -71,7 +71,7 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     programs and ``paddle.jit.load``-ed models and runs everything else; a
     failed trace of a model that has weights is counted eagerly, with a note.
     ``time_layers``: inclusive wall time per layer (eager only).
-    ``training``: also count one training step (eager only): ``r.backward``,
+    ``training``: also count one training step (eager and trace): ``r.backward``,
     ``r.optimizer_step`` (of ``optimizer``: ``"sgd"``, ``"momentum"``,
     ``"adam"``, ``"adamw"`` or a ``paddle.optimizer.Optimizer``),
     ``r.training_flops``, ``r.hardware_flops`` and ``r.memory`` for training
@@ -115,9 +115,15 @@ def _collect_training(patches, net, input_size, inputs, input_spec, overrides, o
     if not isinstance(net, paddle.nn.Layer):
         raise NotImplementedError("training=True counts a paddle.nn.Layer by running its forward; a program "
                                   "is not supported yet")
-    if mode == "trace" or (mode == "auto" and (isinstance(net, _loaded_layer_types()) or _has_lazy_parameters(net))):
-        raise NotImplementedError("training=True is counted in eager mode only for now (trace mode's backward "
-                                  "program is not counted yet); use mode='eager' with a model that has weights")
+    if isinstance(net, _loaded_layer_types()):
+        raise NotImplementedError("training=True is not supported for paddle.jit.load-ed models (no trainable "
+                                  "Layer to differentiate); profile the original Layer")
+    if mode == "trace" or (mode == "auto" and _has_lazy_parameters(net)):
+        _only_eager("time_layers", time_layers, "mode='trace'")
+        from .training import collect_trace_training
+        return collect_trace_training(patches, net, input_size, inputs, input_spec, overrides=overrides,
+                                      options=options, count_functional=count_functional, dtype=dtype,
+                                      optimizer=optimizer, amp=amp)
     if not paddle.in_dynamic_mode():
         raise RuntimeError("profile() was called in static-graph mode (after paddle.enable_static()); "
                            "call paddle.disable_static() first")

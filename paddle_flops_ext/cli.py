@@ -159,7 +159,7 @@ def _add_profile_parser(sub) -> None:
     trn = p.add_argument_group("training")
     trn.add_argument("--train", action="store_true",
                      help="also count one training step: backward, optimizer step, training and hardware "
-                          "FLOPs, training memory (eager only)")
+                          "FLOPs, training memory (eager or --mode trace)")
     trn.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default=None,
                      help="the optimizer whose step is counted (needs --train)")
     trn.add_argument("--amp", choices=("O1", "O2"), default=None,
@@ -280,8 +280,6 @@ def _check_combinations(parser: Parser, args) -> None:
         parser.error("argument --sort: operations hold no parameters; use --sort flops or macs with --by op")
     if (args.optimizer or args.amp) and not args.train:
         parser.error(f"argument --{'optimizer' if args.optimizer else 'amp'}: describes a training step; add --train")
-    if args.train and args.mode == "trace":
-        parser.error("argument --train: training cost is counted in eager mode only; drop --mode trace")
     if args.format is None:
         suffix = os.path.splitext(args.output or "")[1].lower()
         args.format = FORMAT_OF_SUFFIX.get(suffix, "table")

@@ -132,55 +132,75 @@ def _shape_of(value):
     return tuple(value.shape) if isinstance(value, paddle.Tensor) else None
 
 
-def nbytes(t) -> int:
-    return int(math.prod(t.shape)) * t.element_size()
+_DTYPE_SIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
+               "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
+               "float8_e4m3fn": 1, "float8_e5m2": 1}
+
+
+def nbytes(t, shape=None) -> int:
+    """Bytes of an eager tensor, a (lazy) parameter or a PIR value."""
+    dims = t.shape if shape is None else shape
+    return int(math.prod(int(d) for d in dims)) * _DTYPE_SIZE.get(_dtype(t), 4)
 
 
 class Recorder:
     """The ``on_op_record`` observer: one :class:`OpEvent` per operation,
-    backward costs per layer."""
+    backward costs per layer. Works on eager tensors (keyed by identity, kept
+    alive while recording) and on PIR values (trace mode: keyed by hash)."""
 
-    def __init__(self, options):
+    def __init__(self, options, key=id, shape_of=_shape_of, size_of=None):
         self.options = options
+        self.key, self.shape_of = key, shape_of
+        self.size_of = size_of or nbytes
         self.events: list[OpEvent] = []
         self.layers: dict = defaultdict(LayerTraining)
         self.region = 0
         self.regions = 0
-        self.uses: dict[int, int] = defaultdict(int)        # id(tensor) -> consumers needing its gradient
-        self.producer: dict[int, object] = {}
-        self.keep: dict[int, object] = {}                    # every tensor seen (ids stay unique)
+        self.uses: dict = defaultdict(int)        # key(tensor) -> consumers needing its gradient
+        self.producer: dict = {}
+        self.keep: dict = {}                      # every tensor seen (ids stay unique)
+        self.params: set = set()                  # keys of parameter tensors (not activations)
+        self.marks = None                         # trace: op-creation positions of recompute blocks
+        self.spans: list = []
 
     def __call__(self, record, name, args, kwargs, out):
-        outs = _tensors(out)
+        """Eager: bind an op call's arguments by name, then :meth:`add`."""
         spec = registry.lookup_op(name)
         arg_names = spec.args if spec is not None else gradients.argument_names(name)
         if kwargs is None:
             tensors, attrs = bind_legacy_arguments(arg_names, args, _tensor_or_none)
         else:
             tensors, attrs = bind_op_arguments(arg_names, args, kwargs, _tensor_or_none)
+        self.add(record, name, tensors, attrs, _tensors(out))
+
+    def add(self, record, name, tensors: dict, attrs: dict, outs: list):
+        """One operation: ``tensors`` maps argument names to tensors (a list
+        for a list argument, None when absent), ``outs`` its output tensors."""
+        key, shape_of = self.key, self.shape_of
+        spec = registry.lookup_op(name)
         flat = [t for v in tensors.values() if v is not None for t in (v if isinstance(v, list) else [v])]
         for t in flat + outs:
-            self.keep[id(t)] = t
+            self.keep[key(t)] = t
         for t in outs:
-            self.producer.setdefault(id(t), record)
+            self.producer.setdefault(key(t), record)
         event = OpEvent(record, name, outs, flat, [], 0, self.region)
         self.events.append(event)
-        needs = [n for n, v in tensors.items() if isinstance(v, paddle.Tensor) and not v.stop_gradient]
+        needs = [n for n, v in tensors.items() if v is not None and not isinstance(v, list) and not v.stop_gradient]
         needs += [f"{n}[{i}]" for n, v in tensors.items() if isinstance(v, list)
                   for i, t in enumerate(v) if not t.stop_gradient]
         needs += list({n.split("[")[0] for n in needs if "[" in n})
         if not needs:
             return
         for n, v in tensors.items():
-            if isinstance(v, paddle.Tensor) and n in needs:
-                self.uses[id(v)] += 1
-            elif isinstance(v, list):
+            if isinstance(v, list):
                 for i, t in enumerate(v):
                     if f"{n}[{i}]" in needs:
-                        self.uses[id(t)] += 1
-        ins = {n: (None if v is None else [tuple(t.shape) for t in v] if isinstance(v, list) else tuple(v.shape))
+                        self.uses[key(t)] += 1
+            elif v is not None and n in needs:
+                self.uses[key(v)] += 1
+        ins = {n: (None if v is None else [shape_of(t) for t in v] if isinstance(v, list) else shape_of(v))
                for n, v in tensors.items()}
-        out_shapes = [tuple(t.shape) for t in outs]
+        out_shapes = [shape_of(t) for t in outs]
         forward = spec.cost(ins, out_shapes, attrs, self.options) if spec is not None else ZERO
         layer = self.layers[record.path if record is not None else ""]
         if self.region:
@@ -203,8 +223,8 @@ class Recorder:
             else:
                 v = tensors.get(n)
                 event.saved.extend(v if isinstance(v, list) else [v] if v is not None else [])
-        if extra:
-            event.saved_extra = int(extra) * (outs[0].element_size() if outs else 4)
+        if extra and outs:
+            event.saved_extra = int(extra) * (self.size_of(outs[0]) // max(math.prod(out_shapes[0]), 1))
 
     def accumulation(self) -> None:
         """A tensor whose gradient comes from several consumers: (uses - 1)
@@ -214,7 +234,7 @@ class Recorder:
                 t = self.keep[key]
                 rec = self.producer.get(key)
                 layer = self.layers[rec.path if rec is not None else ""]
-                n = int(math.prod(t.shape)) * (uses - 1)
+                n = int(math.prod(self.shape_of(t))) * (uses - 1)
                 layer.backward = layer.backward + Cost(0, n, 0)
                 stat = layer.backward_ops["gradient accumulation"]
                 stat["calls"] += uses - 1
@@ -237,10 +257,14 @@ def _patch_recompute(patches, recorder: Recorder, modules) -> None:
             kwargs.pop(k, None)
         recorder.regions += 1
         outer, recorder.region = recorder.region, recorder.regions
+        marks = recorder.marks if not paddle.in_dynamic_mode() else None
+        lo = marks() if marks is not None else 0
         try:
             return function(*args, **kwargs)
         finally:
             recorder.region = outer
+            if marks is not None:
+                recorder.spans.append((lo, marks(), recorder.regions if not outer else outer))
 
     recompute.__wrapped__ = original
     for module in list(_paddle_modules()) + list(modules):
@@ -341,7 +365,8 @@ def _charge_optimizer(recorder, order, trainable, name) -> None:
 # --------------------------------------------------------------------------- memory
 
 def _dtype(t) -> str:
-    return str(t.dtype).replace("paddle.", "")
+    name = str(t.dtype).replace("paddle.", "")
+    return {"float": "float32", "double": "float64", "half": "float16"}.get(name, name)
 
 
 def _add(table: dict, dtype: str, n: int) -> None:
@@ -350,13 +375,6 @@ def _add(table: dict, dtype: str, n: int) -> None:
 
 
 _HALF = "float16"
-
-
-def _act_bytes(t, amp) -> tuple[str, int]:
-    dtype = _dtype(t)
-    if amp and dtype == "float32":
-        return _HALF, int(math.prod(t.shape)) * 2
-    return dtype, nbytes(t)
 
 
 def estimate_memory(model, recorder, outputs, inputs, trainable, optimizer, amp) -> dict:
@@ -380,52 +398,61 @@ def estimate_memory(model, recorder, outputs, inputs, trainable, optimizer, amp)
         _add(grads, dtype, n)
     states = optimizer_state_bytes(trainable, optimizer, amp)
     # activations: what the backward keeps; inside a recompute block only the block's inputs
+    key = recorder.key
+    skip = recorder.params | seen_params
+
+    def ab(t):
+        dtype, n = _dtype(t), recorder.size_of(t)
+        if amp and dtype == "float32":
+            return _HALF, n // 2
+        return dtype, n
+
     acts: dict = {}
-    kept: dict[int, object] = {}
+    kept: dict = {}
     region_saved: dict[int, int] = defaultdict(int)
-    produced_in: dict[int, int] = {}
+    produced_in: dict = {}
     for ev in recorder.events:
         for t in ev.outs:
-            produced_in.setdefault(id(t), ev.region)
+            produced_in.setdefault(key(t), ev.region)
     for ev in recorder.events:
         for t in ev.saved:
-            if id(t) in seen_params or id(t) in kept:
+            k = key(t)
+            if k in skip or k in kept:
                 continue
-            if ev.region and produced_in.get(id(t), 0) == ev.region:
-                region_saved[ev.region] += _act_bytes(t, amp)[1]
+            if ev.region and produced_in.get(k, 0) == ev.region:
+                region_saved[ev.region] += ab(t)[1]
                 continue
-            kept[id(t)] = t
+            kept[k] = t
         if ev.saved_extra:
             if ev.region:
                 region_saved[ev.region] += ev.saved_extra // (2 if amp else 1)
             else:
-                _add(acts, _act_bytes(ev.outs[0], amp)[0] if ev.outs else "float32",
-                     ev.saved_extra // (2 if amp else 1))
+                _add(acts, ab(ev.outs[0])[0] if ev.outs else "float32", ev.saved_extra // (2 if amp else 1))
     for t in kept.values():
-        _add(acts, *_act_bytes(t, amp))
+        _add(acts, *ab(t))
     activations = sum(acts.values())
     # peak of the forward: live tensors in op order (a tensor dies after its last use unless kept)
-    last_use: dict[int, int] = {}
+    last_use: dict = {}
     for i, ev in enumerate(recorder.events):
         for t in ev.ins:
-            last_use[id(t)] = i
-    keep_alive = set(kept) | {id(t) for t in outputs}
-    live, fwd_peak, alive = 0, 0, {}
+            last_use[key(t)] = i
+    keep_alive = set(kept) | {key(t) for t in outputs}
+    alive: dict = {}
     for t in inputs:
-        if id(t) not in seen_params:
-            alive[id(t)] = _act_bytes(t, amp)[1]
-    live = sum(alive.values())
-    biggest = 0
+        if key(t) not in skip:
+            alive[key(t)] = ab(t)[1]
+    live, fwd_peak, biggest = sum(alive.values()), 0, 0
     for i, ev in enumerate(recorder.events):
         for t in ev.outs:
-            if id(t) not in alive and id(t) not in seen_params:
-                alive[id(t)] = b = _act_bytes(t, amp)[1]
+            k = key(t)
+            if k not in alive and k not in skip:
+                alive[k] = b = ab(t)[1]
                 live += b
                 biggest = max(biggest, b)
         live += ev.saved_extra
         fwd_peak = max(fwd_peak, live)
         for t in ev.ins + ev.outs:
-            k = id(t)
+            k = key(t)
             if k in alive and last_use.get(k, -1) <= i and k not in keep_alive:
                 live -= alive.pop(k)
     trained = bool(trainable) or activations
@@ -485,3 +512,130 @@ def inference_memory(model, result) -> dict:
             n = sum(int(math.prod(s)) for s in node.input_shape) + sum(int(math.prod(s)) for s in node.output_shape)
             largest = max(largest, n * float_size)
     return memory_dict(params, {}, {}, {}, sum(params.values()) + largest, None, None)
+
+
+# --------------------------------------------------------------------------- trace mode
+
+def collect_trace_training(patches, net, input_size=None, inputs=None, input_spec=None, *, overrides=None,
+                           options=None, count_functional=True, dtype=None, optimizer=None, amp=None):
+    """Trace mode: the same analysis on the traced program, shape-only.
+    Each program operation (composites as one, as in eager) is priced by the
+    gradient formula of its forward op, with "needs a gradient" read off the
+    PIR values' ``stop_gradient`` (propagated by Paddle while building the
+    program, as in eager). Inputs need no gradient (as synthesized eager
+    inputs)."""
+    import functools
+
+    from .collect import program as P
+    for t in _tensors([list(inputs) if isinstance(inputs, (list, tuple)) else inputs]):
+        if not t.stop_gradient:
+            raise NotImplementedError("training=True in trace mode treats every input as needing no gradient; "
+                                      "an input with stop_gradient=False needs mode='eager'")
+    P._defer_interrupts(patches)
+    plan_args, plan_kwargs = P._input_plan(net, input_size, inputs, input_spec, dtype)
+    input_shapes = [tuple(p.shape) for p in P._placeholders((plan_args, plan_kwargs))]
+    batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
+    shapes = P._Shapes(batch)
+    recorder = Recorder({**registry.DEFAULT_OPTIONS, **(options or {})}, key=_value_key, shape_of=shapes.of,
+                        size_of=lambda v: nbytes(v, shapes.of(v) or ()))
+    recorder.marks = P._Marks()
+    composites = []
+    patches.setattr(P, "Attribution", functools.partial(
+        Attribution, on_op_record=lambda rec, name, args, kwargs, out: composites.append((rec, name, args, kwargs, out))))
+    from .collect.eager import model_modules
+    from .collect.core import layer_records
+    _patch_recompute(patches, recorder, model_modules(r.layer for r in layer_records(net)))
+    program, attribution, how = P._trace(patches, net, plan_args, plan_kwargs, overrides, options,
+                                         count_functional, batch)
+    # the forward, exactly as collect_trace counts it
+    fshapes = attribution.shapes
+    all_ops = list(P._walk(program.global_block()))
+    ops = [op for op in all_ops if not P._is_plumbing(op.name())]
+    for op, span in P._owners(ops, attribution.spans):
+        if span is not None and span.counts_ops and span.record is not None:
+            P._count_program_op(attribution, span.record, op, fshapes)
+    collection = Collection(net, attribution.order, input_shapes, "trace")
+    collection.notes.extend(P._notes(P._control_flow_kinds(all_ops), fshapes, how))
+    collection.inexact.extend(P._inexact(fshapes))
+    # the backward, op by op in creation order; a composite is one op at its position
+    comp_spans = [sp for sp in attribution.spans if sp.record is None]
+    outer = [sp for sp in comp_spans if not any(o.lo < sp.lo and sp.hi <= o.hi for o in comp_spans if o is not sp)]
+    outer.sort(key=lambda sp: sp.lo)
+    layer_spans = [sp for sp in attribution.spans if sp.record is not None]
+    items = [(sp.lo, 0, i) for i, sp in enumerate(outer)]
+    for op in all_ops:
+        name = op.name()
+        if name == "builtin.parameter":
+            recorder.params.update(_value_key(r) for r in op.results())
+        if P._is_plumbing(name) or any(sp.lo < op.id() < sp.hi for sp in outer):
+            continue
+        items.append((op.id(), 1, op))
+    owner = {op.id(): (sp.record if sp is not None else None) for op, sp in P._owners(
+        [it[2] for it in items if it[1] == 1], layer_spans)}
+    data = [r for op in all_ops if op.name() == "pd_op.data" for r in op.results()]
+    for pos, kind, item in sorted(items, key=lambda it: (it[0], it[1])):
+        recorder.region = next((reg for lo, hi, reg in recorder.spans if lo < pos < hi), 0)
+        if kind == 0:
+            rec, name, args, kwargs, out = composites[item]
+            spec = registry.lookup_op(name)
+            tensors, attrs = bind_op_arguments(spec.args if spec else (), args, kwargs,
+                                               lambda v: v if P._is_value(v) else None)
+            recorder.add(rec, name, tensors, attrs, [v for v in _flat_values(out, P)])
+            continue
+        tensors, attrs, outs = _program_op_tensors(item, fshapes, P)
+        recorder.add(owner.get(item.id()), item.name(), tensors, attrs, outs)
+    recorder.region = 0
+    recorder.accumulation()
+    name = optimizer_name(optimizer)
+    trainable = _trainable(net, optimizer)
+    _charge_optimizer(recorder, attribution.order, trainable, name)
+    memory = estimate_memory(net, recorder, [], data, trainable, name, check_amp(amp))
+    notes = ([f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops"]
+             if recorder.regions else [])
+    return collection, Training(dict(recorder.layers), name, check_amp(amp), memory, notes)
+
+
+def _value_key(v):
+    """A PIR value's identity (its Python wrappers differ and hash apart)."""
+    return v.id
+
+
+def _flat_values(out, P) -> list:
+    if P._is_value(out):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [v for o in out for v in _flat_values(o, P)]
+    return []
+
+
+def _program_op_tensors(op, shapes, P):
+    """``(tensors by argument name, attrs, output values)`` of a program op."""
+    ins, _, attrs = P._op_arguments(op, shapes)
+    try:
+        names = list(op.get_input_names())
+    except Exception:  # noqa: BLE001
+        names = []
+    tensors = {}
+    for i in range(op.num_operands()):
+        name = names[i] if i < len(names) else f"arg{i}"
+        if name not in ins:
+            continue
+        src = op.operand_source(i)
+        if src is None or not src.initialized():
+            tensors[name] = None
+            continue
+        producer = src.get_defining_op()
+        if producer is not None and producer.name() == "builtin.combine":
+            tensors[name] = list(producer.operands_source())
+        else:
+            tensors[name] = src
+    outs = []
+    for r in op.results():
+        if P._is_vector(r):
+            for user in r.all_used_ops():
+                if user.name() == "builtin.split":
+                    outs.extend(user.results())
+                    break
+        elif shapes.of(r) is not None:
+            outs.append(r)
+    return tensors, attrs, outs

@@ -46,7 +46,8 @@ class GradSpec:
     def cost(self, ins, outs, attrs, grads, forward: Cost) -> Cost:
         if not grads:
             return ZERO
-        return self.fn(ins, outs, attrs, frozenset(grads), forward)
+        cost = self.fn(ins, outs, attrs, frozenset(grads), forward)
+        return Cost(cost.macs, cost.flops, 0)   # paddle.flops has no backward convention
 
 
 _GRADS: dict[str, GradSpec] = {}
@@ -120,11 +121,11 @@ def matmul_grad(ins, outs, attrs, grads, forward):
 
 @grad_formula("linear", "fc",
               convention="x and weight: the forward's MACs each (dX = dO W^T, dW = X^T dO); "
-                         "bias: 1 add per output element (dO summed over rows)",
+                         "bias: numel(out) - numel(bias) adds (dO summed over rows, as a broadcast add)",
               saves=_saves(("x", ("weight",)), ("weight", ("x",))), contraction=True)
 def linear_grad(ins, outs, attrs, grads, forward):
     macs = forward.macs * len(grads & {"x", "weight"})
-    bias = numel(_out(outs)) if "bias" in grads and ins.get("bias") is not None else 0
+    bias = _reduce_adds(ins.get("bias"), _out(outs)) if "bias" in grads and ins.get("bias") is not None else 0
     return contraction(macs, bias)
 
 
@@ -145,7 +146,7 @@ def addmm_grad(ins, outs, attrs, grads, forward):
                            ("weight", ("x",))), contraction=True)
 def conv_grad(ins, outs, attrs, grads, forward):
     n = len(grads & {"input", "filter", "x", "weight"})
-    bias = numel(_out(outs)) if "bias" in grads and ins.get("bias") is not None else 0
+    bias = _reduce_adds(ins.get("bias"), _out(outs)) if "bias" in grads and ins.get("bias") is not None else 0
     return contraction(forward.macs * n, bias)
 
 
