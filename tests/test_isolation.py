@@ -521,7 +521,8 @@ def test_dict_of_tensors_as_one_input(mode):
 
 
 class ShapeFromTensor(nn.Layer):
-    """Forward computes a size at run time (a -1 in the traced program)."""
+    """Forward computes a size at run time with paddle.shape (a -1 in a
+    plainly traced program)."""
 
     def __init__(self):
         super().__init__()
@@ -532,11 +533,28 @@ class ShapeFromTensor(nn.Layer):
         return self.o(x.reshape([b, -1, 64]))
 
 
-def test_trace_with_run_time_sizes_is_loudly_inexact_never_silently_small():
+class DataDependent(nn.Layer):
+    """A size that depends on the data (how many entries are positive)."""
+
+    def __init__(self):
+        super().__init__()
+        self.o = nn.Linear(3, 64)
+
+    def forward(self, x):
+        return self.o(paddle.nonzero(x > 0).astype("float32"))   # [how many, 3]
+
+
+def test_trace_resolves_sizes_computed_from_known_shapes():
     eager = pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="eager")
-    assert eager.macs == 2 * 128 * 64 * 64 and eager.exact
     trace = pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="trace")
+    assert eager.macs == trace.macs == 2 * 128 * 64 * 64 and trace.exact
+    assert (eager.flops, eager.params) == (trace.flops, trace.params)
+
+
+def test_trace_with_data_dependent_sizes_is_loudly_inexact_never_silently_small():
+    trace = pfe.profile(DataDependent(), [2, 128, 64], mode="trace")
     assert not trace.exact and "INEXACT" in trace.inexact[0] and trace.notes[0] == trace.inexact[0]
     assert "INEXACT" in trace.table() and "INEXACT" in trace.to_json() and "INEXACT" in trace.to_csv()
     with pytest.raises(RuntimeError, match="not exact"):
-        pfe.profile(ShapeFromTensor(), [2, 128, 64], mode="trace", strict=True)
+        pfe.profile(DataDependent(), [2, 128, 64], mode="trace", strict=True)
+    assert pfe.profile(DataDependent(), [2, 128, 64]).exact   # auto runs it

@@ -176,8 +176,37 @@ def bind_legacy_arguments(arg_names, args, shape_of):
     return ins, attrs
 
 
+def is_integer_dtype(dtype) -> bool:
+    """int*/uint*/bool (Paddle's eager and PIR dtypes print alike)."""
+    text = str(dtype).lower()
+    return "int" in text or "bool" in text
+
+
+def all_integer(value, dtype_of) -> bool:
+    """Every tensor in a (nested) value has an integer/bool dtype (False if
+    there is none)."""
+    found = False
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+            continue
+        dtype = dtype_of(v)
+        if dtype is None:
+            continue
+        if not is_integer_dtype(dtype):
+            return False
+        found = True
+    return found
+
+
 class EagerShapes:
     """The shape reader for eager tensors."""
+
+    @staticmethod
+    def integer(value) -> bool:
+        return all_integer(value, lambda v: v.dtype if isinstance(v, paddle.Tensor) else None)
 
     _shape = staticmethod(eager_shape)
 
@@ -348,24 +377,36 @@ class Attribution:
             self.on_op_record(self.stack[-1].record if self.stack else None, name, args, kwargs, out)
         rec = self.payer()
         if rec is not None:
-            self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
+            self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
+                       integer=lambda: self.shapes.integer((args, list(kwargs.values()), out)))
 
     def on_legacy_op(self, name, args, out) -> None:
         if self.on_op_record is not None and not self.composite_depth:
             self.on_op_record(self.stack[-1].record if self.stack else None, name, args, None, out)
         rec = self.payer()
         if rec is not None:
-            self.count(rec, name, lambda spec: self.shapes.bind_legacy(spec.args, args), out)
+            self.count(rec, name, lambda spec: self.shapes.bind_legacy(spec.args, args), out,
+                       integer=lambda: self.shapes.integer((args, out)))
 
-    def count(self, rec: LayerRecord, name: str, bind: Callable, out, outs: list | None = None) -> None:
-        """Charge ``rec`` for one op; ``bind(spec) -> (ins, attrs)``."""
+    def count(self, rec: LayerRecord, name: str, bind: Callable, out, outs: list | None = None,
+              integer: Callable[[], bool] | None = None) -> None:
+        """Charge ``rec`` for one op; ``bind(spec) -> (ins, attrs)``.
+        ``integer()``: every tensor the op reads and writes is an integer/bool
+        tensor (default: judged from ``out``). Work on integers only (sizes,
+        indices, masks) is not floating-point work: such ops cost 0, in both
+        modes alike; contractions count whatever their dtype (int8 GEMMs), and
+        an op that reads floats (NMS on boxes) counts even if it returns
+        indices."""
         spec = registry.lookup_op(name)
+        canon = registry.canonical_op_name(name)
         if spec is None:
-            canon = registry.canonical_op_name(name)
             if registry.zero_cost_reason(name) is not None:
                 rec.zero_ops[canon] += 1
             else:
                 rec.unknown_ops[canon] += 1
+            return
+        if not spec.contraction and (integer() if integer is not None else self.shapes.integer(out)):
+            rec.zero_ops[canon] += 1
             return
         ins, attrs = bind(spec)
         cost = spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs, self.options)
@@ -387,7 +428,8 @@ class Attribution:
         if self.on_op_record is not None and not self.composite_depth and not failed:
             self.on_op_record(self.stack[-1].record if self.stack else None, token.name, args, kwargs, out)
         if token.record is not None and not failed:
-            self.count(token.record, token.name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out)
+            self.count(token.record, token.name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
+                       integer=lambda: self.shapes.integer((args, list(kwargs.values()), out)))
 
     # -- failures ----------------------------------------------------------
     def where(self) -> str:

@@ -100,20 +100,23 @@ program's ``pd_op.data`` placeholders in order), else 1; a note says so.
 from __future__ import annotations
 
 import math
+import operator
+import sys
 import threading
 import traceback
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import paddle
 
 from ..formulas import registry
-from .core import (Attribution, Collection, LayerRecord, Span, bind_op_arguments, bracket_layer_calls,
-                   first_line, guard_model, guard_process)
+from .core import (Attribution, Collection, LayerRecord, Span, all_integer, bind_op_arguments,
+                   bracket_layer_calls, first_line, guard_model, guard_process)
 from .eager import model_modules
 from .inputs import check_size, dtype_name, build_call_args
 from .intercept import observe_ops
-from .patch import Patches
+from .patch import Patches, observing
 
 __all__ = ["collect_trace", "collect_program", "is_program", "TraceError"]
 
@@ -239,6 +242,10 @@ class _Shapes:
 
     def handler_view(self, value):
         return _shape_only(value, self)
+
+    @staticmethod
+    def integer(value) -> bool:
+        return all_integer(value, lambda v: v.dtype if _is_value(v) or isinstance(v, paddle.Tensor) else None)
 
 
 class _ShapeOnly:
@@ -432,21 +439,97 @@ def _trace_ast(net, plan_args, plan_kwargs, to_static_view):
     return concrete.main_program, concrete.outputs
 
 
+def _elementwise(op):
+    def method(self, other):
+        if isinstance(other, (list, tuple, np.ndarray)):
+            return StaticShape(op(a, b) for a, b in zip(self, other))
+        return StaticShape(op(a, other) for a in self)
+    return method
+
+
+def _elementwise_reflected(op):
+    def method(self, other):
+        return StaticShape(op(other, a) for a in self)
+    return method
+
+
+class StaticShape(list):
+    """What ``paddle.shape(x)`` returns while tracing when ``x``'s shape is
+    fully known: the concrete sizes, so code that computes sizes from it
+    (``b = paddle.shape(x)[0]; x.reshape([b, -1, 64])``, ``size=paddle.shape(x)[2:]``)
+    builds a program with concrete shapes - as eager mode sees them - instead
+    of -1. A list (Paddle APIs take it as a shape) whose arithmetic is
+    element-wise like the int64 tensor's (``shape * 2`` doubles every size; a
+    plain list would repeat). Where a real tensor is needed the trace fails
+    and the next attempt runs without it."""
+
+    __add__, __sub__, __mul__ = _elementwise(operator.add), _elementwise(operator.sub), _elementwise(operator.mul)
+    __floordiv__, __truediv__, __mod__ = (_elementwise(operator.floordiv), _elementwise(operator.truediv),
+                                         _elementwise(operator.mod))
+    __radd__, __rsub__, __rmul__ = (_elementwise_reflected(operator.add), _elementwise_reflected(operator.sub),
+                                    _elementwise_reflected(operator.mul))
+    __rfloordiv__ = _elementwise_reflected(operator.floordiv)
+
+    def __getitem__(self, index):
+        item = list.__getitem__(self, index)
+        return StaticShape(item) if isinstance(index, slice) else item
+
+    def numpy(self):
+        return np.asarray(self, dtype=np.int64)
+
+    def tolist(self):
+        return list(self)
+
+    @property
+    def shape(self):
+        return [len(self)]
+
+
+def _static_shapes(patches: Patches, modules) -> None:
+    """``paddle.shape`` (every alias, in Paddle and the model's modules)
+    answers :class:`StaticShape` for a program value of known shape, for the
+    profiling thread only."""
+    import paddle.tensor.attribute as attribute
+
+    original = attribute.shape
+
+    def shape(input):
+        if observing() and _is_value(input):
+            dims = [int(d) for d in input.shape]
+            if all(d >= 0 for d in dims):
+                return StaticShape(dims)
+        return original(input)
+
+    shape.__wrapped__ = original
+    for module in list(sys.modules.values()) + list(modules):
+        name = getattr(module, "__name__", "") or ""
+        if module is None or not (name == "paddle" or name.startswith("paddle.") or module in modules):
+            continue
+        d = getattr(module, "__dict__", {})
+        for attr in [a for a, v in list(d.items()) if v is original]:
+            patches.setitem(d, attr, shape)
+
+
 def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, count_functional, batch):
-    """Trace ``net``: ``(program, attribution, how)``. Each attempt's changes
-    to the model are undone before the next attempt (and by ``patches``)."""
+    """Trace ``net``: ``(program, attribution, how)``. Attempts, in order:
+    direct tracing with concrete ``paddle.shape`` answers, plain direct
+    tracing, ``to_static``. Each attempt's changes to the model are undone
+    before the next attempt (and by ``patches``)."""
     errors = []
     to_static_view = guard_process(patches)
-    for how, fn in (("direct", _trace_direct), ("to_static", _trace_ast)):
+    attempts = (("direct", _trace_direct, True), ("direct", _trace_direct, False), ("to_static", _trace_ast, False))
+    for how, fn, static_shapes in attempts:
         attempt = Patches()
         patches.on_restore(attempt.restore)
         attribution = Attribution(net, _Shapes(batch), overrides, options, count_functional, mark=_Marks())
         try:
+            modules = model_modules(rec.layer for rec in attribution.order)
             guard_model(attempt, [rec.layer for rec in attribution.order])
             bracket_layer_calls(attempt, attribution)
             _quiet_tracing(attempt, how == "direct")
-            observe_ops(attempt, attribution, model_modules(rec.layer for rec in attribution.order),
-                        composites_only=True)
+            observe_ops(attempt, attribution, modules, composites_only=True)
+            if static_shapes:
+                _static_shapes(attempt, modules)
             program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
             attempt.restore()
             return program, attribution, how
@@ -456,7 +539,9 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, co
             errors.append((how, exc, attribution.where()))
         finally:
             attempt.restore()
-    (_, first, where), (_, last, _) = errors[0], errors[-1]
+    # report the plain direct trace's error (the static-shape attempt's may be
+    # only about StaticShape) and the to_static one
+    (_, first, where), (_, last, _) = errors[-2] if len(errors) > 2 else errors[0], errors[-1]
     plain, converted = _error_summary(first), _error_summary(last)
     detail = plain if plain == converted else f"{plain.rstrip('.: ')}; with paddle.jit.to_static: {converted}"
     detail = detail.rstrip(".: ") + (f" (in {where})" if where else "")
@@ -600,13 +685,23 @@ def _inexact(shapes: _Shapes) -> list[str]:
             f"exact figures"]
 
 
+def _integer_only(op) -> bool:
+    """Every tensor the operation reads or writes is integer/bool."""
+    try:
+        values = [r for r in op.results() if r.initialized()]
+        values += [v for v in op.operands_source() if v is not None and v.initialized()]
+        return all_integer(values, lambda v: v.dtype if v.is_dense_tensor_type() else None)
+    except Exception:  # noqa: BLE001 - a value without a dtype: treat as floating
+        return False
+
+
 def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _Shapes) -> None:
     name = op.name()
     if registry.lookup_op(name) is None:
         attribution.count(rec, name, None, None, [])
         return
     ins, outs, attrs = _op_arguments(op, shapes)
-    attribution.count(rec, name, lambda spec: (ins, attrs), None, outs)
+    attribution.count(rec, name, lambda spec: (ins, attrs), None, outs, integer=lambda: _integer_only(op))
 
 
 # --------------------------------------------------------------------------

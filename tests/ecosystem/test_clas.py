@@ -112,9 +112,6 @@ XFAIL = {
     # the table says 229.66 M (>= 229,655,000): 242 FLOPs short of the rounding, not explained
     "MobileNetV3_large_x1_0": dict(published="published 229.66 M not reached: paddle.flops reproduced + wrapped "
                                              "pools = 229,654,758, 0.0001 % below the rounding (issue 9)"),
-    # RepVGG's "x + 0" identity branch becomes a scale op in the traced program (0 FLOPs) but an add in eager
-    "RepVGG_A0": dict(trace="trace-vs-eager FLOPs difference (MACs equal; 5 adds traced as scale): "
-                            "expected flops 250,329,064, got 250,253,288 (issue 9)"),
 }
 for _s in SPECS:
     if _s.id in PUB:

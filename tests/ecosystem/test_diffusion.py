@@ -60,8 +60,7 @@ def attention_products(net, args, kwargs):
 
 SPECS = [
     Spec(id="UNet2DCondition-SD-small", build=build_unet, inputs=unet_inputs,
-         extra_macs=attention_products, family="diffusion",
-         xfail=dict(trace="trace undercount, forward computes shapes with paddle.shape(): expected macs 94,855,168, got 93,813,760 (issue 9)")),
+         extra_macs=attention_products, family="diffusion"),
 ]
 
 globals().update(make_tests(__name__, SPECS))

@@ -64,20 +64,5 @@ SPECS = [
     seg("Fast-SCNN", lambda: M.FastSCNN(NC)),
 ]
 
-_SHP = "trace undercount, forward computes shapes with paddle.shape()"
-_FL = "trace-vs-eager FLOPs difference (MACs equal)"
-TRACE_XFAIL = {
-    "DeepLabV3+-R50vd-NCHW": f"{_FL}: expected flops 14,262,210,048, got 14,256,464,043 (issue 9)",
-    "DeepLabV3+-R50vd-NHWC": f"{_FL}: expected flops 14,262,210,048, got 14,256,464,043 (issue 9)",
-    "SegFormer-B0": f"{_SHP}: expected macs 428,949,504, got 18,985,728 (issue 9)",
-    "PP-LiteSeg-STDC1": f"{_SHP}: expected macs 397,481,504, got 395,269,664 (issue 9)",
-    "OCRNet-HRNetW18": f"{_SHP}: expected macs 3,334,116,096, got 3,200,029,440 (issue 9)",
-    "UNet": f"{_FL}: expected flops 15,855,763,456, got 15,838,077,376 (issue 9)",
-    "BiSeNetV2": f"{_FL}: expected flops 1,008,277,888, got 1,004,790,955 (issue 9)",
-    "Fast-SCNN": f"{_SHP}: expected macs 61,690,880, got 57,219,200 (issue 9)",
-}
-for _s in SPECS:
-    if _s.id in TRACE_XFAIL:
-        _s.xfail = dict(trace=TRACE_XFAIL[_s.id])
-
+# eager == trace on every model here (sizes from paddle.shape() are resolved while tracing)
 globals().update(make_tests(__name__, SPECS))
