@@ -685,11 +685,17 @@ def _inexact(shapes: _Shapes) -> list[str]:
             f"exact figures"]
 
 
+_CONSTANTS = {"pd_op.full", "pd_op.full_int_array", "pd_op.assign_value", "pd_op.assign_value_"}
+
+
 def _integer_only(op) -> bool:
-    """Every tensor the operation reads or writes is integer/bool."""
+    """Every tensor the operation reads or writes is integer/bool; constant
+    operands (a ``scale`` factor) do not count, as eager mode passes them as
+    Python numbers."""
     try:
         values = [r for r in op.results() if r.initialized()]
-        values += [v for v in op.operands_source() if v is not None and v.initialized()]
+        values += [v for v in op.operands_source() if v is not None and v.initialized()
+                   and (v.get_defining_op() is None or v.get_defining_op().name() not in _CONSTANTS)]
         return all_integer(values, lambda v: v.dtype if v.is_dense_tensor_type() else None)
     except Exception:  # noqa: BLE001 - a value without a dtype: treat as floating
         return False
