@@ -106,7 +106,8 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
                               count_functional, mode, time_layers, dtype)
     result = build_result(collection)
     from .training import inference_memory
-    result.memory = inference_memory(collection.model, result)
+    model = collection.model
+    result._memory_source = lambda: inference_memory(model, result)   # on first use: profiling stays cheap
     return _check_strict(result, strict)
 
 

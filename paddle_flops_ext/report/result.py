@@ -109,7 +109,21 @@ class ProfileResult:
         return self.moe["active_params"] if self.moe else self.params
     training: bool = False                         # profile(training=True)
     optimizer: str | None = None                   # the optimizer whose step is counted
-    memory: dict | None = None                     # bytes: parameters, gradients, ..., peak, by_dtype
+    _memory: dict | None = field(default=None, repr=False)
+    _memory_source: object = field(default=None, repr=False, compare=False)  # computes it on first use
+
+    @property
+    def memory(self) -> dict | None:
+        """Bytes: parameters, gradients, optimizer states, activations, peak,
+        by dtype (inference: parameters and buffers, and the peak from the
+        recorded shapes), computed on first use."""
+        if self._memory is None and self._memory_source is not None:
+            self._memory, self._memory_source = self._memory_source(), None
+        return self._memory
+
+    @memory.setter
+    def memory(self, value: dict | None) -> None:
+        self._memory, self._memory_source = value, None
 
     # training figures (None unless training=True) ----------------------
     @property
@@ -359,7 +373,9 @@ def build_result(collection) -> "ProfileResult":
 
     records = collection.records
     owners = parameter_owners(collection.model, [r.layer for r in records]) if collection.model is not None else {}
-    hooks = _hook_multiplicity(collection.model) if collection.model is not None else {}
+    slots = sum(len(r.layer._sub_layers) for r in records if r.layer is not None)
+    shared = slots != len(records) - 1   # some layer sits in two places (or a slot is None)
+    hooks = _hook_multiplicity(collection.model) if collection.model is not None and shared else {}
     nodes: dict[int, LayerNode] = {}
     for rec in records:
         own = owners.get(id(rec.layer))
