@@ -12,6 +12,7 @@ _PUBLIC = {
     "ForwardError": ".collect.core", "ModelChanged": ".collect.core",
     "ProfilingBusy": ".collect.patch", "TraceError": ".collect.program",
     "profile_generation": ".llm.generation", "GenerationResult": ".llm.generation",
+    "lazy_init": ".lazy", "build_lazily": ".lazy",
 }
 
 __all__ = list(_PUBLIC)

@@ -558,3 +558,10 @@ def test_trace_with_data_dependent_sizes_is_loudly_inexact_never_silently_small(
     with pytest.raises(RuntimeError, match="not exact"):
         pfe.profile(DataDependent(), [2, 128, 64], mode="trace", strict=True)
     assert pfe.profile(DataDependent(), [2, 128, 64]).exact   # auto runs it
+
+
+def test_build_lazily_allocates_no_weights_and_auto_mode_traces_it():
+    net = pfe.build_lazily(nn.Linear, 1024, 512)
+    assert not any(p._is_initialized() for p in net.parameters())
+    r = pfe.profile(net, [2, 1024])
+    assert r.mode == "trace" and r.macs == 2 * 1024 * 512 and r.params == 1024 * 512 + 512

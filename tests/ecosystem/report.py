@@ -31,7 +31,7 @@ def row(mod_name, spec):
     try:
         m = _harness.get(spec)
     except Exception as exc:  # noqa: BLE001
-        return [spec.family, spec.id, "-", f"build failed: {_short(exc)}", "", "", "", "", ""]
+        return [spec.family, spec.id, "-", f"build failed: {_short(exc)}", "", "", "", "", "", "", "", ""]
     inp = spec.input_desc()
     try:
         exp = m.expected
@@ -45,6 +45,13 @@ def row(mod_name, spec):
             exp_txt += " (=)" if exp["macs"] == r.macs else " (differs)"
     except Exception as exc:  # noqa: BLE001
         r, params, macs, flops = None, f"error: {_short(exc)}", "", ""
+    if r is not None:
+        printed = f"{r.paddle_flops_reported:,} / {r.paddle_params_reported:,}"
+        corrected = f"{r.paddle_flops:,}"
+        recon = "; ".join(f"{line['figure']} {line['delta']:+,} {line['line'].split(' (')[0]}"
+                          for line in r.reconciliation) or "-"
+    else:
+        printed = corrected = recon = ""
     # paddle.flops itself
     if _harness.NUMPY2:
         pf = "n/a (numpy 2)"
@@ -74,13 +81,15 @@ def row(mod_name, spec):
             et = f"no: {_short(exc)}"
         if spec.xfail.get("trace"):
             et += " (strict xfail, issue 9)" if et != "yes" else " (xfail marked but agrees: remove it)"
-    return [spec.family, spec.id, inp, params, macs, flops, pf, et, exp_txt]
+    return [spec.family, spec.id, inp, params, macs, flops, printed, pf, corrected, recon, et, exp_txt]
 
 
 def main(modules):
     import importlib
-    print("| family | model | input | params | MACs | FLOPs | paddle.flops | eager == trace | expected MACs (hooks) |")
-    print("|---|---|---|---:|---:|---:|---:|---|---:|")
+    print("| family | model | input | params | MACs | FLOPs | paddle.flops prints (reproduced: FLOPs / params) "
+          "| paddle.flops run | paddle_flops corrected | reconciliation (from what it prints) | eager == trace "
+          "| expected MACs (hooks) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|")
     for name in modules:
         mod = importlib.import_module(name)
         for spec in mod.SPECS:

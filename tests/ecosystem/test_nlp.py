@@ -9,6 +9,7 @@ Hand-derived contractions added to the Linear hooks (B batch, S sequence):
 - language-model heads that multiply by a weight with paddle.matmul instead of
   an nn.Linear (GPT, LLaMA, BLOOM, QWen, OPT): B x S x hidden x vocab.
 """
+import paddle
 import pytest
 
 pytest.importorskip("paddlenlp")
@@ -94,3 +95,24 @@ for _s in SPECS:
         _s.xfail = dict(trace=TRACE_XFAIL[_s.id])
 
 globals().update(make_tests(__name__, SPECS))
+
+
+def test_config_model_built_lazily_allocates_nothing_and_counts_exactly():
+    """PaddleNLP initialises weights in __init__ even under paddle.LazyGuard;
+    pfe.lazy_init adds its no_init_weights(), so a LLaMA-7B-shaped config is
+    built without weights and counted shape-only (auto mode traces it)."""
+    import paddle_flops_ext as pfe
+
+    hidden, layers, heads, inter, vocab = 4096, 32, 32, 11008, 32000
+    net = pfe.build_lazily(T.LlamaForCausalLM, T.LlamaConfig(
+        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        num_key_value_heads=heads, intermediate_size=inter, max_position_embeddings=2048,
+        tie_word_embeddings=False))
+    assert not any(p._is_initialized() for p in net.parameters())
+    per_layer = 4 * hidden * hidden + 3 * hidden * inter + 2 * hidden
+    params = layers * per_layer + 2 * vocab * hidden + hidden
+    assert params == 6_738_415_616          # LLaMA-7B
+    seq = 128
+    r = pfe.profile(net, input_spec=[paddle.static.InputSpec([1, seq], "int64")])
+    assert r.mode == "trace" and r.params == params
+    assert r.macs == seq * (layers * (per_layer - 2 * hidden) + vocab * hidden) + layers * 2 * heads * seq * seq * (hidden // heads)
