@@ -578,10 +578,17 @@ def _walk(block):
 
 
 def _const_value(op):
+    """A constant operand's value, as eager mode would pass it: ``pd_op.full``
+    stores a float even for an integer constant (an ``axis``), so one of an
+    integer dtype comes back as an int."""
     try:
-        return op.attrs().get("value")
+        attrs = op.attrs()
     except Exception:  # pragma: no cover
         return None
+    value = attrs.get("value")
+    if isinstance(value, float) and value.is_integer() and "int" in str(attrs.get("dtype", "")).lower():
+        return int(value)
+    return value
 
 
 def _op_arguments(op, shapes: _Shapes):

@@ -177,7 +177,10 @@ _COMPOSITES: dict[str, Callable[[], Callable | None]] = {}
 def composite_function(op_name: str, resolve: Callable[[], Callable | None]) -> None:
     """Count each call of the function ``resolve()`` returns as one ``op_name``
     operation (e.g. ``F.scaled_dot_product_attention``); ``op_name`` needs an
-    :func:`op_formula`. Resolved lazily, so missing APIs are simply skipped."""
+    :func:`op_formula` or a :func:`zero_cost_ops` entry. Resolved lazily, so
+    missing APIs are simply skipped."""
+    if op_name in _COMPOSITES:
+        raise DuplicateFormula(f"composite function {op_name!r} is already registered")
     _COMPOSITES[op_name] = resolve
 
 

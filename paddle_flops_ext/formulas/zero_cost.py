@@ -11,7 +11,9 @@ names (``pd_op.reshape``, ``builtin.combine``) resolve to the same entries.
 """
 from __future__ import annotations
 
-from .registry import zero_cost_ops
+import paddle
+
+from .registry import composite_function, zero_cost_ops
 
 zero_cost_ops([
     "reshape", "transpose", "concat", "split", "split_with_num", "slice", "strided_slice",
@@ -106,3 +108,8 @@ zero_cost_ops([
 ], "containers of another program or a compiled kernel (jit.load / to_static programs, TensorRT engines, CINN "
    "generated kernels): their inside is not visible to an op formula; profile counts jit-loaded layers through the "
    "program walker")
+
+# paddle.where in a static graph broadcasts its operands by adding zeros
+# (five element-wise adds that eager mode never runs): one free `where` in
+# both modes, its insides not counted
+composite_function("where", lambda: paddle.where)

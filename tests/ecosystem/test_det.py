@@ -97,8 +97,6 @@ TRACE_XFAIL = {
     "SSD-MobileNetV1": _NMS.format(op="prior_box"),
     "RetinaNet-R50-FPN": _NMS.format(op="multiclass_nms3"),
     "FCOS-R50-FPN": _NMS.format(op="multiclass_nms3"),
-    "DETR-R50": "trace-vs-eager FLOPs difference (MACs equal): expected flops 20,691,504,490, "
-                "got 20,691,504,510 (issue 9)",
 }
 for _s in SPECS:
     if _s.id in TRACE_XFAIL:

@@ -84,10 +84,7 @@ SPECS = [
         inputs=lambda: ((), dict(input_ids=ids(B, S, V), decoder_input_ids=ids(B, 8, V, seed=1)))),
 ]
 
-_FL = "trace-vs-eager FLOPs difference (MACs equal)"
 TRACE_XFAIL = {
-    "LLaMA-GQA": f"{_FL}: expected flops 4,604,576, got 4,605,601: 5 adds only the traced mask builds (issue 9)",
-    "BLOOM": f"{_FL}: expected flops 5,483,123, got 5,483,124 (issue 9)",
     "OPT": "OPT not traceable (bool(Tensor) in OPTForCausalLM.forward): expected trace == eager, got TraceError (issue 9)",
 }
 for _s in SPECS:
