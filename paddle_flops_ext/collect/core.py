@@ -598,11 +598,13 @@ def _snapshot_layers(patches: Patches, layers: list) -> None:
     for layer in layers:
         d = layer.__dict__
         copy = d.copy()
-        tables = [(v, v.copy()) for v in copy.values() if isinstance(v, dict)]
-        saved.append((d, copy, tables))
+        dicts = [v for v in copy.values() if type(v) is dict or isinstance(v, dict)]
+        empty = [v for v in dicts if not v]         # most are: only "still empty" to check
+        tables = [(v, v.copy()) for v in dicts if v]
+        saved.append((d, copy, tables, empty))
 
     def restore():
-        for d, copy, tables in saved:
+        for d, copy, tables, empty in saved:
             if not _same(d, copy):
                 for k in [k for k in d if k not in copy]:
                     del d[k]
@@ -610,9 +612,12 @@ def _snapshot_layers(patches: Patches, layers: list) -> None:
                     if d.get(k, _MISSING) is not v:
                         d[k] = v
             for live, table in tables:
-                if (live or table) and not _same(live, table):
+                if not _same(live, table):
                     live.clear()
                     live.update(table)
+            for live in empty:
+                if live:
+                    live.clear()
 
     patches.on_restore(restore)
 

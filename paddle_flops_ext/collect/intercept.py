@@ -240,10 +240,9 @@ def observe_ops(patches: Patches, attribution, extra_modules=(), composites_only
     entries = [(m, attr, key) for m, attr, key in _paddle_aliases(_PLAN["targets"]) if key in targets]
     if extra_modules:  # the user's modules change while they work: never cached
         entries += [(m, attr, key) for m in extra_modules for attr, key in _aliases_in(m, targets)]
-    for module, attr, key in entries:
-        d = module.__dict__
-        if d.get(attr) is targets[key]:
-            patches.setitem(d, attr, replacement[key])  # a module attribute is its dict entry
+    # a module attribute is its dict entry; one undo entry for all of them
+    patches.setitems([(module.__dict__, attr, replacement[key]) for module, attr, key in entries
+                      if module.__dict__.get(attr) is targets[key]])
     if not composites_only:
         tensor = paddle.Tensor
         for slot, (op_name, swap) in TENSOR_OPERATORS.items():
