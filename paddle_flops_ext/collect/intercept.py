@@ -93,6 +93,29 @@ def _paddle_modules():
             yield module
 
 
+_GROUPS: dict = {"key": None, "groups": None}
+
+
+def _paddle_alias_groups(only=None) -> list:
+    """``[(module dict, {attr: (original, wrapper)})]`` for every loaded
+    Paddle module, cached with the alias scan (``only``: restrict to these
+    targets, e.g. the composites of trace mode)."""
+    entries = _paddle_aliases(_PLAN["targets"])
+    replacement = _PLAN["replacement"]
+    if only is None and _GROUPS["key"] == _ALIASES["key"]:
+        return _GROUPS["groups"]
+    by_module: dict[int, tuple] = {}
+    for module, attr, key in entries:
+        if only is not None and key not in only:
+            continue
+        d = module.__dict__
+        by_module.setdefault(id(d), (d, {}))[1][attr] = (_PLAN["targets"][key], replacement[key])
+    groups = list(by_module.values())
+    if only is None:
+        _GROUPS.update(key=_ALIASES["key"], groups=groups)
+    return groups
+
+
 def _paddle_aliases(targets):
     key = (len(sys.modules), _PLAN.get("key"))
     if _ALIASES["key"] != key:
@@ -237,12 +260,11 @@ def observe_ops(patches: Patches, attribution, extra_modules=(), composites_only
     if composites_only:
         keep = {id(fn) for fn in registry.composite_functions().values()}
         targets = {k: v for k, v in targets.items() if k in keep}
-    entries = [(m, attr, key) for m, attr, key in _paddle_aliases(_PLAN["targets"]) if key in targets]
+    groups = _paddle_alias_groups(targets if composites_only else None)
     if extra_modules:  # the user's modules change while they work: never cached
-        entries += [(m, attr, key) for m in extra_modules for attr, key in _aliases_in(m, targets)]
-    # a module attribute is its dict entry; one undo entry for all of them
-    patches.setitems([(module.__dict__, attr, replacement[key]) for module, attr, key in entries
-                      if module.__dict__.get(attr) is targets[key]])
+        groups = groups + [(m.__dict__, {attr: (targets[key], replacement[key]) for attr, key in _aliases_in(m, targets)})
+                           for m in extra_modules]
+    patches.swap_module_entries(groups)
     if not composites_only:
         tensor = paddle.Tensor
         for slot, (op_name, swap) in TENSOR_OPERATORS.items():

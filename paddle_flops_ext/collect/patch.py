@@ -82,6 +82,32 @@ class Patches:
             done.append((mapping, key, mapping.get(key, _MISSING), value))
             mapping[key] = value
 
+    def swap_module_entries(self, groups: list) -> None:
+        """``groups``: ``[(mapping, {key: (expected, replacement)})]``; every
+        entry that still holds ``expected`` (by identity) is replaced, one
+        ``dict.update`` per mapping, and all of it is one log entry. Undone
+        entry by entry where our replacement is still in place."""
+        done: list = []
+
+        def undo():
+            while done:
+                mapping, swapped = done[-1]
+                current = [mapping.get(k, _MISSING) for k in swapped]
+                if all(c is new for c, (_, new) in zip(current, swapped.values())):
+                    mapping.update({k: old for k, (old, _) in swapped.items()})
+                else:
+                    for k, (old, new) in swapped.items():
+                        if mapping.get(k, _MISSING) is new:
+                            mapping[k] = old
+                done.pop()
+
+        self._undo.append(undo)
+        for mapping, plan in groups:
+            swapped = {k: (old, new) for k, (old, new) in plan.items() if mapping.get(k, _MISSING) is old}
+            if swapped:
+                done.append((mapping, swapped))
+                mapping.update({k: new for k, (_, new) in swapped.items()})
+
     def on_restore(self, undo: Callable[[], None]) -> None:
         """Log an action to run when restoring (after later entries)."""
         self._undo.append(undo)
