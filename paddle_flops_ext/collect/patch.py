@@ -60,28 +60,6 @@ class Patches:
         self._undo.append(undo)
         mapping[key] = value
 
-    def setitems(self, changes: list) -> None:
-        """Many ``mapping[key] = value`` changes ``(mapping, key, value)`` as
-        one log entry (thousands of op aliases: one closure, not one each).
-        Undone in reverse; each entry is put back only if it still holds what
-        we set (by identity)."""
-        done: list = []
-
-        def undo():
-            while done:
-                mapping, key, old, new = done[-1]
-                if mapping.get(key, _MISSING) is new:
-                    if old is _MISSING:
-                        del mapping[key]
-                    else:
-                        mapping[key] = old
-                done.pop()
-
-        self._undo.append(undo)
-        for mapping, key, value in changes:
-            done.append((mapping, key, mapping.get(key, _MISSING), value))
-            mapping[key] = value
-
     def swap_module_entries(self, groups: list) -> None:
         """``groups``: ``[(mapping, {key: (expected, replacement)})]``; every
         entry that still holds ``expected`` (by identity) is replaced, one
