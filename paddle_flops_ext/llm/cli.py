@@ -65,9 +65,10 @@ def add_llm_parser(sub, parser_class, formatter_class) -> None:
     p.add_argument("--generate", type=_pair, default=None, metavar="P,T",
                    help="also count generation: prefill of P prompt tokens + T decode steps")
     p.add_argument("--train", action="store_true",
-                   help="also count one training step (pfe.profile(training=True)); Paddle's trace mode has no "
-                        "training count yet, and a config model has no weights to run, so this reports that it "
-                        "is not available until profile(training=True) supports mode='trace'")
+                   help="also count one training step shape-only (pfe.profile(training=True), trace mode): "
+                        "backward, optimizer step, training memory")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="adamw",
+                   help="with --train: the optimizer whose step and states are counted")
     p.add_argument("--causal", choices=("full", "half"), default="full",
                    help="causal attention: the whole score matrix, or only the unmasked half")
     p.add_argument("--dtype", choices=WIDTHS[:3], default=None,
@@ -111,7 +112,7 @@ def count(args) -> dict:
         if args.train:
             try:
                 training = profile(model, input_spec=[paddle.static.InputSpec([args.batch, args.seq_len], "int64")],
-                                   mode="trace", causal=args.causal, training=True)
+                                   mode="trace", causal=args.causal, training=True, optimizer=args.optimizer)
             except (NotImplementedError, TypeError, ValueError) as exc:
                 notes.append(f"--train: not available for a model without weights: {exc}")
     return {"config": cfg.get("_name", args.config), "notes": notes, "forward": forward, "generation": gen,
