@@ -485,6 +485,27 @@ class StaticShape(list):
         return [len(self)]
 
 
+def _value_names(patches: Patches) -> None:
+    """``Value.name`` raises for an intermediate value of a PIR program; code
+    that records names of its outputs (PaddleNLP's OPT keeps
+    ``output.name`` for recomputation checkpoints) would stop the trace. For
+    the profiling thread such a value answers a placeholder name."""
+    value_cls = paddle.pir.Value
+    original = value_cls.__dict__.get("name")
+    if not isinstance(original, property):
+        return
+
+    def name(value):
+        try:
+            return original.fget(value)
+        except ValueError:
+            if observing():
+                return f"pfe_value_{id(value)}"
+            raise
+
+    patches.setattr(value_cls, "name", property(name, original.fset, original.fdel, original.__doc__))
+
+
 def _static_shapes(patches: Patches, modules) -> None:
     """``paddle.shape`` (every alias, in Paddle and the model's modules)
     answers :class:`StaticShape` for a program value of known shape, for the
@@ -530,6 +551,7 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, co
             observe_ops(attempt, attribution, modules, composites_only=True)
             if static_shapes:
                 _static_shapes(attempt, modules)
+                _value_names(attempt)
             program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
             attempt.restore()
             return program, attribution, how

@@ -84,9 +84,7 @@ SPECS = [
         inputs=lambda: ((), dict(input_ids=ids(B, S, V), decoder_input_ids=ids(B, 8, V, seed=1)))),
 ]
 
-TRACE_XFAIL = {
-    "OPT": "OPT not traceable (bool(Tensor) in OPTForCausalLM.forward): expected trace == eager, got TraceError (issue 9)",
-}
+TRACE_XFAIL: dict = {}   # every model here traces and equals eager
 for _s in SPECS:
     if _s.id in TRACE_XFAIL:
         _s.xfail = dict(trace=TRACE_XFAIL[_s.id])
