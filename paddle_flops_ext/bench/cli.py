@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "the process allocated before)")
     p.add_argument("--verbose", action="store_true",
                    help="let Paddle's own warnings and C++ messages through to the terminal")
+    w = p.add_argument_group("other workloads (instead of the inference sweep)")
+    w.add_argument("--train", action="store_true",
+                   help="time real training steps (forward + backward + AdamW) next to profile(training=True): "
+                        "step time, FLOP/s, MFU/HFU, measured vs estimated peak memory; --models from "
+                        "resnet50, vit_b16, gpt2_small (default all), each in a fresh process")
+    w.add_argument("--steps", type=int, default=3,
+                   help="--train: timed steps per model after one untimed warm-up step (default 3)")
+    w.add_argument("--generate", type=_ints, default=None, metavar="P,T",
+                   help="time a real prefill of P tokens + T decode steps next to profile_generation's "
+                        "estimate (TTFT, TPOT, tokens/s); --models llama_small (default), llama_medium or "
+                        "paddlenlp_llama (needs PaddleNLP); batch from --batch-sizes")
     return p
 
 
@@ -148,6 +159,8 @@ def main(argv=None) -> int:
         for n in notes:
             print(f"note: {n}")
         return 0
+    if args.train or args.generate is not None:
+        return _other_workload(args)
     if args.processes < 1:
         return _error(f"--processes: must be >= 1 (got {args.processes})")
     from .runner import ConfigError, failed_runs, resolve_device, run_benchmark, validate
@@ -172,6 +185,33 @@ def main(argv=None) -> int:
         print(f"rank {cfg.rank}: {len(doc['results'])} rows written for rank 0 to merge")
         return 1 if failed_runs(doc) else 0
     return finish(doc)
+
+
+def _other_workload(args) -> int:
+    """``--train`` / ``--generate``: results in ``--out`` (default a new
+    ``./paddle_flops_bench/<timestamp>/``), a table on the terminal."""
+    from .runner import default_out_dir
+    if args.train and args.generate is not None:
+        return _error("--train and --generate: give one of them")
+    out_dir = args.out or default_out_dir()
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        return _error(f"--out: cannot create {out_dir!r} ({e.strerror})")
+    if args.train:
+        from .train import MODELS, run
+        return run(args.models or list(MODELS), args.steps, 1, os.path.join(out_dir, args.tag or "train_cpu"))
+    if len(args.generate) != 2:
+        return _error(f"--generate: give P,T (prompt tokens, new tokens), got {args.generate}")
+    from .generation import run
+    models = args.models or ["llama_small"]
+    status = 0
+    for name in models:
+        status = max(status, run(name, args.generate[0], args.generate[1], args.batch_sizes[0],
+                                 args.repeats or 5, os.path.join(out_dir, f"{args.tag or 'generation'}_{name}"),
+                                 command=f"paddle-flops bench --generate {args.generate[0]},{args.generate[1]} "
+                                         f"--models {name}"))
+    return status
 
 
 def finish(doc: dict) -> int:

@@ -1,0 +1,216 @@
+"""Real training steps next to ``profile(training=True)``: step time, achieved
+FLOP/s, MFU and HFU, and measured peak memory next to ``r.memory["peak"]``.
+
+Each model runs in a fresh process: RSS after importing Paddle and one tiny
+op is the idle baseline; then the model is built, ``--warmup`` steps
+(forward + ``loss.backward()`` + ``AdamW.step()`` + ``clear_grad()``) and
+``--steps`` timed steps run; the process's peak RSS (``ru_maxrss``) minus
+the baseline is the measured training memory. Only then is the model
+profiled (``training=True, optimizer="adamw"``), so the profile's own
+memory does not enter the measurement. MFU = model FLOPs (``training_flops``)
+/ median step time / the machine's fp32 peak (an eager ``paddle.matmul``,
+measured by ``paddle_flops_ext.bench.peak`` in the same process); HFU the
+same with ``hardware_flops``.
+
+    paddle-flops bench --train                             # all three models
+    paddle-flops bench --train --models resnet50 --steps 2
+    python benchmarks/bench_train.py                       # the committed results
+
+Writes ``<out>.json`` and ``<out>.md`` (``paddle-flops bench --train``: under
+``./paddle_flops_bench/<timestamp>/``; the script: ``benchmarks/results/train_cpu``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+MODELS = ("resnet50", "vit_b16", "gpt2_small")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # KiB on Linux
+
+
+def build(name):
+    """(model, inputs tuple, what) for a model name."""
+    import paddle
+    from paddle import nn
+    import paddle.nn.functional as F
+
+    if name == "resnet50":
+        return paddle.vision.models.resnet50(), (paddle.randn([8, 3, 224, 224]),), "ResNet-50, batch 8, 224x224"
+    if name == "vit_b16":
+        from paddle_flops_ext.models import vit_base_patch16
+        return vit_base_patch16(), (paddle.randn([8, 3, 224, 224]),), "ViT-B/16, batch 8, 224x224"
+
+    class Block(nn.Layer):
+        def __init__(self, e, h):
+            super().__init__()
+            self.h = h
+            self.ln1, self.ln2 = nn.LayerNorm(e), nn.LayerNorm(e)
+            self.qkv, self.proj = nn.Linear(e, 3 * e), nn.Linear(e, e)
+            self.fc, self.out = nn.Linear(e, 4 * e), nn.Linear(4 * e, e)
+
+        def forward(self, x, mask):
+            b, s, e = x.shape
+            q, k, v = self.qkv(self.ln1(x)).reshape([b, s, 3, self.h, e // self.h]).transpose(
+                [2, 0, 3, 1, 4]).unbind(0)
+            p = F.softmax(q @ k.transpose([0, 1, 3, 2]) * (e // self.h) ** -0.5 + mask, axis=-1)
+            x = x + self.proj((p @ v).transpose([0, 2, 1, 3]).reshape([b, s, e]))
+            return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate=True))
+
+    class GPT2(nn.Layer):
+        """GPT-2 small's shape: 12 layers, 768 wide, 12 heads, 50257 tokens, tied head."""
+
+        def __init__(self, vocab=50257, ctx=1024, e=768, h=12, layers=12):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, e), nn.Embedding(ctx, e)
+            self.blocks = nn.LayerList([Block(e, h) for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(e)
+
+        def forward(self, ids):
+            s = ids.shape[1]
+            mask = paddle.triu(paddle.full([s, s], -1e4), 1)
+            x = self.wte(ids) + self.wpe(paddle.arange(s))
+            for blk in self.blocks:
+                x = blk(x, mask)
+            return paddle.matmul(self.ln_f(x), self.wte.weight, transpose_y=True)
+
+    return GPT2(), (paddle.randint(0, 50257, [2, 512]),), "GPT-2 small shape (tied head), batch 2, 512 tokens"
+
+
+def run_one(name: str, steps: int, warmup: int) -> dict:
+    import paddle
+    paddle.set_device("cpu")
+    paddle.seed(0)
+    paddle.ones([2]).sum().numpy()
+    idle = _rss_bytes()
+    model, inputs, what = build(name)
+    model.train()
+    opt = paddle.optimizer.AdamW(parameters=model.parameters())
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        loss = model(*inputs).mean()
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        float(loss)
+        dt = time.perf_counter() - t0
+        if i >= warmup:
+            times.append(dt)
+    measured = _peak_rss_bytes() - idle
+    del loss
+    import paddle_flops_ext as pfe
+    t0 = time.perf_counter()
+    r = pfe.profile(model, inputs=inputs, training=True, optimizer="adamw")
+    profile_s = time.perf_counter() - t0
+    try:
+        from paddle_flops_ext.bench.peak import cpu_compute
+        peak_flops = cpu_compute(1024, 5, 2, os.cpu_count() or 1, backends=("eager",))[0]["fp32"]["gflops_peak"] * 1e9
+        peak_from = "paddle_flops_ext.bench.peak (eager fp32 matmul, n=1024)"
+    except Exception as exc:  # noqa: BLE001 - bench package changed: measure here
+        a = paddle.randn([1024, 1024])
+        best = math.inf
+        for _ in range(7):
+            t = time.perf_counter()
+            (a @ a).numpy()
+            best = min(best, time.perf_counter() - t)
+        peak_flops, peak_from = 2 * 1024 ** 3 / best, f"local matmul ({exc})"
+    step = statistics.median(times)
+    m = r.memory
+    return {
+        "model": name, "what": what, "steps": steps, "warmup": warmup, "step_s": step, "step_times_s": times,
+        "forward_flops": r.forward.flops, "backward_flops": r.backward.flops,
+        "optimizer_flops": r.optimizer_step.flops, "training_flops": r.training_flops,
+        "hardware_flops": r.hardware_flops, "achieved_flops_per_s": r.training_flops / step,
+        "peak_flops_per_s": peak_flops, "peak_from": peak_from,
+        "mfu": r.training_flops / step / peak_flops, "hfu": r.hardware_flops / step / peak_flops,
+        "memory_estimate": m, "measured_peak_bytes": measured, "idle_rss_bytes": idle,
+        "estimate_over_measured": m["peak"] / measured if measured else None,
+        "profile_s": profile_s, "uncounted_backward": r.uncounted_backward,
+    }
+
+
+def _markdown(results: list, machine: str) -> str:
+    g = 1e9
+    lines = [f"# Training steps on {machine}", "",
+             "Fresh process per model; AdamW; loss = mean of the output; median of the timed steps "
+             "(warm-up excluded). Memory: peak RSS above the idle process (Paddle imported) vs "
+             "`r.memory['peak']` of `profile(training=True, optimizer='adamw')`.", "",
+             "| model | step s | training GFLOPs | hardware GFLOPs | achieved GFLOP/s | peak GFLOP/s | MFU | HFU "
+             "| est. peak MB | measured MB | estimate / measured | params+grads+states MB | activations MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        m = r["memory_estimate"]
+        fixed = m["parameters"] + m["gradients"] + m["optimizer_states"]
+        lines.append(
+            f"| {r['what']} | {r['step_s']:.2f} | {r['training_flops'] / g:.1f} | {r['hardware_flops'] / g:.1f} "
+            f"| {r['achieved_flops_per_s'] / g:.1f} | {r['peak_flops_per_s'] / g:.1f} | {100 * r['mfu']:.1f}% "
+            f"| {100 * r['hfu']:.1f}% | {m['peak'] / 2**20:.0f} | {r['measured_peak_bytes'] / 2**20:.0f} "
+            f"| {r['estimate_over_measured']:.2f} | {fixed / 2**20:.0f} | {m['activations'] / 2**20:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(models, steps: int, warmup: int, out: str) -> int:
+    """Each model in a fresh process; writes ``out``.json/.md; exit status."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        print(f"paddle-flops bench: error: --models: with --train one of {', '.join(MODELS)} "
+              f"(got {', '.join(unknown)})", file=sys.stderr)
+        return 2
+    if steps < 1 or warmup < 0:
+        print("paddle-flops bench: error: --steps must be >= 1 and --warmup >= 0", file=sys.stderr)
+        return 2
+    results = []
+    for name in models:
+        proc = subprocess.run([sys.executable, "-m", "paddle_flops_ext.bench.train", "--one", name,
+                               "--steps", str(steps), "--warmup", str(warmup)], capture_output=True, text=True)
+        if proc.returncode:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        r = results[-1]
+        print(f"{name}: step {r['step_s']:.2f} s, MFU {100 * r['mfu']:.1f}%, memory estimate/measured "
+              f"{r['estimate_over_measured']:.2f}", flush=True)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (CPU, fp32)"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out + ".json", "w") as f:
+        json.dump({"machine": machine, "results": results}, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write(_markdown(results, machine))
+    print(_markdown(results, machine))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--out", default=None, help="file stem of the .json and .md results")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:   # the child process of run()
+        print(json.dumps(run_one(args.one, args.steps, args.warmup)))
+        return 0
+    if not args.out:
+        ap.error("--out is required")
+    return run(args.models.split(","), args.steps, args.warmup, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
