@@ -132,9 +132,10 @@ class Content:
                 by = m["by_dtype"].get(key) or {}
                 detail = ", ".join(f"{d} {human(b)}B" for d, b in sorted(by.items()))
                 return f"{key.replace('_', ' ')} {human(m[key])}B" + (f" [{detail}]" if len(by) > 1 else "")
-            lines.append("Memory: " + "   ".join(part(k) for k in ("parameters", "gradients", "optimizer_states",
-                                                                    "activations"))
-                         + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes)"
+            keys = ("parameters", "gradients", "optimizer_states", "activations") if t else ("parameters",)
+            lines.append(("Memory: " if t else "Memory (inference): ") + "   ".join(part(k) for k in keys)
+                         + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes"
+                         + (")" if t else "; parameters + the largest input + output of a layer)")
                          + (f"   amp {m['amp']}" if m.get("amp") else ""))
         return lines
 
