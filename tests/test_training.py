@@ -133,36 +133,13 @@ def test_embedding_scatter_add():
 
 # --------------------------------------------------------------------------- GPT-2-shaped
 
-class Block(nn.Layer):
-    def __init__(self, e, h):
-        super().__init__()
-        self.h = h
-        self.ln1, self.ln2 = nn.LayerNorm(e), nn.LayerNorm(e)
-        self.qkv, self.proj = nn.Linear(e, 3 * e), nn.Linear(e, e)
-        self.fc, self.out = nn.Linear(e, 4 * e), nn.Linear(4 * e, e)
-
-    def forward(self, x):
-        b, s, e = x.shape
-        q, k, v = self.qkv(self.ln1(x)).reshape([b, s, 3, self.h, e // self.h]).transpose([2, 0, 3, 1, 4]).unbind(0)
-        mask = paddle.triu(paddle.full([s, s], -1e4), 1)
-        p = F.softmax(q @ k.transpose([0, 1, 3, 2]) / math.sqrt(e // self.h) + mask, axis=-1)
-        x = x + self.proj((p @ v).transpose([0, 2, 1, 3]).reshape([b, s, e]))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+from paddle_flops_ext.models.gpt import Block  # noqa: E402  (the zoo GPT's block)
 
 
-class TinyGPT(nn.Layer):
-    def __init__(self, vocab=50, seq=16, e=32, h=4, layers=2):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(vocab, e), nn.Embedding(seq, e)
-        self.blocks = nn.LayerList([Block(e, h) for _ in range(layers)])
-        self.ln = nn.LayerNorm(e)
-        self.head = nn.Linear(e, vocab, bias_attr=False)
-
-    def forward(self, ids):
-        x = self.wte(ids) + self.wpe(paddle.arange(ids.shape[1]))
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(self.ln(x))
+def TinyGPT(vocab=50, seq=16, e=32, h=4, layers=2):
+    """The zoo's GPT-2-shaped decoder, small, with its own head."""
+    from paddle_flops_ext.models.gpt import GPT
+    return GPT(vocab, seq, e, h, layers, tied_head=False)
 
 
 def test_gpt_backward_matmuls_are_twice_the_forward():

@@ -47,8 +47,6 @@ def _peak_rss_bytes() -> int:
 def build(name):
     """(model, inputs tuple, what) for a model name."""
     import paddle
-    from paddle import nn
-    import paddle.nn.functional as F
 
     if name == "resnet50":
         return paddle.vision.models.resnet50(), (paddle.randn([8, 3, 224, 224]),), "ResNet-50, batch 8, 224x224"
@@ -56,40 +54,8 @@ def build(name):
         from paddle_flops_ext.models import vit_base_patch16
         return vit_base_patch16(), (paddle.randn([8, 3, 224, 224]),), "ViT-B/16, batch 8, 224x224"
 
-    class Block(nn.Layer):
-        def __init__(self, e, h):
-            super().__init__()
-            self.h = h
-            self.ln1, self.ln2 = nn.LayerNorm(e), nn.LayerNorm(e)
-            self.qkv, self.proj = nn.Linear(e, 3 * e), nn.Linear(e, e)
-            self.fc, self.out = nn.Linear(e, 4 * e), nn.Linear(4 * e, e)
-
-        def forward(self, x, mask):
-            b, s, e = x.shape
-            q, k, v = self.qkv(self.ln1(x)).reshape([b, s, 3, self.h, e // self.h]).transpose(
-                [2, 0, 3, 1, 4]).unbind(0)
-            p = F.softmax(q @ k.transpose([0, 1, 3, 2]) * (e // self.h) ** -0.5 + mask, axis=-1)
-            x = x + self.proj((p @ v).transpose([0, 2, 1, 3]).reshape([b, s, e]))
-            return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate=True))
-
-    class GPT2(nn.Layer):
-        """GPT-2 small's shape: 12 layers, 768 wide, 12 heads, 50257 tokens, tied head."""
-
-        def __init__(self, vocab=50257, ctx=1024, e=768, h=12, layers=12):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(vocab, e), nn.Embedding(ctx, e)
-            self.blocks = nn.LayerList([Block(e, h) for _ in range(layers)])
-            self.ln_f = nn.LayerNorm(e)
-
-        def forward(self, ids):
-            s = ids.shape[1]
-            mask = paddle.triu(paddle.full([s, s], -1e4), 1)
-            x = self.wte(ids) + self.wpe(paddle.arange(s))
-            for blk in self.blocks:
-                x = blk(x, mask)
-            return paddle.matmul(self.ln_f(x), self.wte.weight, transpose_y=True)
-
-    return GPT2(), (paddle.randint(0, 50257, [2, 512]),), "GPT-2 small shape (tied head), batch 2, 512 tokens"
+    from paddle_flops_ext.models.gpt import gpt2_small
+    return gpt2_small(), (paddle.randint(0, 50257, [2, 512]),), "GPT-2 small shape (tied head), batch 2, 512 tokens"
 
 
 def run_one(name: str, steps: int, warmup: int) -> dict:
