@@ -26,7 +26,6 @@ from the order of operations.
 from __future__ import annotations
 
 import math
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -496,7 +495,7 @@ def inference_memory(model, result) -> dict:
     parameters' float dtype)."""
     params: dict = {}
     seen = set()
-    float_size, float_dtype = 4, "float32"
+    float_size = 4
     if model is not None:
         for p in list(model.parameters()) + [b for b in model.buffers() if b is not None]:
             if id(p) in seen:
@@ -504,7 +503,7 @@ def inference_memory(model, result) -> dict:
             seen.add(id(p))
             dtype = _dtype(p)
             if dtype.startswith(("float", "bfloat")):
-                float_size, float_dtype = p.element_size(), dtype
+                float_size = p.element_size()
             _add(params, dtype, int(math.prod(p.shape)) * p.element_size())
     largest = 0
     for node in result.root.walk():
@@ -524,39 +523,29 @@ def collect_trace_training(patches, net, input_size=None, inputs=None, input_spe
     PIR values' ``stop_gradient`` (propagated by Paddle while building the
     program, as in eager). Inputs need no gradient (as synthesized eager
     inputs)."""
-    import functools
-
     from .collect import program as P
     for t in _tensors([list(inputs) if isinstance(inputs, (list, tuple)) else inputs]):
         if not t.stop_gradient:
             raise NotImplementedError("training=True in trace mode treats every input as needing no gradient; "
                                       "an input with stop_gradient=False needs mode='eager'")
-    P._defer_interrupts(patches)
-    plan_args, plan_kwargs = P._input_plan(net, input_size, inputs, input_spec, dtype)
-    input_shapes = [tuple(p.shape) for p in P._placeholders((plan_args, plan_kwargs))]
-    batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
-    shapes = P._Shapes(batch)
-    recorder = Recorder({**registry.DEFAULT_OPTIONS, **(options or {})}, key=_value_key, shape_of=shapes.of,
-                        size_of=lambda v: nbytes(v, shapes.of(v) or ()))
+    shapes_after: list = []   # the recorder's own shape reader, once the batch is known
+    recorder = Recorder({**registry.DEFAULT_OPTIONS, **(options or {})}, key=_value_key,
+                        shape_of=lambda v: shapes_after[0].of(v),
+                        size_of=lambda v: nbytes(v, shapes_after[0].of(v) or ()))
     recorder.marks = P._Marks()
     composites = []
-    patches.setattr(P, "Attribution", functools.partial(
-        Attribution, on_op_record=lambda rec, name, args, kwargs, out: composites.append((rec, name, args, kwargs, out))))
     from .collect.eager import model_modules
     from .collect.core import layer_records
     _patch_recompute(patches, recorder, model_modules(r.layer for r in layer_records(net)))
-    program, attribution, how = P._trace(patches, net, plan_args, plan_kwargs, overrides, options,
-                                         count_functional, batch)
-    # the forward, exactly as collect_trace counts it
+    collection, traced = P.trace_and_collect(
+        patches, net, input_size, inputs, input_spec, overrides=overrides, options=options,
+        count_functional=count_functional, dtype=dtype,
+        on_op_record=lambda rec, name, args, kwargs, out: composites.append((rec, name, args, kwargs, out)))
+    shapes_after.append(P._Shapes(traced.batch))
+    attribution, all_ops = traced.attribution, traced.ops
+    final = {id(r) for r in attribution.order}   # calls from failed trace attempts are dropped
+    composites = [c for c in composites if c[0] is not None and id(c[0]) in final]
     fshapes = attribution.shapes
-    all_ops = list(P._walk(program.global_block()))
-    ops = [op for op in all_ops if not P._is_plumbing(op.name())]
-    for op, span in P._owners(ops, attribution.spans):
-        if span is not None and span.counts_ops and span.record is not None:
-            P._count_program_op(attribution, span.record, op, fshapes)
-    collection = Collection(net, attribution.order, input_shapes, "trace")
-    collection.notes.extend(P._notes(P._control_flow_kinds(all_ops), fshapes, how))
-    collection.inexact.extend(P._inexact(fshapes))
     # the backward, op by op in creation order; a composite is one op at its position
     comp_spans = [sp for sp in attribution.spans if sp.record is None]
     outer = [sp for sp in comp_spans if not any(o.lo < sp.lo and sp.hi <= o.hi for o in comp_spans if o is not sp)]

@@ -531,7 +531,8 @@ def _static_shapes(patches: Patches, modules) -> None:
             patches.setitem(d, attr, shape)
 
 
-def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, count_functional, batch):
+def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, count_functional, batch,
+           on_op_record=None):
     """Trace ``net``: ``(program, attribution, how)``. Attempts, in order:
     direct tracing with concrete ``paddle.shape`` answers, plain direct
     tracing, ``to_static``. Each attempt's changes to the model are undone
@@ -542,7 +543,8 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, co
     for how, fn, static_shapes in attempts:
         attempt = Patches()
         patches.on_restore(attempt.restore)
-        attribution = Attribution(net, _Shapes(batch), overrides, options, count_functional, mark=_Marks())
+        attribution = Attribution(net, _Shapes(batch), overrides, options, count_functional, mark=_Marks(),
+                                  on_op_record=on_op_record)
         try:
             modules = model_modules(rec.layer for rec in attribution.order)
             guard_model(attempt, [rec.layer for rec in attribution.order])
@@ -743,18 +745,38 @@ def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _S
 # entry points
 # --------------------------------------------------------------------------
 
+@dataclass
+class Traced:
+    """A traced forward, for counts built on top of it (training): the
+    program, the attribution that bracketed it, every operation in walk
+    order and the batch size unknown dimensions are counted as."""
+    program: object
+    attribution: Attribution
+    ops: list
+    batch: int
+
+
 def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spec=None, *, overrides=None,
                   options=None, count_functional=True, dtype=None) -> Collection:
     """Trace ``net`` (see the module docstring) and attribute every operation
     of the program; changes are logged in ``patches`` (the caller owns the
     session and restores)."""
+    return trace_and_collect(patches, net, input_size, inputs, input_spec, overrides=overrides, options=options,
+                             count_functional=count_functional, dtype=dtype)[0]
+
+
+def trace_and_collect(patches: Patches, net, input_size=None, inputs=None, input_spec=None, *, overrides=None,
+                      options=None, count_functional=True, dtype=None, on_op_record=None) -> tuple:
+    """:func:`collect_trace`, also returning the :class:`Traced` forward;
+    ``on_op_record`` is the core's per-op callback (composite calls while
+    tracing)."""
     _defer_interrupts(patches)
     plan_args, plan_kwargs = _input_plan(net, input_size, inputs, input_spec, dtype)
     input_shapes = [tuple(p.shape) for p in _placeholders((plan_args, plan_kwargs))]
     # a -1 left in the traced program (a data-dependent size) -> the batch size
     batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
     program, attribution, how = _trace(patches, net, plan_args, plan_kwargs, overrides, options,
-                                       count_functional, batch)
+                                       count_functional, batch, on_op_record)
     shapes = attribution.shapes
     all_ops = list(_walk(program.global_block()))
     ops = [op for op in all_ops if not _is_plumbing(op.name())]
@@ -764,7 +786,7 @@ def collect_trace(patches: Patches, net, input_size=None, inputs=None, input_spe
     collection = Collection(net, attribution.order, input_shapes, "trace")
     collection.notes.extend(_notes(_control_flow_kinds(all_ops), shapes, how))
     collection.inexact.extend(_inexact(shapes))
-    return collection
+    return collection, Traced(program, attribution, all_ops, batch)
 
 
 def _defer_interrupts(patches: Patches) -> None:

@@ -20,7 +20,6 @@ Shared conventions:
 """
 from __future__ import annotations
 
-import math
 
 from .registry import Cost, contraction, numel, op_formula, pointwise
 

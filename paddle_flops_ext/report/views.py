@@ -14,7 +14,6 @@ column. Counting happened before; views only select, group and sum.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 
 from .content import OWN, RANK_KEYS, TOTAL, Column, Content, Row, Totals, UncountedWork
 
