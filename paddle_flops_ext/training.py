@@ -33,7 +33,7 @@ import paddle
 
 from .collect.core import (Attribution, Collection, EagerShapes, bind_legacy_arguments, bind_op_arguments,
                            bracket_layer_calls, guard_model, guard_process, tensor_shapes)
-from .collect.intercept import _aliases_in, _paddle_modules, observe_ops
+from .collect.intercept import observe_ops, replace_everywhere
 from .formulas import gradients, registry
 from .formulas.optimizer import PER_ELEMENT
 from .formulas.registry import ZERO, Cost
@@ -266,9 +266,7 @@ def _patch_recompute(patches, recorder: Recorder, modules) -> None:
                 recorder.spans.append((lo, marks(), recorder.regions if not outer else outer))
 
     recompute.__wrapped__ = original
-    for module in list(_paddle_modules()) + list(modules):
-        for attr, _ in _aliases_in(module, {id(original): original}):
-            patches.setitem(module.__dict__, attr, recompute)
+    replace_everywhere(patches, original, recompute, modules)
 
 
 # --------------------------------------------------------------------------- collection

@@ -137,6 +137,19 @@ def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tu
     return found
 
 
+def replace_everywhere(patches: Patches, original, replacement, extra_modules=()) -> None:
+    """Replace the function ``original`` by ``replacement`` wherever it is
+    bound, by identity, in loaded Paddle modules and ``extra_modules``
+    (logged in ``patches``): the same scan the op wrappers use, for single
+    functions such as ``paddle.shape`` or ``fleet.utils.recompute``."""
+    groups = []
+    for module in list(_paddle_modules()) + [m for m in extra_modules if m is not None]:
+        swaps = {attr: (original, replacement) for attr, _ in _aliases_in(module, {id(original): original})}
+        if swaps:
+            groups.append((module.__dict__, swaps))
+    patches.swap_module_entries(groups)
+
+
 class _Callbacks:
     """Where the wrappers send events; all None while no profile is running.
     Wrappers are built once per process and read these at call time, so

@@ -101,7 +101,6 @@ from __future__ import annotations
 
 import math
 import operator
-import sys
 import threading
 import traceback
 import warnings
@@ -115,7 +114,7 @@ from .core import (Attribution, Collection, LayerRecord, Span, all_integer, bind
                    bracket_layer_calls, first_line, guard_model, guard_process)
 from .eager import model_modules
 from .inputs import check_size, dtype_name, build_call_args
-from .intercept import observe_ops
+from .intercept import observe_ops, replace_everywhere
 from .patch import Patches, observing
 
 __all__ = ["collect_trace", "collect_program", "is_program", "TraceError"]
@@ -522,13 +521,7 @@ def _static_shapes(patches: Patches, modules) -> None:
         return original(input)
 
     shape.__wrapped__ = original
-    for module in list(sys.modules.values()) + list(modules):
-        name = getattr(module, "__name__", "") or ""
-        if module is None or not (name == "paddle" or name.startswith("paddle.") or module in modules):
-            continue
-        d = getattr(module, "__dict__", {})
-        for attr in [a for a, v in list(d.items()) if v is original]:
-            patches.setitem(d, attr, shape)
+    replace_everywhere(patches, original, shape, modules)
 
 
 def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, count_functional, batch,
