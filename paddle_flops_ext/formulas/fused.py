@@ -548,22 +548,26 @@ def fusion_gru_op(ins, outs, attrs):
     return _rnn(t, hidden, t * (numel(ins.get("weight_x")) + numel(wh)), bias, "GRU")
 
 
-@op_formula("gru", args="input, h0, weight, bias, activation, gate_activation, is_reverse, origin_mode, is_test",
-            convention="input already projected [T, 3D]: T x numel(W_h) MACs + bias + 14 per hidden unit per step",
-            contraction=True)
-def gru_op(ins, outs, attrs):
+def _projected_rnn(ins, gates: int, mode: str) -> Cost:
+    """Recurrent ops whose input is already projected to ``[rows, gates x D]``
+    (rows = time steps, or the batch of one step): the recurrent product,
+    the bias and the gate arithmetic per hidden unit per row."""
     x, w = ins.get("input"), ins.get("weight")
-    t, hidden = int(x[0]), int(w[0])
-    return _rnn(t, hidden, t * numel(w), t * 3 * hidden if ins.get("bias") is not None else 0, "GRU")
+    rows, hidden = int(x[0]), int(w[0])
+    bias = rows * gates * hidden if ins.get("bias") is not None else 0
+    return _rnn(rows, hidden, rows * numel(w), bias, mode)
 
 
-@op_formula("gru_unit", args="input, hidden_prev, weight, bias, activation, gate_activation, origin_mode",
-            convention="one step on projected input [B, 3D]: B x numel(W_h) MACs + bias + 14 per hidden unit",
-            contraction=True)
-def gru_unit_op(ins, outs, attrs):
-    x, w = ins.get("input"), ins.get("weight")
-    b, hidden = int(x[0]), int(w[0])
-    return _rnn(b, hidden, b * numel(w), b * 3 * hidden if ins.get("bias") is not None else 0, "GRU")
+def _gru_projected(ins, outs, attrs):
+    return _projected_rnn(ins, 3, "GRU")
+
+
+op_formula("gru", args="input, h0, weight, bias, activation, gate_activation, is_reverse, origin_mode, is_test",
+           convention="input already projected [T, 3D]: T x numel(W_h) MACs + bias + 14 per hidden unit per step",
+           contraction=True)(_gru_projected)
+op_formula("gru_unit", args="input, hidden_prev, weight, bias, activation, gate_activation, origin_mode",
+           convention="one step on projected input [B, 3D]: B x numel(W_h) MACs + bias + 14 per hidden unit",
+           contraction=True)(_gru_projected)
 
 
 @op_formula("lstm", args="input, h0, c0, weight, bias, use_peepholes, is_reverse, is_test, gate_activation, "
@@ -571,9 +575,7 @@ def gru_unit_op(ins, outs, attrs):
             convention="input already projected [T, 4D]: T x numel(W_h) MACs + bias + 19 per hidden unit per step",
             contraction=True)
 def lstm_op(ins, outs, attrs):
-    x, w = ins.get("input"), ins.get("weight")
-    t, hidden = int(x[0]), int(w[0])
-    return _rnn(t, hidden, t * numel(w), t * 4 * hidden if ins.get("bias") is not None else 0, "LSTM")
+    return _projected_rnn(ins, 4, "LSTM")
 
 
 @op_formula("cudnn_lstm", args="x, init_h, init_c, w, weight_list, sequence_length, dropout_prob, is_bidirec, "
