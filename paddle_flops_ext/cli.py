@@ -289,6 +289,26 @@ def _check_combinations(parser: Parser, args) -> None:
             parser.error(f"argument -o/--output: folder {folder!r} does not exist; create it or pick another FILE")
 
 
+def exit_unexpected(parser, args, exc: Exception) -> None:
+    """An error that is not the user's: one line (the full trace with
+    ``--traceback``), exit status 1."""
+    if args.traceback:
+        raise exc
+    parser.exit(1, f"{parser.prog}: error: {type(exc).__name__}: {exc}\n"
+                   f"(run again with --traceback for the full trace)\n")
+
+
+def write_report(text: str, output: str | None, fmt: str) -> None:
+    """The rendered report to ``-o FILE`` (saying so on stderr) or stdout."""
+    text = text.rstrip("\n") + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {output} ({fmt})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
 def run_profile(args, parser: Parser) -> int:
     _check_combinations(parser, args)
     try:
@@ -297,21 +317,12 @@ def run_profile(args, parser: Parser) -> int:
         if args.traceback:
             raise
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
-    except Exception as exc:
-        if args.traceback:
-            raise
-        parser.exit(1, f"{parser.prog}: error: {type(exc).__name__}: {exc}\n"
-                       f"(run again with --traceback for the full trace)\n")
+    except Exception as exc:  # noqa: BLE001
+        exit_unexpected(parser, args, exc)
     content = result.report(by=args.by, depth=args.depth, top=args.top, rank=args.sort)
     render = {"table": content.table, "markdown": content.to_markdown,
               "csv": content.to_csv, "json": content.to_json}[args.format]
-    text = render().rstrip("\n") + "\n"
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {args.output} ({args.format})", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_report(render(), args.output, args.format)
     if args.strict and content.uncounted:
         names = ", ".join(f"{u.name} (x{u.calls})" for u in content.uncounted)
         print(f"{parser.prog}: --strict: these ran with no counting formula: {names}; register a "

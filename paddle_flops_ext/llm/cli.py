@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
+
+from ..cli import FORMAT_OF_SUFFIX, exit_unexpected, write_report
 
 FORMATS = ("table", "markdown", "csv", "json")
-SUFFIX = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json", ".txt": "table"}
 WIDTHS = ("float32", "float16", "bfloat16", "int8", "int4")
 
 
@@ -139,7 +139,7 @@ def render(out: dict, fmt: str, depth: int) -> str:
 
 
 def run_llm(args, parser) -> int:
-    fmt = args.format or SUFFIX.get(os.path.splitext(args.output or "")[1].lower(), "table")
+    fmt = args.format or FORMAT_OF_SUFFIX.get(os.path.splitext(args.output or "")[1].lower(), "table")
     try:
         out = count(args)
     except ValueError as exc:
@@ -147,15 +147,6 @@ def run_llm(args, parser) -> int:
             raise
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     except Exception as exc:  # noqa: BLE001
-        if args.traceback:
-            raise
-        parser.exit(1, f"{parser.prog}: error: {type(exc).__name__}: {exc}\n"
-                       f"(run again with --traceback for the full trace)\n")
-    text = render(out, fmt, args.depth).rstrip("\n") + "\n"
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {args.output} ({fmt})", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+        exit_unexpected(parser, args, exc)
+    write_report(render(out, fmt, args.depth), args.output, fmt)
     return 0
