@@ -99,7 +99,7 @@ from dataclasses import asdict, dataclass, field
 from . import modes as modes_mod
 from .layers import correct_overhead, hook_overhead, time_layers
 from .machine import describe_machine, load_average, load_check
-from .merge import dist_env, grid, merge_ranks, shard
+from .merge import grid, merge_ranks, shard
 from .peak import combine_peaks, measure_peak
 from .roofline import apply_peak, per_layer_rows, summarize_kinds
 from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_timer, pin_malloc,

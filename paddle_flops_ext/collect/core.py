@@ -432,17 +432,22 @@ class Attribution:
                        integer=lambda: self.shapes.integer((args, list(kwargs.values()), out)))
 
     # -- failures ----------------------------------------------------------
+    def _input_shapes(self, frame: Frame) -> list | None:
+        """The shapes a frame's call received, or None if unreadable (the
+        forward may have failed mid-way; only for error messages)."""
+        try:
+            return self.shapes.nested((frame.args, frame.kwargs) if frame.kwargs else frame.args)
+        except Exception:  # noqa: BLE001
+            return None
+
     def where(self) -> str:
         """The innermost layer call in progress, for error messages."""
         if not self.stack:
             return ""
         frame = self.stack[-1]
         rec = frame.record
-        inputs = (frame.args, frame.kwargs) if frame.kwargs else frame.args
-        try:
-            shapes = ", ".join(str(list(s)) for s in self.shapes.nested(inputs)) or "no tensors"
-        except Exception:  # noqa: BLE001 - only for the message
-            shapes = "unknown"
+        found = self._input_shapes(frame)
+        shapes = "unknown" if found is None else ", ".join(str(list(s)) for s in found) or "no tensors"
         chain = " > ".join(f.record.path or type(f.record.layer).__name__ for f in self.stack)
         return (f"layer '{rec.path or '<root>'}' ({type(rec.layer).__name__}) called with input shape(s) "
                 f"{shapes}; call chain: {chain}")
@@ -459,13 +464,10 @@ class Attribution:
         if not where:
             return ForwardError(f"the model's forward raised before any layer ran: {original}", cause=exc)
         frame = self.stack[-1]
-        try:
-            shapes = self.shapes.nested((frame.args, frame.kwargs) if frame.kwargs else frame.args)
-        except Exception:  # noqa: BLE001 - only for the message
-            shapes = []
         return ForwardError(f"forward failed in {where}. Check input_size / inputs against what this "
                             f"layer expects. Original error: {original}",
-                            frame.record.path, type(frame.record.layer).__name__, shapes, exc)
+                            frame.record.path, type(frame.record.layer).__name__,
+                            self._input_shapes(frame) or [], exc)
 
 
 def first_line(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .activation import GELU_ERF, PER_ELEMENT, SWIGLU_PER_OUTPUT
+from .activation import GELU_ERF, PER_ELEMENT
 from .attention import attention_cost
 from .contraction import conv_macs, matmul_macs
 from .normalization import FOLDED_BN_PER_ELEMENT, statistics_norm_cost
