@@ -70,14 +70,6 @@ def _builtin_table(module) -> dict[int, tuple[str, object]]:
 
 _C_OP_TABLE: dict[int, tuple[str, object]] | None = None
 _LEGACY_OP_TABLE: dict[int, tuple[str, object]] | None = None
-# Every (module, attribute, target id) alias in loaded Paddle modules; rescanned
-# only when modules were imported since (or the targets changed). Entries are
-# checked by identity before use, so a stale one is skipped, never wrong.
-# (Modules are keyed by object, not name: paddle._C_ops copies every attribute
-# of the pir ops module, __name__ included.)
-_ALIASES: dict = {"key": None, "entries": []}
-
-
 def _paddle_modules():
     """Python modules of Paddle. The C extension modules that *define* the
     builtins are skipped (Python code reaches them only through
@@ -93,35 +85,31 @@ def _paddle_modules():
             yield module
 
 
+# Every alias of a target in loaded Paddle modules, grouped per module dict:
+# rescanned only when modules were imported since (or the targets changed).
+# Entries are checked by identity before use, so a stale one is skipped, never
+# wrong. (Modules are keyed by object, not name: paddle._C_ops copies every
+# attribute of the pir ops module, __name__ included.)
 _GROUPS: dict = {"key": None, "groups": None}
 
 
 def _paddle_alias_groups(only=None) -> list:
     """``[(module dict, {attr: (original, wrapper)})]`` for every loaded
-    Paddle module, cached with the alias scan (``only``: restrict to these
-    targets, e.g. the composites of trace mode)."""
-    entries = _paddle_aliases(_PLAN["targets"])
-    replacement = _PLAN["replacement"]
-    if only is None and _GROUPS["key"] == _ALIASES["key"]:
-        return _GROUPS["groups"]
-    by_module: dict[int, tuple] = {}
-    for module, attr, key in entries:
-        if only is not None and key not in only:
-            continue
-        d = module.__dict__
-        by_module.setdefault(id(d), (d, {}))[1][attr] = (_PLAN["targets"][key], replacement[key])
-    groups = list(by_module.values())
-    if only is None:
-        _GROUPS.update(key=_ALIASES["key"], groups=groups)
-    return groups
-
-
-def _paddle_aliases(targets):
+    Paddle module (``only``: restricted to these target ids, e.g. the
+    composites of trace mode)."""
+    targets, replacement = _PLAN["targets"], _PLAN["replacement"]
     key = (len(sys.modules), _PLAN.get("key"))
-    if _ALIASES["key"] != key:
-        entries = [(m, attr, k) for m in _paddle_modules() for attr, k in _aliases_in(m, targets)]
-        _ALIASES.update(key=key, entries=entries)
-    return _ALIASES["entries"]
+    if _GROUPS["key"] != key:
+        groups = []
+        for module in _paddle_modules():
+            swaps = {attr: (targets[k], replacement[k]) for attr, k in _aliases_in(module, targets)}
+            if swaps:
+                groups.append((module.__dict__, swaps))
+        _GROUPS.update(key=key, groups=groups)
+    if only is None:
+        return _GROUPS["groups"]
+    picked = [(d, {a: pair for a, pair in swaps.items() if id(pair[0]) in only}) for d, swaps in _GROUPS["groups"]]
+    return [(d, swaps) for d, swaps in picked if swaps]
 
 
 def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tuple[str, int]]:
