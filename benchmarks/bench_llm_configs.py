@@ -107,15 +107,18 @@ def main(argv=None) -> int:
              f" on {machine['platform']}, {machine['cpu_count']} CPUs, Python {machine['python']}. Each "
              f"configuration in a fresh process: wall = the whole child process (import paddle included); "
              f"forward = one trace of {args.seq} tokens; generation = prefill of {args.prompt} + "
-             f"{args.new} decode steps (three traces); RSS = the child's peak.", "",
+             f"{args.new} decode steps (three traces); training = one training step at {args.seq} tokens "
+             f"(profile(training=True), trace mode, no optimizer); RSS = the child's peak.", "",
              "| config | wall s | build s | forward s | generation s | peak RSS MiB | params | active params "
-             "| forward MACs | generation MACs | KV cache at the end | training step |",
+             "| forward MACs | generation MACs | KV cache at the end | training step (time, FLOPs) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['config']} | error: {r['error'].splitlines()[-1] if r['error'] else ''} |")
             continue
-        tr = r["training"]["status"]
+        t = r["training"]
+        tr = (f"{r['training_attempt_s']:.2f} s, {t['training_flops']:,} training FLOPs"
+              if t["status"] == "ran" else t["status"])
         lines.append(f"| {r['config']} | {r['wall_s']:.2f} | {r['build_s']:.2f} | {r['forward_s']:.2f} | "
                      f"{r['generation_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['params']:,} | "
                      f"{r['active_params']:,} | {r['forward_macs']:,} | {r['generation_macs']:,} | "
@@ -123,8 +126,9 @@ def main(argv=None) -> int:
     target = next((r for r in rows if r.get("config") == TARGET["config"] and "error" not in r), None)
     if target:
         ok = target["wall_s"] <= TARGET["wall_s"] and target["peak_rss_mib"] <= TARGET["rss_mib"]
-        lines += ["", f"Target (issue 13): {TARGET['config']} counted (forward and generation) in under "
-                      f"{TARGET['wall_s']:.0f} s and {TARGET['rss_mib']:.0f} MiB: "
+        lines += ["", f"Target (issue 13): {TARGET['config']} counted in under "
+                      f"{TARGET['wall_s']:.0f} s and {TARGET['rss_mib']:.0f} MiB (forward, generation and training in one "
+                      f"process): "
                       f"{target['wall_s']:.2f} s, {target['peak_rss_mib']:.0f} MiB: {'met' if ok else 'NOT met'}."]
     reasons = {r["training"].get("reason") for r in rows if "training" in r and r["training"].get("reason")}
     if reasons:
