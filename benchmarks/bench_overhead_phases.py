@@ -3,7 +3,7 @@ profile timed on its own (median of --repeats), next to a plain no_grad
 forward of the same model, and each restore step. Explains the ratios of
 ``bench_overhead.py``.
 
-    python benchmarks/bench_overhead_phases.py [--model mobilenet_v2] [--repeats 9]
+    python benchmarks/bench_overhead_phases.py [--model mobilenet_v2|linear_stack_1000|...] [--repeats 9]
         [--out benchmarks/results/overhead_phases.md]
 """
 from __future__ import annotations
@@ -24,9 +24,17 @@ def main(argv=None) -> int:
     from paddle_flops_ext.collect import core, eager, inputs, intercept, patch
     from paddle_flops_ext.report.result import build_result
 
-    net = getattr(paddle.vision.models, args.model)()
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_overhead import INPUT_SIZES, models   # the same models and sizes as the ratios
+
+    constructors = dict(models())
+    if args.model not in constructors:
+        ap.error(f"--model must be one of {', '.join(constructors)}")
+    net = constructors[args.model]()
     net.eval()
-    size = [1, 3, 224, 224]
+    size = INPUT_SIZES.get(args.model, [1, 3, 224, 224])
     x = paddle.randn(size)
     phases: dict = {}
     undo: dict = {}

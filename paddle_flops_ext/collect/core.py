@@ -29,6 +29,8 @@ from __future__ import annotations
 import gc
 import operator
 import time
+from itertools import chain, compress, filterfalse
+from operator import attrgetter, methodcaller
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -594,34 +596,51 @@ def guard_model(patches: Patches, layers: list) -> None:
 def _snapshot_layers(patches: Patches, layers: list) -> None:
     """Every layer's ``__dict__`` and the contents of its dict attributes
     (parameter/buffer/sub-layer tables, hooks, caches such as dy2static's
-    ``_original_funcs``), put back on restore. Checking is by identity in C
-    loops, so an untouched layer costs little."""
-    saved = []
-    for layer in layers:
-        d = layer.__dict__
-        copy = d.copy()
-        dicts = [v for v in copy.values() if type(v) is dict or isinstance(v, dict)]
-        empty = [v for v in dicts if not v]         # most are: only "still empty" to check
-        tables = [(v, v.copy()) for v in dicts if v]
-        saved.append((d, copy, tables, empty))
+    ``_original_funcs``), put back on restore.
+
+    Snapshot and check are C-level passes over all layers at once, because
+    profiling a 1000-layer model must not cost Python work per attribute:
+    an untouched dict compares equal to its copy through the identity
+    shortcut of ``==`` without calling any ``__eq__``, most tables are empty
+    and only need to stay so. A value replaced by an equal one (a new
+    ``0`` for an old ``0``) passes as unchanged; anything else that changed
+    is put back entry by entry."""
+    dicts = [layer.__dict__ for layer in layers]
+    copies = list(map(dict.copy, dicts))
+    tables = list(filter(dict.__instancecheck__, chain.from_iterable(map(dict.values, copies))))
+    filled = list(filter(None, tables))
+    empty = list(filterfalse(None, tables))
+    filled_copies = list(map(dict.copy, filled))
 
     def restore():
-        for d, copy, tables, empty in saved:
-            if not _same(d, copy):
-                for k in [k for k in d if k not in copy]:
-                    del d[k]
-                for k, v in copy.items():
-                    if d.get(k, _MISSING) is not v:
-                        d[k] = v
-            for live, table in tables:
+        if not _equal(dicts, copies):
+            for d, copy in zip(dicts, copies):
+                if not _same(d, copy):
+                    for k in [k for k in d if k not in copy]:
+                        del d[k]
+                    for k, v in copy.items():
+                        if d.get(k, _MISSING) is not v:
+                            d[k] = v
+        if not _equal(filled, filled_copies):
+            for live, table in zip(filled, filled_copies):
                 if not _same(live, table):
                     live.clear()
                     live.update(table)
+        if any(empty):
             for live in empty:
-                if live:
-                    live.clear()
+                live.clear()
 
     patches.on_restore(restore)
+
+
+def _equal(lives: list, saved: list) -> bool:
+    """``lives == saved`` for lists of dicts whose values are mostly the
+    very same objects; a value whose ``__eq__`` raises or is ambiguous (a
+    tensor) counts as changed."""
+    try:
+        return bool(lives == saved)
+    except Exception:  # noqa: BLE001 - e.g. a tensor's elementwise == has no truth value
+        return False
 
 
 def _same(live: dict, saved: dict) -> bool:
@@ -636,34 +655,38 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
     counters, caches) are written back after the forward; trainable
     parameters are compared by Paddle's in-place version counter and, if a
     forward wrote one in place, the call raises instead of leaving it
-    changed silently."""
-    copies, versions = [], []
-    seen = set()
-    for layer in layers:
-        for table, trainable_ok in ((layer._buffers, False), (layer._parameters, True)):
-            for t in table.values():
-                if t is None or id(t) in seen or not isinstance(t, paddle.Tensor):
-                    continue
-                seen.add(id(t))
-                if trainable_ok and not t.stop_gradient:
-                    versions.append((t, t._inplace_version()))
-                elif t._is_initialized():
-                    copies.append((t, t._inplace_version(), t.clone()))
+    changed silently. Collected in C-level passes, like the layers'
+    tables."""
+    def unique_tensors(tables):
+        found = chain.from_iterable(map(dict.values, tables))
+        by_id = {id(t): t for t in found if isinstance(t, paddle.Tensor)}
+        return list(by_id.values())
+
+    params = unique_tensors(map(attrgetter("_parameters"), layers))
+    frozen = list(map(attrgetter("stop_gradient"), params))
+    trainable = list(compress(params, map(operator.not_, frozen)))
+    versions = list(map(methodcaller("_inplace_version"), trainable))
+    param_ids = set(map(id, params))
+    buffers = [t for t in unique_tensors(map(attrgetter("_buffers"), layers)) if id(t) not in param_ids]
+    copies = [(t, t.clone()) for t in chain(compress(params, frozen), buffers) if t._is_initialized()]
 
     def restore():
-        for t, _, copy in copies:  # kernels such as batch_norm write in place without a version bump
+        for t, copy in copies:  # kernels such as batch_norm write in place without a version bump
             t.set_value(copy)
 
     patches.on_restore(restore)
-    patches.on_restore(lambda: _check_versions(versions))
+    patches.on_restore(lambda: _check_versions(trainable, versions))
 
 
 class ModelChanged(RuntimeError):
     """The forward wrote a trainable parameter in place."""
 
 
-def _check_versions(versions) -> None:
-    changed = [t.name for t, v in versions if t._inplace_version() != v]
+def _check_versions(tensors, versions) -> None:
+    now = list(map(methodcaller("_inplace_version"), tensors))
+    if now == versions:
+        return
+    changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]
     if changed:
         raise ModelChanged(f"the model's forward wrote trainable parameter(s) {', '.join(changed[:5])} in "
                            f"place while being profiled; their old values could not be restored")

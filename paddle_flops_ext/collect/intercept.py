@@ -39,7 +39,7 @@ import paddle
 from paddle import _C_ops, _legacy_C_ops
 
 from ..formulas import registry
-from .patch import Patches, observing
+from .patch import Patches, SwapPlan, observing
 
 # Tensor operator slot -> (op name, swap operands)
 TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
@@ -104,12 +104,16 @@ def _paddle_alias_groups(only=None) -> list:
         for module in _paddle_modules():
             swaps = {attr: (targets[k], replacement[k]) for attr, k in _aliases_in(module, targets)}
             if swaps:
-                groups.append((module.__dict__, swaps))
-        _GROUPS.update(key=key, groups=groups)
+                groups.append((module.__dict__, SwapPlan(swaps)))
+        _GROUPS.update(key=key, groups=groups, only={})
     if only is None:
         return _GROUPS["groups"]
-    picked = [(d, {a: pair for a, pair in swaps.items() if id(pair[0]) in only}) for d, swaps in _GROUPS["groups"]]
-    return [(d, swaps) for d, swaps in picked if swaps]
+    only_key = frozenset(only)
+    if only_key not in _GROUPS["only"]:
+        picked = [(d, {a: (old, new) for a, old, new in zip(plan.keys, plan.expected, plan.replacements.values())
+                       if id(old) in only}) for d, plan in _GROUPS["groups"]]
+        _GROUPS["only"][only_key] = [(d, SwapPlan(swaps)) for d, swaps in picked if swaps]
+    return _GROUPS["only"][only_key]
 
 
 def _aliases_in(module: types.ModuleType, targets: dict[int, object]) -> list[tuple[str, int]]:

@@ -20,6 +20,7 @@ thread raises.
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from typing import Any, Callable
 
@@ -61,30 +62,26 @@ class Patches:
         mapping[key] = value
 
     def swap_module_entries(self, groups: list) -> None:
-        """``groups``: ``[(mapping, {key: (expected, replacement)})]``; every
-        entry that still holds ``expected`` (by identity) is replaced, one
-        ``dict.update`` per mapping, and all of it is one log entry. Undone
-        entry by entry where our replacement is still in place."""
+        """``groups``: ``[(mapping, plan)]``, a plan being a :class:`SwapPlan`
+        or ``{key: (expected, replacement)}``; every entry that still holds
+        ``expected`` (by identity) is replaced, one ``dict.update`` per
+        mapping, and all of it is one log entry. Undone entry by entry where
+        our replacement is still in place."""
         done: list = []
 
         def undo():
             while done:
-                mapping, swapped = done[-1]
-                current = [mapping.get(k, _MISSING) for k in swapped]
-                if all(c is new for c, (_, new) in zip(current, swapped.values())):
-                    mapping.update({k: old for k, (old, _) in swapped.items()})
-                else:
-                    for k, (old, new) in swapped.items():
-                        if mapping.get(k, _MISSING) is new:
-                            mapping[k] = old
+                mapping, plan = done[-1]
+                plan.undo(mapping)
                 done.pop()
 
         self._undo.append(undo)
         for mapping, plan in groups:
-            swapped = {k: (old, new) for k, (old, new) in plan.items() if mapping.get(k, _MISSING) is old}
-            if swapped:
-                done.append((mapping, swapped))
-                mapping.update({k: new for k, (_, new) in swapped.items()})
+            if not isinstance(plan, SwapPlan):
+                plan = SwapPlan(plan)
+            applied = plan.apply(mapping)
+            if applied is not None:
+                done.append((mapping, applied))
 
     def on_restore(self, undo: Callable[[], None]) -> None:
         """Log an action to run when restoring (after later entries)."""
@@ -114,6 +111,44 @@ class Patches:
 
     def __len__(self) -> int:
         return len(self._undo)
+
+
+class SwapPlan:
+    """Replacements for entries of one mapping, ``{key: (expected,
+    replacement)}``, prepared once so that applying and undoing it on an
+    unchanged mapping are C loops and one ``dict.update`` (op wrappers swap
+    thousands of module entries per profile)."""
+
+    __slots__ = ("keys", "expected", "replacements", "originals")
+
+    def __init__(self, plan: dict):
+        self.keys = tuple(plan)
+        self.expected = tuple(old for old, _ in plan.values())
+        self.replacements = {k: new for k, (_, new) in plan.items()}
+        self.originals = dict(zip(self.keys, self.expected))
+
+    def apply(self, mapping: dict) -> "SwapPlan | None":
+        """Swap what still holds its expected object; returns the plan of
+        what was swapped (None if nothing)."""
+        if all(map(operator.is_, map(mapping.get, self.keys), self.expected)):
+            mapping.update(self.replacements)
+            return self
+        held = {k: (old, self.replacements[k]) for k, old in self.originals.items() if mapping.get(k, _MISSING) is old}
+        if not held:
+            return None
+        plan = SwapPlan(held)
+        mapping.update(plan.replacements)
+        return plan
+
+    def undo(self, mapping: dict) -> None:
+        """Put back the originals where our replacement is still in place."""
+        news = self.replacements
+        if all(map(operator.is_, map(mapping.get, self.keys), news.values())):
+            mapping.update(self.originals)
+            return
+        for k, old in self.originals.items():
+            if mapping.get(k, _MISSING) is news[k]:
+                mapping[k] = old
 
 
 # --------------------------------------------------------------------------

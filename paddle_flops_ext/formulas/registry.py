@@ -45,7 +45,6 @@ def numel(shape: Sequence[int] | None) -> int:
         return int(math.prod(int(d) for d in shape))
 
 
-@dataclass(frozen=True)
 class Cost:
     """What one call costs.
 
@@ -54,11 +53,33 @@ class Cost:
     normalisation, activations, ...).
     ``paddle_flops``: the ``paddle.flops`` convention (MACs, plus conv bias and
     the per-element costs paddle uses for the layers it knows).
+
+    A value: never modified after creation (arithmetic returns a new one).
+    A plain class with ``__slots__`` rather than a frozen dataclass, because
+    one is created per layer call and per operation, and a frozen
+    dataclass's ``__init__`` costs three times as much.
     """
 
-    macs: int = 0
-    flops: int = 0
-    paddle_flops: int = 0
+    __slots__ = ("macs", "flops", "paddle_flops")
+
+    def __init__(self, macs: int = 0, flops: int = 0, paddle_flops: int = 0):
+        self.macs = macs
+        self.flops = flops
+        self.paddle_flops = paddle_flops
+
+    def _key(self) -> tuple:
+        return (self.macs, self.flops, self.paddle_flops)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return self.macs == other.macs and self.flops == other.flops and self.paddle_flops == other.paddle_flops
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Cost(macs={self.macs!r}, flops={self.flops!r}, paddle_flops={self.paddle_flops!r})"
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.macs + other.macs, self.flops + other.flops,
