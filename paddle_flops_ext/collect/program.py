@@ -19,6 +19,11 @@ Tracing a Layer
    Paddle call appends an operation to the program; no kernel runs and no
    weight is read, so models built under ``paddle.LazyGuard()`` stay
    unmaterialised (parameters become ``builtin.parameter`` placeholders).
+   Two exceptions, so the program holds what an eager run does: a Python
+   ``if`` on a materialised one-element parameter reads it
+   (``parameter_values``), and legacy static-graph code (``LayerHelper``)
+   takes its dynamic branch, its legacy operators translated into the
+   program (``legacy_static``).
 2. If that raises (typically Python control flow on a tensor value,
    ``if x.sum() > 0:``), *AST tracing*: ``paddle.jit.to_static(...,
    full_graph=True)`` rewrites Python control flow into ``pd_op.if`` /
@@ -115,6 +120,8 @@ from .core import (Attribution, Collection, LayerRecord, Span, all_integer, bind
 from .eager import model_modules
 from .inputs import check_size, dtype_name, build_call_args
 from .intercept import observe_ops, replace_everywhere
+from .legacy_static import take_dynamic_branches
+from .parameter_values import answer_parameter_truth
 from .patch import Patches, observing
 
 __all__ = ["collect_trace", "collect_program", "is_program", "TraceError"]
@@ -544,6 +551,8 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, overrides, options, co
             bracket_layer_calls(attempt, attribution)
             _quiet_tracing(attempt, how == "direct")
             observe_ops(attempt, attribution, modules, composites_only=True)
+            take_dynamic_branches(attempt)
+            answer_parameter_truth(attempt, net)
             if static_shapes:
                 _static_shapes(attempt, modules)
                 _value_names(attempt)
