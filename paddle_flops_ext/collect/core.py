@@ -39,7 +39,7 @@ import paddle
 
 from ..formulas import registry
 from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE, correction_kind
-from ..formulas.registry import ZERO, Cost, HandlerError, LayerCall
+from ..formulas.registry import ZERO, Cost, HandlerError
 from .patch import Patches, ProfilingBusy, observing
 
 
@@ -53,29 +53,41 @@ class OpStat:
     cost: Cost = ZERO
 
 
-@dataclass
 class LayerRecord:
-    """What one distinct layer did during the observed forward."""
-    path: str                          # dotted path from the model ("" for the model)
-    layer: Any
-    parent: "LayerRecord | None" = None
-    calls: int = 0
-    input_shapes: list = field(default_factory=list)   # of the first call
-    output_shapes: list = field(default_factory=list)
-    cost: Cost = ZERO                  # own work: formula + direct ops
-    counted_by: str = "ops"            # formula | user | legacy | ops | none
-    ops: dict = field(default_factory=lambda: defaultdict(OpStat))
-    unknown_ops: dict = field(default_factory=lambda: defaultdict(int))
-    zero_ops: dict = field(default_factory=lambda: defaultdict(int))
-    seconds: float = 0.0               # inclusive wall time of its calls (time_layers)
-    params: int = 0                    # set only where no model holds them (bare programs)
-    trainable_params: int = 0
-    paddle_reported: int = 0           # what paddle.flops itself adds for this layer's calls
-    corrections: dict = field(default_factory=lambda: defaultdict(int))  # reported -> paddle_flops, by kind
+    """What one distinct layer did during the observed forward.
+
+    A plain class with ``__slots__``: one is made per layer of the model on
+    every profile, so its construction is kept to bare assignments."""
+
+    __slots__ = ("path", "layer", "parent", "calls", "input_shapes", "output_shapes", "cost", "counted_by",
+                 "ops", "unknown_ops", "zero_ops", "seconds", "params", "trainable_params", "paddle_reported",
+                 "corrections")
+
+    def __init__(self, path: str, layer, parent: "LayerRecord | None" = None, calls: int = 0,
+                 counted_by: str = "ops"):
+        self.path = path                  # dotted path from the model ("" for the model)
+        self.layer = layer
+        self.parent = parent
+        self.calls = calls
+        self.input_shapes: list = []      # of the first call
+        self.output_shapes: list = []
+        self.cost: Cost = ZERO            # own work: formula + direct ops
+        self.counted_by = counted_by      # formula | user | legacy | ops | none
+        self.ops: dict = defaultdict(OpStat)
+        self.unknown_ops: dict = defaultdict(int)
+        self.zero_ops: dict = defaultdict(int)
+        self.seconds = 0.0                # inclusive wall time of its calls (time_layers)
+        self.params = 0                   # set only where no model holds them (bare programs)
+        self.trainable_params = 0
+        self.paddle_reported = 0          # what paddle.flops itself adds for this layer's calls
+        self.corrections: dict = defaultdict(int)  # reported -> paddle_flops, by kind
 
     @property
     def depth(self) -> int:
         return 0 if self.parent is None else self.parent.depth + 1
+
+    def __repr__(self) -> str:
+        return f"LayerRecord({self.path!r}, {type(self.layer).__name__}, calls={self.calls}, cost={self.cost})"
 
 
 def layer_records(model) -> list[LayerRecord]:
@@ -229,16 +241,20 @@ class EagerShapes:
 # attribution
 # --------------------------------------------------------------------------
 
-@dataclass
 class Frame:
-    """One layer call in progress."""
-    record: LayerRecord
-    spec: Any                 # the layer's formula / handler, or None
-    counts_ops: bool          # ops run directly inside are charged to ``record``
-    args: tuple               # as the forward received them (after pre-hooks)
-    kwargs: dict
-    started: float = 0.0
-    mark: int = 0             # trace: position in op-creation order at entry
+    """One layer call in progress (``__slots__``: one per layer call)."""
+
+    __slots__ = ("record", "spec", "counts_ops", "args", "kwargs", "started", "mark")
+
+    def __init__(self, record: LayerRecord, spec, counts_ops: bool, args: tuple, kwargs: dict,
+                 started: float = 0.0, mark: int = 0):
+        self.record = record
+        self.spec = spec              # the layer's formula / handler, or None
+        self.counts_ops = counts_ops  # ops run directly inside are charged to ``record``
+        self.args = args              # as the forward received them (after pre-hooks)
+        self.kwargs = kwargs
+        self.started = started
+        self.mark = mark              # trace: position in op-creation order at entry
 
 
 @dataclass
@@ -270,6 +286,9 @@ class ForwardError(ValueError):
         self.layer_path, self.layer_type = layer_path, layer_type
         self.input_shapes = input_shapes or []
         self.cause = cause
+
+
+_UNSEEN = object()
 
 
 class Attribution:
@@ -309,7 +328,9 @@ class Attribution:
 
     # -- layer calls -------------------------------------------------------
     def enter(self, rec: LayerRecord, args: tuple, kwargs: dict) -> Frame:
-        spec = self.spec(rec.layer)
+        spec = self._specs.get(type(rec.layer), _UNSEEN)
+        if spec is _UNSEEN:
+            spec = self.spec(rec.layer)
         frame = Frame(rec, spec, spec is None and self.count_functional and not self.composite_depth,
                       args, kwargs,
                       time.perf_counter() if self.time_layers else 0.0,
@@ -325,18 +346,18 @@ class Attribution:
         if self.mark:
             self.spans.append(Span(frame.mark, self.mark(), rec, frame.counts_ops))
         rec.calls += 1
-        shapes = self.shapes
-        inputs = (frame.args, frame.kwargs) if frame.kwargs else frame.args
-        in_shapes, out_shapes = shapes.nested(inputs), shapes.nested(output)
+        nested = self.shapes.nested
+        in_shapes = nested((frame.args, frame.kwargs) if frame.kwargs else frame.args)
+        out_shapes = nested(output)
         if rec.calls == 1:
             rec.input_shapes, rec.output_shapes = in_shapes, out_shapes
         spec = frame.spec
         if spec is not None:
-            call = LayerCall(shapes.handler_view(frame.args), shapes.handler_view(output), in_shapes, out_shapes)
+            layer = rec.layer
             try:
-                cost, how = spec.evaluate(rec.layer, call)
+                cost, how = spec.evaluate(layer, in_shapes, out_shapes, self.shapes.handler_view, frame.args, output)
             except HandlerError as exc:
-                raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(rec.layer).__name__})") from exc
+                raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(layer).__name__})") from exc
             cost = self._paddle_convention(rec, cost, how, in_shapes, out_shapes)
             rec.cost = rec.cost + cost
             rec.counted_by = how
@@ -672,7 +693,7 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
 
     def restore():
         for t, copy in copies:  # kernels such as batch_norm write in place without a version bump
-            t.set_value(copy)
+            t.copy_(copy, True)     # in place, like set_value, at a quarter of its cost
 
     patches.on_restore(restore)
     patches.on_restore(lambda: _check_versions(trainable, versions))

@@ -4,15 +4,15 @@ non-trainable. Reads shapes only, so it works on models built under
 ``paddle.LazyGuard`` whose parameters were never materialised."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..formulas.registry import numel
 
 
-@dataclass
-class OwnedParams:
-    params: int = 0
+class OwnedParams(NamedTuple):
+    params: int = 0       # first held here (shared ones count once, at their first layer)
     trainable: int = 0
+    held: int = 0         # every parameter this layer holds, shared or not (paddle.flops' count for a leaf)
 
 
 def parameter_owners(model, layers=None) -> dict[int, OwnedParams]:
@@ -23,15 +23,24 @@ def parameter_owners(model, layers=None) -> dict[int, OwnedParams]:
         layers = list(dict.fromkeys(l for _, l in model.named_sublayers(include_self=True)))
     seen: set[int] = set()
     owners: dict[int, OwnedParams] = {}
+    none = OwnedParams()   # for the (many) layers that hold no parameter
     for layer in layers:
-        own = OwnedParams()
-        for p in layer._parameters.values():
-            if p is None or id(p) in seen:
+        table = layer._parameters
+        if not table:
+            owners[id(layer)] = none
+            continue
+        held = params = trainable = 0
+        for p in table.values():
+            if p is None:
                 continue
-            seen.add(id(p))
             n = numel(p.shape)
-            own.params += n
+            held += n
+            key = id(p)
+            if key in seen:
+                continue
+            seen.add(key)
+            params += n
             if not p.stop_gradient:
-                own.trainable += n
-        owners[id(layer)] = own
+                trainable += n
+        owners[id(layer)] = OwnedParams(params, trainable, held)
     return owners

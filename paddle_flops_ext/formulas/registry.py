@@ -255,17 +255,6 @@ LayerFn = Callable[[Any, list, list], Cost]
 
 
 @dataclass
-class LayerCall:
-    """What a layer formula or handler is evaluated on: the values the
-    forward received and returned (tensors in eager mode, shape-only stand-ins
-    in trace mode) and their shapes."""
-    inputs: tuple
-    output: Any
-    in_shapes: list
-    out_shapes: list
-
-
-@dataclass
 class LayerSpec:
     """A built-in layer formula ``fn(layer, in_shapes, out_shapes) -> Cost``."""
     layer_type: type
@@ -274,8 +263,12 @@ class LayerSpec:
     counted_by = "formula"
     inherited_by_subclasses = True   # when the subclass keeps ``forward``
 
-    def evaluate(self, layer, call: LayerCall) -> tuple[Cost, str]:
-        return self.fn(layer, call.in_shapes, call.out_shapes), self.counted_by
+    def evaluate(self, layer, in_shapes: list, out_shapes: list, view, inputs: tuple, output) -> tuple[Cost, str]:
+        """``(cost, counted_by)`` of one call. Built-in formulas read shapes
+        only; ``view(value)`` maps the values the forward received and
+        returned to what a user handler is given (tensors in eager mode,
+        shape-only stand-ins in trace mode)."""
+        return self.fn(layer, in_shapes, out_shapes), self.counted_by
 
 
 class HandlerError(RuntimeError):
@@ -298,14 +291,16 @@ class UserHandler:
     def name(self) -> str:
         return getattr(self.fn, "__qualname__", None) or getattr(self.fn, "__name__", repr(self.fn))
 
-    def evaluate(self, layer, call: LayerCall) -> tuple[Cost, str]:
+    def evaluate(self, layer, in_shapes: list, out_shapes: list, view, inputs: tuple, output) -> tuple[Cost, str]:
+        """See :meth:`LayerSpec.evaluate`; the handler runs on ``view(inputs)``
+        and ``view(output)``."""
         d = layer.__dict__
         had = {k: d[k] for k in ("total_ops", "total_params") if k in d}
         object.__setattr__(layer, "total_ops", 0)
         object.__setattr__(layer, "total_params", [0])
         try:
             try:
-                result = self.fn(layer, call.inputs, call.output)
+                result = self.fn(layer, view(inputs), view(output))
             except HandlerError:
                 raise
             except Exception as exc:

@@ -7,39 +7,57 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..formulas.registry import ZERO, Cost
-from ..formulas.registry import numel as registry_numel
 
 
-@dataclass
 class LayerNode:
-    name: str                      # dotted path; "" for the model itself
-    type: str
-    depth: int
-    called: bool = True
-    calls: int = 0
-    input_shape: list = field(default_factory=list)
-    output_shape: list = field(default_factory=list)
-    params: int = 0                # owned directly
-    trainable_params: int = 0
-    cost: Cost = ZERO              # own work
-    counted_by: str = "ops"        # formula | user | legacy | ops | trace | none
-    ops: dict = field(default_factory=dict)         # op name -> {"calls", "macs", "flops"}
-    unknown_ops: dict = field(default_factory=dict)  # op name -> calls
-    zero_ops: dict = field(default_factory=dict)     # op name -> calls
-    seconds: float = 0.0
-    paddle_reported: int = 0       # what paddle.flops itself adds for this layer
-    params_reported: int = 0       # what paddle.flops adds to its parameter total for this layer
-    corrections: dict = field(default_factory=dict)  # kind -> paddle_flops - paddle_reported
-    children: list = field(default_factory=list)
-    # training=True only: own backward / optimizer-step / recomputed-forward work
-    backward: Cost = ZERO
-    optimizer_step: Cost = ZERO
-    recompute: Cost = ZERO
-    backward_ops: dict = field(default_factory=dict)       # op name -> {"calls", "macs", "flops"}
-    uncounted_backward: dict = field(default_factory=dict)  # forward op name -> calls (no gradient formula)
-    _total: Cost | None = field(default=None, repr=False, compare=False)
-    _total_params: int = field(default=0, repr=False, compare=False)
-    _total_trainable: int = field(default=0, repr=False, compare=False)
+    """One layer of the result: its own counts, shapes and parameters, and its
+    children. A plain class with ``__slots__`` (one is built per layer on
+    every profile); the constructor takes the fields by keyword, ``name``,
+    ``type`` and ``depth`` also by position."""
+
+    __slots__ = ("name", "type", "depth", "called", "calls", "input_shape", "output_shape", "params",
+                 "trainable_params", "cost", "counted_by", "ops", "unknown_ops", "zero_ops", "seconds",
+                 "paddle_reported", "params_reported", "corrections", "children", "backward", "optimizer_step",
+                 "recompute", "backward_ops", "uncounted_backward", "_total", "_total_params", "_total_trainable")
+
+    def __init__(self, name: str, type: str, depth: int, called: bool = True, calls: int = 0,
+                 input_shape: list | None = None, output_shape: list | None = None, params: int = 0,
+                 trainable_params: int = 0, cost: Cost = ZERO, counted_by: str = "ops", ops: dict | None = None,
+                 unknown_ops: dict | None = None, zero_ops: dict | None = None, seconds: float = 0.0,
+                 paddle_reported: int = 0, params_reported: int = 0, corrections: dict | None = None,
+                 children: list | None = None):
+        self.name = name                  # dotted path; "" for the model itself
+        self.type = type
+        self.depth = depth
+        self.called = called
+        self.calls = calls
+        self.input_shape = [] if input_shape is None else input_shape
+        self.output_shape = [] if output_shape is None else output_shape
+        self.params = params              # owned directly
+        self.trainable_params = trainable_params
+        self.cost = cost                  # own work
+        self.counted_by = counted_by      # formula | user | legacy | ops | trace | none
+        self.ops = {} if ops is None else ops                        # op name -> {"calls", "macs", "flops"}
+        self.unknown_ops = {} if unknown_ops is None else unknown_ops  # op name -> calls
+        self.zero_ops = {} if zero_ops is None else zero_ops           # op name -> calls
+        self.seconds = seconds
+        self.paddle_reported = paddle_reported  # what paddle.flops itself adds for this layer
+        self.params_reported = params_reported  # what paddle.flops adds to its parameter total for this layer
+        self.corrections = {} if corrections is None else corrections  # kind -> paddle_flops - paddle_reported
+        self.children = [] if children is None else children
+        # training=True only: own backward / optimizer-step / recomputed-forward work
+        self.backward = ZERO
+        self.optimizer_step = ZERO
+        self.recompute = ZERO
+        self.backward_ops: dict = {}        # op name -> {"calls", "macs", "flops"}
+        self.uncounted_backward: dict = {}  # forward op name -> calls (no gradient formula)
+        self._total: Cost | None = None
+        self._total_params = 0
+        self._total_trainable = 0
+
+    def __repr__(self) -> str:
+        return (f"LayerNode({self.name!r}, {self.type!r}, depth={self.depth}, calls={self.calls}, "
+                f"cost={self.cost}, params={self.params}, children={len(self.children)})")
 
     # subtree totals (computed once, by the builder or on first use) -----
     def walk(self):
@@ -319,18 +337,10 @@ class ProfileResult:
 
 
 def _with_repeats(rec, hooked: int) -> dict:
-    corrections = dict(rec.corrections)
+    corrections = dict(rec.corrections) if rec.corrections else {}
     if hooked > 1 and rec.paddle_reported:
         corrections["repeated"] = -(hooked - 1) * rec.paddle_reported
     return corrections
-
-
-def _leaf_params(layer) -> int:
-    """paddle.flops' parameter count for a layer that ran: all of a leaf
-    layer's parameters (BatchNorm statistics included), nothing for others."""
-    if layer._sub_layers:
-        return 0
-    return sum(registry_numel(p.shape) for p in layer._parameters.values() if p is not None)
 
 
 def _hook_multiplicity(model) -> dict[int, int]:
@@ -378,19 +388,20 @@ def build_result(collection) -> "ProfileResult":
     hooks = _hook_multiplicity(collection.model) if collection.model is not None and shared else {}
     nodes: dict[int, LayerNode] = {}
     for rec in records:
-        own = owners.get(id(rec.layer))
+        layer = rec.layer
+        own = owners.get(id(layer))
+        repeats = hooks.get(id(layer), 1) if hooks else 1
         node = LayerNode(
-            name=rec.path, type=type(rec.layer).__name__ if rec.layer is not None else "Program",
-            depth=rec.depth, called=rec.calls > 0, calls=rec.calls,
-            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
-            params=own.params if own else rec.params,
-            trainable_params=own.trainable if own else rec.trainable_params,
-            cost=rec.cost, counted_by=rec.counted_by,
-            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()},
-            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds,
-            paddle_reported=rec.paddle_reported * hooks.get(id(rec.layer), 1),
-            corrections=_with_repeats(rec, hooks.get(id(rec.layer), 1)),
-            params_reported=_leaf_params(rec.layer) if rec.calls and rec.layer is not None else 0)
+            rec.path, type(layer).__name__ if layer is not None else "Program", 0 if rec.parent is None
+            else nodes[id(rec.parent)].depth + 1, rec.calls > 0, rec.calls,
+            rec.input_shapes, rec.output_shapes,
+            own.params if own else rec.params, own.trainable if own else rec.trainable_params,
+            rec.cost, rec.counted_by,
+            {k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()}
+            if rec.ops else {},
+            dict(rec.unknown_ops), dict(rec.zero_ops), rec.seconds,
+            rec.paddle_reported * repeats, own.held if own and rec.calls and not layer._sub_layers else 0,
+            _with_repeats(rec, repeats))
         nodes[id(rec)] = node
         if rec.parent is not None:
             nodes[id(rec.parent)].children.append(node)
