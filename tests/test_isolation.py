@@ -551,6 +551,33 @@ def test_trace_resolves_sizes_computed_from_known_shapes():
     assert (eager.flops, eager.params) == (trace.flops, trace.params)
 
 
+class AnchorsFromSizes(nn.Layer):
+    """PaddleDetection's anchor generator: a float grid computed from
+    ``paddle.shape`` (integer sizes times a float stride)."""
+
+    def __init__(self):
+        super().__init__()
+        self.o = nn.Linear(64, 64)
+
+    def forward(self, x):
+        width = paddle.shape(x)[1] * 8.0            # int32 size * float: a float32 tensor in eager mode
+        grid = paddle.arange(0, 16, dtype="float32") * width   # real float work: 16 multiplies
+        centres = paddle.arange(0, 16) + 0.5        # int64 data promoted to float: 16 adds, counted
+        return self.o(x).sum() + grid.sum() + centres.sum()
+
+
+def test_size_arithmetic_is_free_in_both_modes_and_float_work_on_it_is_not():
+    eager = pfe.profile(AnchorsFromSizes(), [2, 16, 64], mode="eager")
+    trace = pfe.profile(AnchorsFromSizes(), [2, 16, 64], mode="trace")
+    linear = 2 * 16 * 64 * 64
+    # linear: 2 MACs each + 1 bias add per output; the sums, the adds of their results, the 16 grid
+    # multiplies and the 16 centre adds are 1 FLOP per element; width = size * 8.0 reads only a
+    # one-element integer tensor (a size): 0
+    expected = 2 * linear + 2 * 16 * 64 + (2 * 16 * 64 - 1) + 2 * (16 - 1) + 2 + 16 + 16
+    assert eager.macs == trace.macs == linear
+    assert eager.flops == trace.flops == expected
+
+
 def test_trace_with_data_dependent_sizes_is_loudly_inexact_never_silently_small():
     trace = pfe.profile(DataDependent(), [2, 128, 64], mode="trace")
     assert not trace.exact and "INEXACT" in trace.inexact[0] and trace.notes[0] == trace.inexact[0]

@@ -27,6 +27,7 @@ it into the result for both modes.
 from __future__ import annotations
 
 import gc
+import math
 import operator
 import time
 from itertools import chain, compress, filterfalse
@@ -129,6 +130,8 @@ class ShapeReader(Protocol):
     def nested(self, value) -> list[tuple]: ...           # shapes of every tensor in a structure
     def bind(self, arg_names, args, kwargs) -> tuple[dict, dict]: ...   # op call -> (ins, attrs)
     def handler_view(self, value) -> Any: ...             # what a user handler receives
+    def integer(self, value) -> bool: ...                 # every tensor in it is integer/bool
+    def integer_work(self, inputs, out) -> bool: ...      # the integer rule of Attribution.count
 
 
 def tensor_shapes(value) -> list[tuple]:
@@ -196,10 +199,10 @@ def is_integer_dtype(dtype) -> bool:
     return "int" in text or "bool" in text
 
 
-def all_integer(value, dtype_of) -> bool:
-    """Every tensor in a (nested) value has an integer/bool dtype (False if
-    there is none)."""
-    found = False
+def integer_tensors(value, dtype_of) -> bool | None:
+    """Does every tensor in a (nested) value have an integer/bool dtype?
+    None if the value holds no tensor."""
+    found = None
     stack = [value]
     while stack:
         v = stack.pop()
@@ -215,12 +218,46 @@ def all_integer(value, dtype_of) -> bool:
     return found
 
 
+def all_integer(value, dtype_of) -> bool:
+    """Every tensor in a (nested) value has an integer/bool dtype (False if
+    there is none)."""
+    return integer_tensors(value, dtype_of) is True
+
+
+def integer_work(inputs, out, dtype_of, numel_of) -> bool:
+    """The integer rule of :meth:`Attribution.count`: every tensor the op
+    reads and writes is integer/bool (indices, masks, sizes), or it reads
+    only integer tensors of at most one element - size arithmetic such as
+    ``paddle.shape(x)[3] * stride``, whose float result is a size too (a
+    trace computes it in Python)."""
+    if all_integer((inputs, out), dtype_of):
+        return True
+    tensors, stack = [], [inputs]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif dtype_of(v) is not None:
+            tensors.append(v)
+    return bool(tensors) and all(is_integer_dtype(dtype_of(t)) and numel_of(t) <= 1 for t in tensors)
+
+
+def _eager_numel(t) -> int:
+    return math.prod(t.shape)
+
+
 class EagerShapes:
     """The shape reader for eager tensors."""
 
     @staticmethod
-    def integer(value) -> bool:
-        return all_integer(value, lambda v: v.dtype if isinstance(v, paddle.Tensor) else None)
+    def _dtype(v):
+        return v.dtype if isinstance(v, paddle.Tensor) else None
+
+    def integer(self, value) -> bool:
+        return all_integer(value, self._dtype)
+
+    def integer_work(self, inputs, out) -> bool:
+        return integer_work(inputs, out, self._dtype, _eager_numel)
 
     _shape = staticmethod(eager_shape)
 
@@ -401,7 +438,7 @@ class Attribution:
         rec = self.payer()
         if rec is not None:
             self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
-                       integer=lambda: self.shapes.integer((args, list(kwargs.values()), out)))
+                       integer=lambda: self.shapes.integer_work((args, list(kwargs.values())), out))
 
     def on_legacy_op(self, name, args, out) -> None:
         if self.on_op_record is not None and not self.composite_depth:
@@ -409,17 +446,20 @@ class Attribution:
         rec = self.payer()
         if rec is not None:
             self.count(rec, name, lambda spec: self.shapes.bind_legacy(spec.args, args), out,
-                       integer=lambda: self.shapes.integer((args, out)))
+                       integer=lambda: self.shapes.integer_work(args, out))
 
     def count(self, rec: LayerRecord, name: str, bind: Callable, out, outs: list | None = None,
               integer: Callable[[], bool] | None = None) -> None:
         """Charge ``rec`` for one op; ``bind(spec) -> (ins, attrs)``.
-        ``integer()``: every tensor the op reads and writes is an integer/bool
-        tensor (default: judged from ``out``). Work on integers only (sizes,
-        indices, masks) is not floating-point work: such ops cost 0, in both
-        modes alike; contractions count whatever their dtype (int8 GEMMs), and
-        an op that reads floats (NMS on boxes) counts even if it returns
-        indices."""
+        ``integer()``: the op does integer work only (default: judged from
+        ``out``): every tensor it reads and writes is integer/bool (sizes,
+        indices, masks), or it reads only one-element integer tensors (size
+        arithmetic: ``paddle.shape(x)[3] * stride`` is an op in eager mode
+        and Python arithmetic in a trace). Such ops cost 0, in both modes
+        alike; contractions count whatever their dtype (int8 GEMMs), and an
+        op that reads floats (NMS on boxes) counts even if it returns
+        indices.
+        """
         spec = registry.lookup_op(name)
         canon = registry.canonical_op_name(name)
         if spec is None:
@@ -452,7 +492,7 @@ class Attribution:
             self.on_op_record(self.stack[-1].record if self.stack else None, token.name, args, kwargs, out)
         if token.record is not None and not failed:
             self.count(token.record, token.name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
-                       integer=lambda: self.shapes.integer((args, list(kwargs.values()), out)))
+                       integer=lambda: self.shapes.integer_work((args, list(kwargs.values())), out))
 
     # -- failures ----------------------------------------------------------
     def _input_shapes(self, frame: Frame) -> list | None:

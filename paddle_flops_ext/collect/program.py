@@ -116,7 +116,7 @@ import paddle
 
 from ..formulas import registry
 from .core import (Attribution, Collection, LayerRecord, Span, all_integer, bind_op_arguments,
-                   bracket_layer_calls, first_line, guard_model, guard_process)
+                   bracket_layer_calls, first_line, guard_model, guard_process, integer_work)
 from .eager import model_modules
 from .inputs import check_size, dtype_name, build_call_args
 from .intercept import observe_ops, replace_everywhere
@@ -250,8 +250,14 @@ class _Shapes:
         return _shape_only(value, self)
 
     @staticmethod
-    def integer(value) -> bool:
-        return all_integer(value, lambda v: v.dtype if _is_value(v) or isinstance(v, paddle.Tensor) else None)
+    def _dtype(v):
+        return v.dtype if _is_value(v) or isinstance(v, paddle.Tensor) else None
+
+    def integer(self, value) -> bool:
+        return all_integer(value, self._dtype)
+
+    def integer_work(self, inputs, out) -> bool:
+        return integer_work(inputs, out, self._dtype, _value_numel)
 
 
 class _ShapeOnly:
@@ -722,16 +728,22 @@ _CONSTANTS = {"pd_op.full", "pd_op.full_int_array", "pd_op.assign_value", "pd_op
 
 
 def _integer_only(op) -> bool:
-    """Every tensor the operation reads or writes is integer/bool; constant
-    operands (a ``scale`` factor) do not count, as eager mode passes them as
-    Python numbers."""
+    """The integer rule of ``Attribution.count`` on a program operation;
+    constant operands (a ``scale`` factor) do not count, as eager mode
+    passes them as Python numbers."""
     try:
-        values = [r for r in op.results() if r.initialized()]
-        values += [v for v in op.operands_source() if v is not None and v.initialized()
-                   and (v.get_defining_op() is None or v.get_defining_op().name() not in _CONSTANTS)]
-        return all_integer(values, lambda v: v.dtype if v.is_dense_tensor_type() else None)
+        reads = [v for v in op.operands_source() if v is not None and v.initialized()
+                 and (v.get_defining_op() is None or v.get_defining_op().name() not in _CONSTANTS)]
+        writes = [r for r in op.results() if r.initialized()]
+        return integer_work(reads, writes, lambda v: v.dtype if v.is_dense_tensor_type() else None, _value_numel)
     except Exception:  # noqa: BLE001 - a value without a dtype: treat as floating
         return False
+
+
+def _value_numel(v) -> int:
+    """Elements of a program value; an unknown (-1) dimension is not small."""
+    shape = list(v.shape)
+    return math.prod(shape) if all(d >= 0 for d in shape) else 2
 
 
 def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _Shapes) -> None:

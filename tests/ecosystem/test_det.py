@@ -89,13 +89,4 @@ SPECS = [
 # legacy operators into the PIR program (collect/legacy_static.py), and
 # PP-YOLOE's RepVggBlock branches on its alpha parameter's value
 # (collect/parameter_values.py). One gap is left:
-TRACE_XFAIL = {
-    "RetinaNet-R50-FPN": "trace flops 10 below eager: RetinaAnchorGenerator multiplies paddle.shape() sizes by "
-                         "float strides; eager counts those ten 1-element multiplies on the shape tensors, trace "
-                         "answers paddle.shape with Python ints and multiplies in Python",
-}
-for _s in SPECS:
-    if _s.id in TRACE_XFAIL:
-        _s.xfail = dict(trace=TRACE_XFAIL[_s.id])
-
 globals().update(make_tests(__name__, SPECS))
