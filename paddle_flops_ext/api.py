@@ -13,7 +13,7 @@ import paddle
 from . import formulas  # noqa: F401  (registers every built-in formula)
 from .collect.core import Collection
 from .collect.inputs import build_call_args, dtype_name
-from .collect.patch import Patches, session
+from .collect.patch import Patches, gc_paused, session
 from .formulas import registry
 from .report.result import ProfileResult, build_result
 
@@ -91,20 +91,23 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     if training:
         from .training import check_amp, optimizer_name
         optimizer_name(optimizer), check_amp(amp)
-        with session() as patches:
-            collection, train = _collect_training(patches, net, input_size, inputs, input_spec, overrides,
-                                                  options, count_functional, mode, time_layers, dtype,
-                                                  optimizer, amp)
         from .report.result import attach_training
-        return _check_strict(attach_training(build_result(collection), train), strict)
+        with gc_paused():
+            with session() as patches:
+                collection, train = _collect_training(patches, net, input_size, inputs, input_spec, overrides,
+                                                      options, count_functional, mode, time_layers, dtype,
+                                                      optimizer, amp)
+            return _check_strict(attach_training(build_result(collection), train), strict)
     if optimizer is not None or amp:
         raise ValueError("optimizer= and amp= describe a training step: pass training=True with them")
     # The session first: one profile at a time, so what we read of Paddle's
-    # state (dynamic mode) is not another thread's trace in progress.
-    with session() as patches:
-        collection = _collect(patches, net, input_size, inputs, input_spec, overrides, options,
-                              count_functional, mode, time_layers, dtype)
-    result = build_result(collection)
+    # state (dynamic mode) is not another thread's trace in progress. The
+    # result is built after the session has put the model back.
+    with gc_paused():
+        with session() as patches:
+            collection = _collect(patches, net, input_size, inputs, input_spec, overrides, options,
+                                  count_functional, mode, time_layers, dtype)
+        result = build_result(collection)
     from .training import inference_memory
     model = collection.model
     result._memory_source = lambda: inference_memory(model, result)   # on first use: profiling stays cheap

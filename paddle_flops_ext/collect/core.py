@@ -16,7 +16,7 @@ pays for each piece of work, so the rule lives once:
   leaf layer without a formula that ran is reported as uncounted.
 
 It also owns the guards around a forward (:func:`guard_process`,
-:func:`guard_model`): eval mode, eager ``@to_static`` forwards, gc, RNG
+:func:`guard_model`): eval mode, eager ``@to_static`` forwards, RNG
 state and the model's state, all logged in the session's
 :class:`~paddle_flops_ext.collect.patch.Patches` so they are restored
 completely, and only the profiling thread sees them.
@@ -26,7 +26,6 @@ it into the result for both modes.
 """
 from __future__ import annotations
 
-import gc
 import math
 import operator
 import time
@@ -613,9 +612,8 @@ class _ThreadView:
 
 
 def guard_process(patches: Patches) -> "_ThreadView":
-    """Process state the forward or our engines may touch: gc (off while
-    profiling: a collection over Paddle's heap costs more than small
-    forwards), the global RNGs (paddle, numpy, random) and ``@to_static``
+    """Process state the forward or our engines may touch: the global RNGs
+    (paddle, numpy, random) and ``@to_static``
     forwards, which the profiling thread runs eagerly so every layer call
     is seen. Returns the ``enable_to_static`` view (trace mode's AST path
     sets its ``forced`` to True while converting)."""
@@ -623,9 +621,6 @@ def guard_process(patches: Patches) -> "_ThreadView":
 
     import numpy as np
 
-    if gc.isenabled():
-        patches.on_restore(gc.enable)
-        gc.disable()
     paddle_rng = paddle.get_rng_state()
     patches.on_restore(lambda: paddle.set_rng_state(paddle_rng))
     np_rng = np.random.get_state()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..formulas.registry import numel
+from math import prod
 
 
 class OwnedParams(NamedTuple):
@@ -33,7 +33,7 @@ def parameter_owners(model, layers=None) -> dict[int, OwnedParams]:
         for p in table.values():
             if p is None:
                 continue
-            n = numel(p.shape)
+            n = prod(p.shape)   # a parameter's shape is a list of ints
             held += n
             key = id(p)
             if key in seen:

@@ -20,6 +20,7 @@ thread raises.
 from __future__ import annotations
 
 import contextlib
+import gc
 import operator
 import threading
 from typing import Any, Callable
@@ -200,6 +201,23 @@ def session():
         yield patches
     finally:
         patches.restore()
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector off for the block (``profile`` as a
+    whole: observing, restoring and building the result allocate many small
+    objects, and a collection over Paddle's heap costs more than a small
+    model's forward), back on after it, through an undo log like every other
+    change."""
+    log = Patches()
+    try:
+        if gc.isenabled():
+            log.on_restore(gc.enable)
+            gc.disable()
+        yield
+    finally:
+        log.restore()
 
 
 def _clear_owner() -> None:

@@ -178,9 +178,9 @@ def conv_layer(layer, ins, outs):
 
 @layer_formula(nn.Linear, convention="numel(out) x in_features MACs + bias adds; paddle: MACs only (no bias)")
 def linear_layer(layer, ins, outs):
-    in_f = int(layer.weight.shape[0])
-    macs = numel(outs[0]) * in_f
-    bias = numel(outs[0]) if getattr(layer, "bias", None) is not None else 0
+    outputs = numel(outs[0])
+    macs = outputs * int(layer.weight.shape[0])
+    bias = outputs if getattr(layer, "bias", None) is not None else 0
     return Cost(macs, 2 * macs + bias, macs)
 
 

@@ -61,9 +61,13 @@ class LayerNode:
 
     # subtree totals (computed once, by the builder or on first use) -----
     def walk(self):
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        """This node and every node below it, depth first in order (a loop,
+        not nested generators: a deep tree costs O(n), not O(n x depth))."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
     @property
     def total_cost(self) -> Cost:
