@@ -1,4 +1,5 @@
-"""The README's formula tables are the registry's own rendering."""
+"""The README's formula tables are the registry's own rendering, and its
+ecosystem table is tests/ecosystem/results.md's."""
 import os
 
 import paddle_flops_ext  # noqa: F401  (registers the formulas)
@@ -45,3 +46,18 @@ def test_readme_gradient_table_matches_registry():
     text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     section = text.split("<!-- gradients:start -->\n", 1)[1].split("<!-- gradients:end -->", 1)[0]
     assert section == gradient_table()
+
+
+def test_readme_ecosystem_table_matches_results_md():
+    """The README's ecosystem table is rendered from tests/ecosystem/results.md
+    (regenerate with ``python tests/ecosystem/report.py --readme``); this needs
+    neither the ecosystem packages nor their environments."""
+    import importlib.util
+    path = os.path.join(ROOT, "tests", "ecosystem", "readme_table.py")
+    spec = importlib.util.spec_from_file_location("ecosystem_readme_table", path)
+    readme_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_table)
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    results = open(os.path.join(ROOT, "tests", "ecosystem", "results.md"), encoding="utf-8").read()
+    assert readme_table.readme_block(text) == readme_table.readme_table(results), \
+        "README's ecosystem table differs from results.md: run python tests/ecosystem/report.py --readme"

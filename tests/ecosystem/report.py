@@ -1,11 +1,14 @@
 """Print the ecosystem results as a Markdown table (run inside a family env).
 
     python tests/ecosystem/report.py test_clas test_seg > part.md
+    python tests/ecosystem/report.py --readme    # README.md's table from results.md
 
 Columns: family, model, input, params, MACs, FLOPs (paddle_flops_ext eager),
 paddle.flops itself (numpy < 2 and one float input only; else why not),
 eager == trace (macs, flops and params), and the expected MACs from our own
 hooks (_expected.py) with whether they agree. Errors are shown, not hidden.
+``--readme`` needs no family env: it rewrites the README's ecosystem table
+from results.md (readme_table.py).
 """
 import os
 import sys
@@ -99,4 +102,9 @@ def main(modules):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["test_clas"])
+    if sys.argv[1:] == ["--readme"]:
+        import readme_table
+        changed = readme_table.write_readme()
+        print(f"{readme_table.README}: ecosystem table " + ("rewritten" if changed else "already up to date"))
+    else:
+        main(sys.argv[1:] or ["test_clas"])
