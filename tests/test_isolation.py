@@ -7,6 +7,7 @@ registry, inputs, errors, and eager/trace agreement on the same options.
 import _thread
 import gc
 import random
+import signal
 import threading
 import time
 import traceback
@@ -49,6 +50,7 @@ def _plain_state():
         "to_static": translator.enable_to_static,
         "to_static_class_attr": "enable_to_static" in type(translator).__dict__,
         "gc": gc.isenabled(),
+        "sigint": signal.getsignal(signal.SIGINT),   # trace mode holds Ctrl-C back while it builds
         "grad": paddle.is_grad_enabled(),
         "dynamic": paddle.in_dynamic_mode(),
     }
@@ -157,6 +159,17 @@ def test_nested_profile_in_the_same_thread_raises_clearly():
 
 @pytest.mark.parametrize("mode", ["eager", "trace"])
 def test_keyboard_interrupt_at_random_instants_leaves_nothing(mode):
+    # _thread.interrupt_main only acts through Python's own SIGINT handler; an
+    # earlier test (or library) may have replaced it, which would make every
+    # interrupt below a silent no-op
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_at_random_instants(mode)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_at_random_instants(mode):
     net = paddle.vision.models.resnet18(num_classes=10)
     net.layer2.train()  # mixed flags must come back as they were
     flags = [l.training for l in net.sublayers(include_self=True)]
