@@ -150,3 +150,27 @@ def test_bilinear():
     # y_o = x1^T W_o x2: W_o x2 (5*6 MACs) then a dot with x1 (5 MACs), per sample per output
     assert r.macs == 3 * 4 * (5 * 6 + 5)
     assert r.flops == 2 * r.macs + 3 * 4
+
+
+def test_param_shape_reads_what_the_attribute_gives():
+    """Formulas read parameter shapes from the layer's table for speed; a
+    subclass whose ``weight`` is a property, or a plain attribute, still wins."""
+    from paddle_flops_ext.formulas.registry import param_shape
+
+    plain = paddle.nn.Linear(3, 5, bias_attr=False)
+    assert param_shape(plain, "weight") == (3, 5) and param_shape(plain, "bias") is None
+
+    class Tied(paddle.nn.Linear):
+        # a property shadows the parameter table (its setter lets Linear.__init__ register the weight)
+        weight = property(lambda self: self._parameters["bias"],
+                          lambda self, value: self._parameters.__setitem__("weight", value))
+
+    tied = Tied(3, 5)
+    assert param_shape(tied, "weight") == (5,)
+
+    attr = paddle.nn.Linear(3, 5)
+    attr.__dict__["bias"] = paddle.zeros([7])   # an instance attribute shadows the table too
+    assert param_shape(attr, "bias") == (7,)
+    assert param_shape(attr, "missing") is None
+    # and the Linear formula reads them alike: 15 MACs per row
+    assert pfe.profile(paddle.nn.Linear(3, 5), [2, 3]).macs == 2 * 5 * 3

@@ -15,7 +15,7 @@ import math
 
 import paddle.nn as nn
 
-from .registry import as_layer_cost, contraction, layer_formula, numel, op_formula, Cost
+from .registry import as_layer_cost, contraction, layer_formula, numel, op_formula, param_shape, Cost
 
 
 # ---------------------------------------------------------------- formulas
@@ -171,16 +171,16 @@ _TRANSPOSED = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
 @layer_formula(nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose,
                convention="conv MACs (see conv ops) + 1 per output element for bias; paddle: MACs + bias")
 def conv_layer(layer, ins, outs):
-    macs = conv_macs(ins[0], tuple(layer.weight.shape), outs[0], isinstance(layer, _TRANSPOSED))
-    bias = numel(outs[0]) if getattr(layer, "bias", None) is not None else 0
+    macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], isinstance(layer, _TRANSPOSED))
+    bias = numel(outs[0]) if param_shape(layer, "bias") is not None else 0
     return as_layer_cost(contraction(macs, bias))
 
 
 @layer_formula(nn.Linear, convention="numel(out) x in_features MACs + bias adds; paddle: MACs only (no bias)")
 def linear_layer(layer, ins, outs):
     outputs = numel(outs[0])
-    macs = outputs * int(layer.weight.shape[0])
-    bias = outputs if getattr(layer, "bias", None) is not None else 0
+    macs = outputs * int(param_shape(layer, "weight")[0])
+    bias = outputs if param_shape(layer, "bias") is not None else 0
     return Cost(macs, 2 * macs + bias, macs)
 
 

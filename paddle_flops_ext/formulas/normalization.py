@@ -32,7 +32,7 @@ import math
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .registry import (Cost, as_layer_cost, composite_function, contraction, layer_formula, numel,
+from .registry import (Cost, as_layer_cost, composite_function, contraction, layer_formula, numel, param_shape,
                        op_formula, pointwise)
 
 # ---------------------------------------------------------------- formulas
@@ -171,9 +171,9 @@ _BATCH_NORMS = tuple(t for t in (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, n
 
 def _param(layer, *names):
     for name in names:
-        value = getattr(layer, name, None)
-        if value is not None:
-            return tuple(value.shape)
+        shape = param_shape(layer, name)
+        if shape is not None:
+            return shape
     return None
 
 

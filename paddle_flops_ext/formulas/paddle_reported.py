@@ -28,15 +28,15 @@ import math
 
 import paddle.nn as nn
 
-from .registry import numel
+from .registry import numel, param_shape
 
 _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
 
 
 def conv_reported(layer, ins, outs) -> int:
     x = ins[0]
-    kernel = math.prod(int(d) for d in layer.weight.shape[2:])
-    bias = 1 if getattr(layer, "bias", None) is not None else 0
+    kernel = math.prod(int(d) for d in param_shape(layer, "weight")[2:])
+    bias = 1 if param_shape(layer, "bias") is not None else 0
     return abs(int(numel(outs[0]) * (x[1] / layer._groups * kernel + bias)))
 
 
@@ -45,7 +45,7 @@ def batch_norm_reported(layer, ins, outs) -> int:
 
 
 def linear_reported(layer, ins, outs) -> int:
-    return int(layer.weight.shape[0]) * numel(outs[0])
+    return int(param_shape(layer, "weight")[0]) * numel(outs[0])
 
 
 def leaky_relu_reported(layer, ins, outs) -> int:

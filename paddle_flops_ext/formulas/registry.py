@@ -45,6 +45,28 @@ def numel(shape: Sequence[int] | None) -> int:
         return int(math.prod(int(d) for d in shape))
 
 
+_CLASS_NAMES: dict[type, frozenset] = {}
+
+
+def param_shape(layer, name: str) -> tuple | None:
+    """The shape of ``layer.<name>`` (a parameter such as ``weight``), None if
+    it is unset. Read straight from the layer's parameter table when that is
+    where ``layer.<name>`` comes from: ``Layer.__getattr__`` is Python code
+    that costs about half a microsecond per read, and the hot formulas
+    (convolution, linear, batch norm) read several parameters per call."""
+    d = layer.__dict__
+    table = d.get("_parameters")
+    if table is not None and name in table and name not in d:
+        names = _CLASS_NAMES.get(type(layer))
+        if names is None:
+            names = _CLASS_NAMES[type(layer)] = frozenset(dir(type(layer)))
+        if name not in names:   # no property or class attribute of that name shadows the table
+            value = table[name]
+            return None if value is None else tuple(value.shape)
+    value = getattr(layer, name, None)
+    return None if value is None else tuple(value.shape)
+
+
 class Cost:
     """What one call costs.
 
