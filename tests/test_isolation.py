@@ -400,6 +400,29 @@ def test_register_applies_to_subclasses_that_keep_forward():
 
 # ---------------------------------------------------------------- inputs
 
+def test_synthesized_input_is_the_same_each_time_even_if_a_forward_writes_it():
+    """Small synthesized inputs are drawn once and reused: each profile must
+    still get a fresh tensor with the same values, whatever a forward did to
+    the previous one."""
+    seen = []
+
+    class Scribbler(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            seen.append(x.numpy().copy())
+            x.scale_(0.0)                  # writes its input in place
+            return self.fc(x)
+
+    net = Scribbler()
+    for _ in range(3):
+        pfe.profile(net, [2, 8])
+    assert np.array_equal(seen[0], seen[1]) and np.array_equal(seen[1], seen[2])
+    assert np.abs(seen[0]).sum() > 0 and np.abs(seen[0]).max() <= 1.0
+
+
 def test_float64_model_profiles_from_input_size():
     net = nn.Linear(4, 3)
     net.to(dtype="float64")

@@ -100,7 +100,8 @@ def synthesize(shape, dtype, model, index: int = 0):
     return tensor if name == "float32" else tensor.astype(name)
 
 
-_CACHED_VALUES_BYTES = 16 << 20   # inputs up to 16 MiB are kept between profiles
+_CACHED_VALUES_BYTES = 2 << 20   # inputs up to 2 MiB (3x384x384 float32) are kept between profiles,
+                                 # four of them at most: 8 MiB held at worst
 
 
 def _uniform(shape: tuple, index: int) -> np.ndarray:
@@ -120,7 +121,7 @@ def _draw_uniform(shape: tuple, index: int) -> np.ndarray:
     return values
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _cached_uniform(shape: tuple, index: int) -> np.ndarray:
     values = _draw_uniform(shape, index)
     values.flags.writeable = False
