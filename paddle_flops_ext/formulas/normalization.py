@@ -195,7 +195,9 @@ def _bn_flags(layer):
                                          "batch statistics as LayerNorm; paddle: 2 per element")
 def batch_norm_layer(layer, ins, outs):
     is_test, ugs, trainable = _bn_flags(layer)
-    cost = batch_norm_op({"x": ins[0], "scale": _param(layer, "weight"), "bias": _param(layer, "bias")}, outs,
+    affine = {} if bn_uses_running_stats(is_test, ugs, trainable) else {  # only batch statistics read them
+        "scale": _param(layer, "weight"), "bias": _param(layer, "bias")}
+    cost = batch_norm_op({"x": ins[0], **affine}, outs,
                          {"is_test": is_test, "use_global_stats": ugs, "trainable_statistics": trainable,
                           "data_format": getattr(layer, "_data_format", "NCHW")})
     return cost.with_paddle(FOLDED_BN_PER_ELEMENT * numel(ins[0]))

@@ -35,7 +35,7 @@ _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
 
 def conv_reported(layer, ins, outs) -> int:
     x = ins[0]
-    kernel = math.prod(int(d) for d in param_shape(layer, "weight")[2:])
+    kernel = math.prod(param_shape(layer, "weight")[2:])   # a tuple of ints
     bias = 1 if param_shape(layer, "bias") is not None else 0
     return abs(int(numel(outs[0]) * (x[1] / layer._groups * kernel + bias)))
 
