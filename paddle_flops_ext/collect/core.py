@@ -82,10 +82,6 @@ class LayerRecord:
         self.paddle_reported = 0          # what paddle.flops itself adds for this layer's calls
         self.corrections: dict = defaultdict(int)  # reported -> paddle_flops, by kind
 
-    @property
-    def depth(self) -> int:
-        return 0 if self.parent is None else self.parent.depth + 1
-
     def __repr__(self) -> str:
         return f"LayerRecord({self.path!r}, {type(self.layer).__name__}, calls={self.calls}, cost={self.cost})"
 
@@ -198,29 +194,24 @@ def is_integer_dtype(dtype) -> bool:
     return "int" in text or "bool" in text
 
 
-def integer_tensors(value, dtype_of) -> bool | None:
-    """Does every tensor in a (nested) value have an integer/bool dtype?
-    None if the value holds no tensor."""
-    found = None
-    stack = [value]
+def _tensors_in(value, dtype_of) -> list:
+    """Every tensor (anything ``dtype_of`` gives a dtype) in a nested
+    list/tuple value."""
+    found, stack = [], [value]
     while stack:
         v = stack.pop()
         if isinstance(v, (list, tuple)):
             stack.extend(v)
-            continue
-        dtype = dtype_of(v)
-        if dtype is None:
-            continue
-        if not is_integer_dtype(dtype):
-            return False
-        found = True
+        elif dtype_of(v) is not None:
+            found.append(v)
     return found
 
 
 def all_integer(value, dtype_of) -> bool:
     """Every tensor in a (nested) value has an integer/bool dtype (False if
     there is none)."""
-    return integer_tensors(value, dtype_of) is True
+    tensors = _tensors_in(value, dtype_of)
+    return bool(tensors) and all(is_integer_dtype(dtype_of(t)) for t in tensors)
 
 
 def integer_work(inputs, out, dtype_of, numel_of) -> bool:
@@ -231,32 +222,31 @@ def integer_work(inputs, out, dtype_of, numel_of) -> bool:
     trace computes it in Python)."""
     if all_integer((inputs, out), dtype_of):
         return True
-    tensors, stack = [], [inputs]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (list, tuple)):
-            stack.extend(v)
-        elif dtype_of(v) is not None:
-            tensors.append(v)
-    return bool(tensors) and all(is_integer_dtype(dtype_of(t)) and numel_of(t) <= 1 for t in tensors)
+    reads = _tensors_in(inputs, dtype_of)
+    return bool(reads) and all(is_integer_dtype(dtype_of(t)) and numel_of(t) <= 1 for t in reads)
 
 
-def _eager_numel(t) -> int:
-    return math.prod(t.shape)
+class IntegerRule:
+    """The integer rule for a shape reader: subclasses give ``_dtype(v)``
+    (None for a non-tensor) and ``_numel(v)``."""
+
+    def integer(self, value) -> bool:
+        return all_integer(value, self._dtype)
+
+    def integer_work(self, inputs, out) -> bool:
+        return integer_work(inputs, out, self._dtype, self._numel)
 
 
-class EagerShapes:
+class EagerShapes(IntegerRule):
     """The shape reader for eager tensors."""
 
     @staticmethod
     def _dtype(v):
         return v.dtype if isinstance(v, paddle.Tensor) else None
 
-    def integer(self, value) -> bool:
-        return all_integer(value, self._dtype)
-
-    def integer_work(self, inputs, out) -> bool:
-        return integer_work(inputs, out, self._dtype, _eager_numel)
+    @staticmethod
+    def _numel(t) -> int:
+        return math.prod(t.shape)
 
     _shape = staticmethod(eager_shape)
 
@@ -740,9 +730,7 @@ class ModelChanged(RuntimeError):
 
 def _check_versions(tensors, versions) -> None:
     now = list(map(methodcaller("_inplace_version"), tensors))
-    if now == versions:
-        return
-    changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]
-    if changed:
+    if now != versions:
+        changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]
         raise ModelChanged(f"the model's forward wrote trainable parameter(s) {', '.join(changed[:5])} in "
                            f"place while being profiled; their old values could not be restored")

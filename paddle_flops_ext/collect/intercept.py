@@ -110,8 +110,8 @@ def _paddle_alias_groups(only=None) -> list:
         return _GROUPS["groups"]
     only_key = frozenset(only)
     if only_key not in _GROUPS["only"]:
-        picked = [(d, {a: (old, new) for a, old, new in zip(plan.keys, plan.expected, plan.replacements.values())
-                       if id(old) in only}) for d, plan in _GROUPS["groups"]]
+        picked = [(d, {a: (old, plan.replacements[a]) for a, old in plan.originals.items() if id(old) in only})
+                  for d, plan in _GROUPS["groups"]]
         _GROUPS["only"][only_key] = [(d, SwapPlan(swaps)) for d, swaps in picked if swaps]
     return _GROUPS["only"][only_key]
 

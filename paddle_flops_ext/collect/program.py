@@ -115,7 +115,7 @@ import numpy as np
 import paddle
 
 from ..formulas import registry
-from .core import (Attribution, Collection, LayerRecord, Span, all_integer, bind_op_arguments,
+from .core import (Attribution, Collection, IntegerRule, LayerRecord, Span, bind_op_arguments,
                    bracket_layer_calls, first_line, guard_model, guard_process, integer_work)
 from .eager import model_modules
 from .inputs import check_size, dtype_name, build_call_args
@@ -196,7 +196,13 @@ def _is_value(v) -> bool:
     return isinstance(v, paddle.pir.Value)
 
 
-class _Shapes:
+def _value_numel(v) -> int:
+    """Elements of a program value; an unknown (-1) dimension is not small."""
+    shape = list(v.shape)
+    return math.prod(shape) if all(d >= 0 for d in shape) else 2
+
+
+class _Shapes(IntegerRule):
     """Reads shapes off values, replacing unknown (-1) dimensions."""
 
     def __init__(self, unknown_dim: int = 1):
@@ -253,11 +259,7 @@ class _Shapes:
     def _dtype(v):
         return v.dtype if _is_value(v) or isinstance(v, paddle.Tensor) else None
 
-    def integer(self, value) -> bool:
-        return all_integer(value, self._dtype)
-
-    def integer_work(self, inputs, out) -> bool:
-        return integer_work(inputs, out, self._dtype, _value_numel)
+    _numel = staticmethod(_value_numel)
 
 
 class _ShapeOnly:
@@ -738,12 +740,6 @@ def _integer_only(op) -> bool:
         return integer_work(reads, writes, lambda v: v.dtype if v.is_dense_tensor_type() else None, _value_numel)
     except Exception:  # noqa: BLE001 - a value without a dtype: treat as floating
         return False
-
-
-def _value_numel(v) -> int:
-    """Elements of a program value; an unknown (-1) dimension is not small."""
-    shape = list(v.shape)
-    return math.prod(shape) if all(d >= 0 for d in shape) else 2
 
 
 def _count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: _Shapes) -> None:

@@ -396,16 +396,19 @@ def build_result(collection) -> "ProfileResult":
         own = owners.get(id(layer))
         repeats = hooks.get(id(layer), 1) if hooks else 1
         node = LayerNode(
-            rec.path, type(layer).__name__ if layer is not None else "Program", 0 if rec.parent is None
-            else nodes[id(rec.parent)].depth + 1, rec.calls > 0, rec.calls,
-            rec.input_shapes, rec.output_shapes,
-            own.params if own else rec.params, own.trainable if own else rec.trainable_params,
-            rec.cost, rec.counted_by,
-            {k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()}
+            name=rec.path, type=type(layer).__name__ if layer is not None else "Program",
+            depth=0 if rec.parent is None else nodes[id(rec.parent)].depth + 1,
+            called=rec.calls > 0, calls=rec.calls,
+            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
+            params=own.params if own else rec.params,
+            trainable_params=own.trainable if own else rec.trainable_params,
+            cost=rec.cost, counted_by=rec.counted_by,
+            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()}
             if rec.ops else {},
-            dict(rec.unknown_ops), dict(rec.zero_ops), rec.seconds,
-            rec.paddle_reported * repeats, own.held if own and rec.calls and not layer._sub_layers else 0,
-            _with_repeats(rec, repeats))
+            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds,
+            paddle_reported=rec.paddle_reported * repeats,
+            params_reported=own.held if own and rec.calls and not layer._sub_layers else 0,
+            corrections=_with_repeats(rec, repeats))
         nodes[id(rec)] = node
         if rec.parent is not None:
             nodes[id(rec.parent)].children.append(node)
