@@ -33,7 +33,8 @@ from itertools import chain, compress, filterfalse
 from operator import attrgetter, methodcaller
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Protocol
 
 import paddle
 
@@ -53,11 +54,17 @@ class OpStat:
     cost: Cost = ZERO
 
 
+_NO_TALLY: Mapping = MappingProxyType({})   # a record's tallies until something is added
+
+
 class LayerRecord:
     """What one distinct layer did during the observed forward.
 
     A plain class with ``__slots__``: one is made per layer of the model on
-    every profile, so its construction is kept to bare assignments."""
+    every profile, so its construction is kept to bare assignments, and
+    its tallies (``ops``, ``unknown_ops``, ``zero_ops``, ``corrections``)
+    are read-only empty mappings until the ``add_*`` methods first write
+    one (most layers never run an op of their own)."""
 
     __slots__ = ("path", "layer", "parent", "calls", "input_shapes", "output_shapes", "cost", "counted_by",
                  "ops", "unknown_ops", "zero_ops", "seconds", "params", "trainable_params", "paddle_reported",
@@ -73,14 +80,37 @@ class LayerRecord:
         self.output_shapes: list = []
         self.cost: Cost = ZERO            # own work: formula + direct ops
         self.counted_by = counted_by      # formula | user | legacy | ops | none
-        self.ops: dict = defaultdict(OpStat)
-        self.unknown_ops: dict = defaultdict(int)
-        self.zero_ops: dict = defaultdict(int)
+        self.ops: Mapping = _NO_TALLY     # op name -> OpStat
+        self.unknown_ops: Mapping = _NO_TALLY   # op name -> calls
+        self.zero_ops: Mapping = _NO_TALLY      # op name -> calls
         self.seconds = 0.0                # inclusive wall time of its calls (time_layers)
         self.params = 0                   # set only where no model holds them (bare programs)
         self.trainable_params = 0
         self.paddle_reported = 0          # what paddle.flops itself adds for this layer's calls
-        self.corrections: dict = defaultdict(int)  # reported -> paddle_flops, by kind
+        self.corrections: Mapping = _NO_TALLY   # kind -> paddle_flops - reported
+
+    def add_op(self, name: str, cost: Cost) -> None:
+        if self.ops is _NO_TALLY:
+            self.ops = defaultdict(OpStat)
+        stat = self.ops[name]
+        stat.calls += 1
+        stat.cost = stat.cost + cost
+        self.cost = self.cost + cost
+
+    def add_zero_op(self, name: str) -> None:
+        if self.zero_ops is _NO_TALLY:
+            self.zero_ops = defaultdict(int)
+        self.zero_ops[name] += 1
+
+    def add_unknown_op(self, name: str) -> None:
+        if self.unknown_ops is _NO_TALLY:
+            self.unknown_ops = defaultdict(int)
+        self.unknown_ops[name] += 1
+
+    def add_correction(self, kind: str, amount: int) -> None:
+        if self.corrections is _NO_TALLY:
+            self.corrections = defaultdict(int)
+        self.corrections[kind] += amount
 
     def __repr__(self) -> str:
         return f"LayerRecord({self.path!r}, {type(self.layer).__name__}, calls={self.calls}, cost={self.cost})"
@@ -96,13 +126,18 @@ def layer_records(model) -> list[LayerRecord]:
     while stack:
         rec = stack.pop()
         records.append(rec)
+        table = rec.layer._sub_layers
+        if not table:
+            continue
+        prefix = rec.path + "." if rec.path else ""
         children = []
-        for name, sub in rec.layer._sub_layers.items():
+        for name, sub in table.items():
             if sub is None or id(sub) in seen:
                 continue
             seen.add(id(sub))
-            children.append(LayerRecord(f"{rec.path}.{name}" if rec.path else str(name), sub, rec))
-        stack.extend(reversed(children))
+            children.append(LayerRecord(prefix + str(name), sub, rec))
+        children.reverse()
+        stack += children
     return records
 
 
@@ -405,7 +440,7 @@ class Attribution:
                 printed = reported(layer, in_shapes, out_shapes)
                 rec.paddle_reported += printed
                 if cost.paddle_flops != printed:
-                    rec.corrections[correction_kind(layer) or "other"] += cost.paddle_flops - printed
+                    rec.add_correction(correction_kind(layer) or "other", cost.paddle_flops - printed)
         elif not layer._sub_layers:
             rec.paddle_reported += cost.paddle_flops
         return cost
@@ -453,19 +488,16 @@ class Attribution:
         canon = registry.canonical_op_name(name)
         if spec is None:
             if registry.zero_cost_reason(name) is not None:
-                rec.zero_ops[canon] += 1
+                rec.add_zero_op(canon)
             else:
-                rec.unknown_ops[canon] += 1
+                rec.add_unknown_op(canon)
             return
         if not spec.contraction and (integer() if integer is not None else self.shapes.integer(out)):
-            rec.zero_ops[canon] += 1
+            rec.add_zero_op(canon)
             return
         ins, attrs = bind(spec)
-        cost = spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs, self.options)
-        stat = rec.ops[spec.name]
-        stat.calls += 1
-        stat.cost = stat.cost + cost
-        rec.cost = rec.cost + cost
+        rec.add_op(spec.name, spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs,
+                                        self.options))
 
     # -- composite functions ----------------------------------------------
     def composite_enter(self, name: str) -> CompositeToken:

@@ -5,8 +5,23 @@ Nothing here counts or prints; collectors fill it, renderers read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
+from ..collect.params import parameter_counts
 from ..formulas.registry import ZERO, Cost
+
+
+class TrainingWork:
+    """A layer's own work in a training step beyond its forward."""
+
+    __slots__ = ("backward", "optimizer_step", "recompute", "backward_ops", "uncounted_backward")
+
+    def __init__(self):
+        self.backward = ZERO
+        self.optimizer_step = ZERO
+        self.recompute = ZERO
+        self.backward_ops: dict = {}
+        self.uncounted_backward: dict = {}
 
 
 class LayerNode:
@@ -17,8 +32,8 @@ class LayerNode:
 
     __slots__ = ("name", "type", "depth", "called", "calls", "input_shape", "output_shape", "params",
                  "trainable_params", "cost", "counted_by", "ops", "unknown_ops", "zero_ops", "seconds",
-                 "paddle_reported", "params_reported", "corrections", "children", "backward", "optimizer_step",
-                 "recompute", "backward_ops", "uncounted_backward", "_total", "_total_params", "_total_trainable")
+                 "paddle_reported", "params_reported", "corrections", "children", "training_work", "_total",
+                 "_total_params", "_total_trainable")
 
     def __init__(self, name: str, type: str, depth: int, called: bool = True, calls: int = 0,
                  input_shape: list | None = None, output_shape: list | None = None, params: int = 0,
@@ -45,15 +60,34 @@ class LayerNode:
         self.params_reported = params_reported  # what paddle.flops adds to its parameter total for this layer
         self.corrections = {} if corrections is None else corrections  # kind -> paddle_flops - paddle_reported
         self.children = [] if children is None else children
-        # training=True only: own backward / optimizer-step / recomputed-forward work
-        self.backward = ZERO
-        self.optimizer_step = ZERO
-        self.recompute = ZERO
-        self.backward_ops: dict = {}        # op name -> {"calls", "macs", "flops"}
-        self.uncounted_backward: dict = {}  # forward op name -> calls (no gradient formula)
-        self._total: Cost | None = None
+        self.training_work: TrainingWork | None = None   # training=True only
+        self._total: Cost | None = None     # subtree totals, filled on first use
         self._total_params = 0
         self._total_trainable = 0
+
+    # training=True only: own backward / optimizer-step / recomputed-forward
+    # work (zero / empty on an inference profile)
+    @property
+    def backward(self) -> Cost:
+        return self.training_work.backward if self.training_work else ZERO
+
+    @property
+    def optimizer_step(self) -> Cost:
+        return self.training_work.optimizer_step if self.training_work else ZERO
+
+    @property
+    def recompute(self) -> Cost:
+        return self.training_work.recompute if self.training_work else ZERO
+
+    @property
+    def backward_ops(self) -> dict:
+        """op name -> {"calls", "macs", "flops"}"""
+        return self.training_work.backward_ops if self.training_work else {}
+
+    @property
+    def uncounted_backward(self) -> dict:
+        """forward op name -> calls (no gradient formula)"""
+        return self.training_work.uncounted_backward if self.training_work else {}
 
     def __repr__(self) -> str:
         return (f"LayerNode({self.name!r}, {self.type!r}, depth={self.depth}, calls={self.calls}, "
@@ -87,16 +121,26 @@ class LayerNode:
             self._fill_totals()
         return self._total_trainable
 
-    def _fill_totals(self) -> None:
-        """Subtree totals of every node below, children before parents."""
-        order = list(self.walk())
-        for node in reversed(order):
-            total, params, trainable = node.cost, node.params, node.trainable_params
-            for c in node.children:
-                total = total + c._total
+    def _fill_totals(self, order: list | None = None) -> None:
+        """Subtree totals of every node below, children before parents
+        (``order``: ``list(self.walk())`` if the caller has it)."""
+        for node in reversed(list(self.walk()) if order is None else order):
+            kids = node.children
+            cost = node.cost
+            if not kids:
+                node._total, node._total_params, node._total_trainable = cost, node.params, node.trainable_params
+                continue
+            macs, flops, paddle_flops = cost.macs, cost.flops, cost.paddle_flops
+            params, trainable = node.params, node.trainable_params
+            for c in kids:
+                total = c._total
+                macs += total.macs
+                flops += total.flops
+                paddle_flops += total.paddle_flops
                 params += c._total_params
                 trainable += c._total_trainable
-            node._total, node._total_params, node._total_trainable = total, params, trainable
+            node._total = Cost(macs, flops, paddle_flops)
+            node._total_params, node._total_trainable = params, trainable
 
     def subtree(self, attr: str) -> Cost:
         """Sum of a per-layer Cost field (``backward``, ``optimizer_step``,
@@ -383,40 +427,56 @@ def build_result(collection) -> "ProfileResult":
     (records with their parents, shapes, costs and ops) plus the parameters
     each layer owns. A layer counts as called if it or any layer below it
     ran (a ``LayerList`` is iterated, never called)."""
-    from ..collect.params import parameter_owners
-
     records = collection.records
-    owners = parameter_owners(collection.model, [r.layer for r in records]) if collection.model is not None else {}
-    slots = sum(len(r.layer._sub_layers) for r in records if r.layer is not None)
+    model = collection.model
+    if model is not None:
+        counts = parameter_counts([r.layer for r in records])
+        owned = zip(records, counts.params, counts.trainable, counts.held)
+    else:   # a bare program: its records carry their parameters
+        owned = ((r, r.params, r.trainable_params, 0) for r in records)
+    slots = sum(map(len, map(attrgetter("_sub_layers"), (r.layer for r in records)))) if model is not None else 0
     shared = slots != len(records) - 1   # some layer sits in two places (or a slot is None)
-    hooks = _hook_multiplicity(collection.model) if collection.model is not None and shared else {}
+    hooks = _hook_multiplicity(model) if model is not None and shared else {}
     nodes: dict[int, LayerNode] = {}
-    for rec in records:
+    new_node = LayerNode.__new__
+    for rec, params, trainable, held in owned:
         layer = rec.layer
-        own = owners.get(id(layer))
         repeats = hooks.get(id(layer), 1) if hooks else 1
-        node = LayerNode(
-            name=rec.path, type=type(layer).__name__ if layer is not None else "Program",
-            depth=0 if rec.parent is None else nodes[id(rec.parent)].depth + 1,
-            called=rec.calls > 0, calls=rec.calls,
-            input_shape=rec.input_shapes, output_shape=rec.output_shapes,
-            params=own.params if own else rec.params,
-            trainable_params=own.trainable if own else rec.trainable_params,
-            cost=rec.cost, counted_by=rec.counted_by,
-            ops={k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops} for k, v in rec.ops.items()}
-            if rec.ops else {},
-            unknown_ops=dict(rec.unknown_ops), zero_ops=dict(rec.zero_ops), seconds=rec.seconds,
-            paddle_reported=rec.paddle_reported * repeats,
-            params_reported=own.held if own and rec.calls and not layer._sub_layers else 0,
-            corrections=_with_repeats(rec, repeats))
+        parent = nodes[id(rec.parent)] if rec.parent is not None else None
+        # Filled field by field (no keyword binding of 19 arguments): one
+        # node per layer on every profile; the fields are LayerNode's.
+        node = new_node(LayerNode)
+        node.name = rec.path
+        node.type = type(layer).__name__ if layer is not None else "Program"
+        node.depth = 0 if parent is None else parent.depth + 1
+        node.called = rec.calls > 0
+        node.calls = rec.calls
+        node.input_shape = rec.input_shapes
+        node.output_shape = rec.output_shapes
+        node.params = params
+        node.trainable_params = trainable
+        node.cost = rec.cost
+        node.counted_by = rec.counted_by
+        node.ops = {k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops}
+                    for k, v in rec.ops.items()} if rec.ops else {}
+        node.unknown_ops = dict(rec.unknown_ops)
+        node.zero_ops = dict(rec.zero_ops)
+        node.seconds = rec.seconds
+        node.paddle_reported = rec.paddle_reported * repeats
+        node.params_reported = held if rec.calls and layer is not None and not layer._sub_layers else 0
+        node.corrections = _with_repeats(rec, repeats) if rec.corrections or repeats > 1 else {}
+        node.children = []
+        node.training_work = None
+        node._total = None
         nodes[id(rec)] = node
-        if rec.parent is not None:
-            nodes[id(rec.parent)].children.append(node)
+        if parent is not None:
+            parent.children.append(node)
     root = nodes[id(records[0])]
-    for node in reversed(list(root.walk())):  # a container whose children ran took part
-        if not node.called and any(c.called for c in node.children):
-            node.called = True
-    root._fill_totals()
+    order = list(root.walk())
+    for node in reversed(order):  # a container whose children ran took part
+        if not node.called and node.children:
+            node.called = any(map(attrgetter("called"), node.children))
+    root._fill_totals(order)
     result = ProfileResult(root=root, inputs=list(collection.inputs), mode=collection.mode)
     result.notes.extend(collection.inexact + collection.notes)
     result.inexact.extend(collection.inexact)
@@ -437,14 +497,17 @@ def attach_training(result: "ProfileResult", training) -> "ProfileResult":
     nodes = {n.name: n for n in result.root.walk()}
     for path, lt in training.per_layer.items():
         node = nodes.get(path, result.root)
-        node.backward = node.backward + lt.backward
-        node.optimizer_step = node.optimizer_step + lt.optimizer
-        node.recompute = node.recompute + lt.recompute
+        work = node.training_work
+        if work is None:
+            work = node.training_work = TrainingWork()
+        work.backward = work.backward + lt.backward
+        work.optimizer_step = work.optimizer_step + lt.optimizer
+        work.recompute = work.recompute + lt.recompute
         for op, stat in lt.backward_ops.items():
-            mine = node.backward_ops.setdefault(op, {"calls": 0, "macs": 0, "flops": 0})
+            mine = work.backward_ops.setdefault(op, {"calls": 0, "macs": 0, "flops": 0})
             for k in mine:
                 mine[k] += stat[k]
         for op, calls in lt.uncounted.items():
-            node.uncounted_backward[op] = node.uncounted_backward.get(op, 0) + calls
+            work.uncounted_backward[op] = work.uncounted_backward.get(op, 0) + calls
     result.notes.extend(training.notes)
     return result
