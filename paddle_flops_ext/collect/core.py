@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 import time
+from functools import partial
 from itertools import chain, compress, filterfalse
 from operator import attrgetter, methodcaller
 from collections import defaultdict
@@ -41,7 +43,7 @@ import paddle
 from ..formulas import registry
 from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE, correction_kind
 from ..formulas.registry import ZERO, Cost, HandlerError
-from .patch import Patches, ProfilingBusy, observing
+from .patch import OWNER, Patches, ProfilingBusy, observing
 
 
 # --------------------------------------------------------------------------
@@ -164,14 +166,17 @@ class ShapeReader(Protocol):
     def integer_work(self, inputs, out) -> bool: ...      # the integer rule of Attribution.count
 
 
+_Tensor = paddle.Tensor   # module-level name: read on every layer call
+
+
 def tensor_shapes(value) -> list[tuple]:
     """Shapes of every eager tensor in a (nested) value, in order."""
-    if isinstance(value, paddle.Tensor):
+    if isinstance(value, _Tensor):
         return [tuple(value.shape)]
     out: list[tuple] = []
     if isinstance(value, (list, tuple)):
         for v in value:
-            if isinstance(v, paddle.Tensor):
+            if isinstance(v, _Tensor):
                 out.append(tuple(v.shape))
             elif isinstance(v, (list, tuple, dict)):
                 out.extend(tensor_shapes(v))
@@ -182,7 +187,7 @@ def tensor_shapes(value) -> list[tuple]:
 
 
 def eager_shape(value):
-    return tuple(value.shape) if isinstance(value, paddle.Tensor) else None
+    return tuple(value.shape) if isinstance(value, _Tensor) else None
 
 
 def bind_op_arguments(arg_names, args, kwargs, shape_of=eager_shape):
@@ -367,6 +372,7 @@ class Attribution:
         # ops pass ``kwargs=None`` and their raw ``args``. Off by default.
         self.on_op_record = on_op_record
         self.shapes = shapes
+        self._nested, self._handler_view = shapes.nested, shapes.handler_view   # read on every layer call
         self.overrides = overrides or {}
         self.options = {**registry.DEFAULT_OPTIONS, **(options or {})}
         self.count_functional = count_functional
@@ -407,7 +413,7 @@ class Attribution:
         if self.mark:
             self.spans.append(Span(frame.mark, self.mark(), rec, frame.counts_ops))
         rec.calls += 1
-        nested = self.shapes.nested
+        nested = self._nested
         in_shapes = nested((frame.args, frame.kwargs) if frame.kwargs else frame.args)
         out_shapes = nested(output)
         if rec.calls == 1:
@@ -416,11 +422,11 @@ class Attribution:
         if spec is not None:
             layer = rec.layer
             try:
-                cost, how = spec.evaluate(layer, in_shapes, out_shapes, self.shapes.handler_view, frame.args, output)
+                cost, how = spec.evaluate(layer, in_shapes, out_shapes, self._handler_view, frame.args, output)
             except HandlerError as exc:
                 raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(layer).__name__})") from exc
             cost = self._paddle_convention(rec, cost, how, in_shapes, out_shapes)
-            rec.cost = rec.cost + cost
+            rec.cost = cost if rec.cost is ZERO else rec.cost + cost
             rec.counted_by = how
         elif not self.count_functional and not rec.layer._sub_layers:
             rec.counted_by = "none"
@@ -459,9 +465,9 @@ class Attribution:
         """Eager: an op ran."""
         if self.on_op_record is not None and not self.composite_depth:
             self.on_op_record(self.stack[-1].record if self.stack else None, name, args, kwargs, out)
-        rec = self.payer()
-        if rec is not None:
-            self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
+        stack = self.stack   # payer(), inlined: most ops run inside a layer that has a formula
+        if stack and stack[-1].counts_ops and not self.composite_depth:
+            self.count(stack[-1].record, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
                        integer=lambda: self.shapes.integer_work((args, list(kwargs.values())), out))
 
     def on_legacy_op(self, name, args, out) -> None:
@@ -581,15 +587,18 @@ def bracket_layer_calls(patches: Patches, attribution: Attribution) -> None:
     enter, leave = attribution.enter, attribution.leave
     hooked_inputs: dict[int, tuple] = {}
 
+    owner, get_ident = OWNER, threading.get_ident   # observing(), inlined: this runs on every layer call
+
     def __call__(layer, *args, **kwargs):
         rec = records.get(id(layer))
-        if rec is None or rec.layer is not layer or not observing():
+        if rec is None or rec.layer is not layer or owner.thread != get_ident():
             return original(layer, *args, **kwargs)
         frame = enter(rec, args, kwargs)
         output = original(layer, *args, **kwargs)
-        seen = hooked_inputs.pop(id(layer), None)
-        if seen is not None:
-            frame.args, frame.kwargs = seen
+        if hooked_inputs:
+            seen = hooked_inputs.pop(id(layer), None)
+            if seen is not None:
+                frame.args, frame.kwargs = seen
         leave(frame, output)
         return output
 
@@ -736,16 +745,18 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
     changed silently. Collected in C-level passes, like the layers'
     tables."""
     def unique_tensors(tables):
-        found = chain.from_iterable(map(dict.values, tables))
-        by_id = {id(t): t for t in found if isinstance(t, paddle.Tensor)}
-        return list(by_id.values())
+        # a parameter/buffer table holds tensors or None (an unset bias)
+        found = list(filter(partial(operator.is_not, None), chain.from_iterable(map(dict.values, tables))))
+        return list(dict(zip(map(id, found), found)).values())
 
     params = unique_tensors(map(attrgetter("_parameters"), layers))
     frozen = list(map(attrgetter("stop_gradient"), params))
-    trainable = list(compress(params, map(operator.not_, frozen)))
+    trainable = list(compress(params, map(operator.not_, frozen))) if any(frozen) else params
     versions = list(map(methodcaller("_inplace_version"), trainable))
-    param_ids = set(map(id, params))
-    buffers = [t for t in unique_tensors(map(attrgetter("_buffers"), layers)) if id(t) not in param_ids]
+    buffers = unique_tensors(filter(None, map(attrgetter("_buffers"), layers)))
+    if buffers:
+        param_ids = set(map(id, params))
+        buffers = [t for t in buffers if id(t) not in param_ids]
     copies = [(t, t.clone()) for t in chain(compress(params, frozen), buffers) if t._is_initialized()]
 
     def restore():

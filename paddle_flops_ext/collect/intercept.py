@@ -32,6 +32,7 @@ seen; such work shows as missing rather than double-counted.
 from __future__ import annotations
 
 import sys
+import threading
 import types
 
 
@@ -39,7 +40,7 @@ import paddle
 from paddle import _C_ops, _legacy_C_ops
 
 from ..formulas import registry
-from .patch import Patches, SwapPlan, observing
+from .patch import OWNER, Patches, SwapPlan, observing
 
 # Tensor operator slot -> (op name, swap operands)
 TENSOR_OPERATORS: dict[str, tuple[str, bool]] = {
@@ -157,10 +158,12 @@ _WRAPPERS: dict[tuple, object] = {}  # (kind, key) -> wrapper, built once
 
 
 def _c_op_wrapper(name: str, fn):
+    owner, get_ident = OWNER, threading.get_ident   # observing(), inlined: this runs on every op
+
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_op
-        if cb is not None and observing():
+        if cb is not None and owner.thread == get_ident():
             cb(name, args, kwargs, out)
         return out
 

@@ -15,7 +15,7 @@ import math
 
 import paddle.nn as nn
 
-from .registry import as_layer_cost, contraction, layer_formula, numel, op_formula, param_shape, Cost
+from .registry import as_layer_cost, contraction, layer_formula, numel, op_formula, param_shape, has_param, Cost
 
 
 # ---------------------------------------------------------------- formulas
@@ -172,7 +172,7 @@ _TRANSPOSED = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
                convention="conv MACs (see conv ops) + 1 per output element for bias; paddle: MACs + bias")
 def conv_layer(layer, ins, outs):
     macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], isinstance(layer, _TRANSPOSED))
-    bias = numel(outs[0]) if param_shape(layer, "bias") is not None else 0
+    bias = numel(outs[0]) if has_param(layer, "bias") else 0
     return as_layer_cost(contraction(macs, bias))
 
 
@@ -180,7 +180,7 @@ def conv_layer(layer, ins, outs):
 def linear_layer(layer, ins, outs):
     outputs = numel(outs[0])
     macs = outputs * int(param_shape(layer, "weight")[0])
-    bias = outputs if param_shape(layer, "bias") is not None else 0
+    bias = outputs if has_param(layer, "bias") else 0
     return Cost(macs, 2 * macs + bias, macs)
 
 

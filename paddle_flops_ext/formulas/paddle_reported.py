@@ -28,7 +28,7 @@ import math
 
 import paddle.nn as nn
 
-from .registry import numel, param_shape
+from .registry import has_param, numel, param_shape
 
 _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
 
@@ -36,7 +36,7 @@ _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
 def conv_reported(layer, ins, outs) -> int:
     x = ins[0]
     kernel = math.prod(param_shape(layer, "weight")[2:])   # a tuple of ints
-    bias = 1 if param_shape(layer, "bias") is not None else 0
+    bias = 1 if has_param(layer, "bias") else 0
     return abs(int(numel(outs[0]) * (x[1] / layer._groups * kernel + bias)))
 
 

@@ -48,11 +48,10 @@ def numel(shape: Sequence[int] | None) -> int:
 _CLASS_NAMES: dict[type, frozenset] = {}
 
 
-def param_shape(layer, name: str) -> tuple | None:
-    """The shape of ``layer.<name>`` (a parameter such as ``weight``), None if
-    it is unset. Read straight from the layer's parameter table when that is
-    where ``layer.<name>`` comes from: ``Layer.__getattr__`` is Python code
-    that costs about half a microsecond per read, and the hot formulas
+def _parameter(layer, name: str):
+    """``layer.<name>``, read straight from the layer's parameter table when
+    that is where it comes from: ``Layer.__getattr__`` is Python code that
+    costs about half a microsecond per read, and the hot formulas
     (convolution, linear, batch norm) read several parameters per call."""
     d = layer.__dict__
     table = d.get("_parameters")
@@ -61,10 +60,20 @@ def param_shape(layer, name: str) -> tuple | None:
         if names is None:
             names = _CLASS_NAMES[type(layer)] = frozenset(dir(type(layer)))
         if name not in names:   # no property or class attribute of that name shadows the table
-            value = table[name]
-            return None if value is None else tuple(value.shape)
-    value = getattr(layer, name, None)
+            return table[name]
+    return getattr(layer, name, None)
+
+
+def param_shape(layer, name: str) -> tuple | None:
+    """The shape of ``layer.<name>`` (a parameter such as ``weight``), None if
+    it is unset."""
+    value = _parameter(layer, name)
     return None if value is None else tuple(value.shape)
+
+
+def has_param(layer, name: str) -> bool:
+    """Is ``layer.<name>`` set (a bias, say)?"""
+    return _parameter(layer, name) is not None
 
 
 class Cost:
