@@ -289,9 +289,7 @@ class EagerShapes(IntegerRule):
         return math.prod(t.shape)
 
     _shape = staticmethod(eager_shape)
-
-    def nested(self, value):
-        return tensor_shapes(value)
+    nested = staticmethod(tensor_shapes)
 
     def bind(self, arg_names, args, kwargs):
         return bind_op_arguments(arg_names, args, kwargs, self._shape)
