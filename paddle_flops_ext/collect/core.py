@@ -423,31 +423,26 @@ class Attribution:
                 cost, how = spec.evaluate(layer, in_shapes, out_shapes, self._handler_view, frame.args, output)
             except HandlerError as exc:
                 raise HandlerError(f"{exc} (layer '{rec.path or '<root>'}', {type(layer).__name__})") from exc
-            cost = self._paddle_convention(rec, cost, how, in_shapes, out_shapes)
+            # paddle_flops follows paddle.flops' coverage: a built-in formula
+            # enters it only for the leaf types paddle.flops hooks (their
+            # counting mistakes fixed); user handlers always. What
+            # paddle.flops itself would add is kept in paddle_reported, the
+            # difference by kind. (Inline: this runs on every layer call.)
+            if how == "formula":
+                reported = PADDLE_FLOPS_TABLE.get(type(layer))
+                if reported is None:
+                    cost = cost.with_paddle(0)
+                elif not layer._sub_layers:
+                    printed = reported(layer, in_shapes, out_shapes)
+                    rec.paddle_reported += printed
+                    if cost.paddle_flops != printed:
+                        rec.add_correction(correction_kind(layer) or "other", cost.paddle_flops - printed)
+            elif not layer._sub_layers:
+                rec.paddle_reported += cost.paddle_flops
             rec.cost = cost if rec.cost is ZERO else rec.cost + cost
             rec.counted_by = how
         elif not self.count_functional and not rec.layer._sub_layers:
             rec.counted_by = "none"
-
-    @staticmethod
-    def _paddle_convention(rec: LayerRecord, cost: Cost, how: str, in_shapes, out_shapes) -> Cost:
-        """``paddle_flops`` follows paddle.flops' coverage: a built-in formula
-        enters it only for the leaf types paddle.flops hooks (their counting
-        mistakes fixed); user handlers always. What paddle.flops itself would
-        add is kept in ``paddle_reported``, the difference by kind."""
-        layer = rec.layer
-        if how == "formula":
-            reported = PADDLE_FLOPS_TABLE.get(type(layer))
-            if reported is None:
-                return cost.with_paddle(0)
-            if not layer._sub_layers:
-                printed = reported(layer, in_shapes, out_shapes)
-                rec.paddle_reported += printed
-                if cost.paddle_flops != printed:
-                    rec.add_correction(correction_kind(layer) or "other", cost.paddle_flops - printed)
-        elif not layer._sub_layers:
-            rec.paddle_reported += cost.paddle_flops
-        return cost
 
     # -- operations --------------------------------------------------------
     def payer(self) -> LayerRecord | None:
