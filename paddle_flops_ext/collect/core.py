@@ -228,30 +228,47 @@ def bind_legacy_arguments(arg_names, args, shape_of):
     return ins, attrs
 
 
+_INTEGER_DTYPES: dict = {}   # dtype -> is it integer/bool (str() of a Paddle dtype costs ~1 us)
+
+
 def is_integer_dtype(dtype) -> bool:
     """int*/uint*/bool (Paddle's eager and PIR dtypes print alike)."""
-    text = str(dtype).lower()
-    return "int" in text or "bool" in text
+    try:
+        return _INTEGER_DTYPES[dtype]
+    except (KeyError, TypeError):   # first sight, or an unhashable dtype
+        text = str(dtype).lower()
+        found = "int" in text or "bool" in text
+        try:
+            _INTEGER_DTYPES[dtype] = found
+        except TypeError:
+            pass
+        return found
 
 
-def _tensors_in(value, dtype_of) -> list:
-    """Every tensor (anything ``dtype_of`` gives a dtype) in a nested
-    list/tuple value."""
-    found, stack = [], [value]
+def _tensors_in(value, dtype_of):
+    """``(tensor, dtype)`` of every tensor (anything ``dtype_of`` gives a
+    dtype) in a nested list/tuple value, lazily: callers stop at the first
+    tensor that decides their question."""
+    stack = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, (list, tuple)):
             stack.extend(v)
-        elif dtype_of(v) is not None:
-            found.append(v)
-    return found
+            continue
+        dtype = dtype_of(v)
+        if dtype is not None:
+            yield v, dtype
 
 
 def all_integer(value, dtype_of) -> bool:
     """Every tensor in a (nested) value has an integer/bool dtype (False if
     there is none)."""
-    tensors = _tensors_in(value, dtype_of)
-    return bool(tensors) and all(is_integer_dtype(dtype_of(t)) for t in tensors)
+    seen = False
+    for _, dtype in _tensors_in(value, dtype_of):
+        if not is_integer_dtype(dtype):
+            return False
+        seen = True
+    return seen
 
 
 def integer_work(inputs, out, dtype_of, numel_of) -> bool:
@@ -259,11 +276,17 @@ def integer_work(inputs, out, dtype_of, numel_of) -> bool:
     reads and writes is integer/bool (indices, masks, sizes), or it reads
     only integer tensors of at most one element - size arithmetic such as
     ``paddle.shape(x)[3] * stride``, whose float result is a size too (a
-    trace computes it in Python)."""
-    if all_integer((inputs, out), dtype_of):
+    trace computes it in Python). Reads are judged first: an op that reads
+    a float tensor (nearly every op) is decided at that tensor."""
+    reads = []
+    for tensor, dtype in _tensors_in(inputs, dtype_of):
+        if not is_integer_dtype(dtype):
+            return False
+        reads.append(tensor)
+    writes = [dtype for _, dtype in _tensors_in(out, dtype_of)]
+    if (reads or writes) and all(map(is_integer_dtype, writes)):
         return True
-    reads = _tensors_in(inputs, dtype_of)
-    return bool(reads) and all(is_integer_dtype(dtype_of(t)) and numel_of(t) <= 1 for t in reads)
+    return bool(reads) and all(numel_of(t) <= 1 for t in reads)
 
 
 class IntegerRule:
@@ -282,7 +305,7 @@ class EagerShapes(IntegerRule):
 
     @staticmethod
     def _dtype(v):
-        return v.dtype if isinstance(v, paddle.Tensor) else None
+        return v.dtype if isinstance(v, _Tensor) else None
 
     @staticmethod
     def _numel(t) -> int:
