@@ -22,8 +22,7 @@ from .registry import as_layer_cost, contraction, layer_formula, numel, op_formu
 
 def conv_macs(x_shape, weight_shape, out_shape, transposed: bool = False) -> int:
     """MACs of a (grouped, dilated, strided, any-layout) convolution."""
-    per = math.prod(int(d) for d in weight_shape[1:])
-    return (numel(x_shape) if transposed else numel(out_shape)) * per
+    return (numel(x_shape) if transposed else numel(out_shape)) * numel(weight_shape[1:])
 
 
 def matmul_macs(x_shape, y_shape, out_shape, transpose_x=False, transpose_y=False) -> int:
@@ -166,12 +165,16 @@ def bilinear_macs(weight_shape, out_shape) -> int:
 # ---------------------------------------------------------------- layers
 
 _TRANSPOSED = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
+_IS_TRANSPOSED = {**dict.fromkeys((nn.Conv1D, nn.Conv2D, nn.Conv3D), False), **dict.fromkeys(_TRANSPOSED, True)}
 
 
 @layer_formula(nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose,
                convention="conv MACs (see conv ops) + 1 per output element for bias; paddle: MACs + bias")
 def conv_layer(layer, ins, outs):
-    macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], isinstance(layer, _TRANSPOSED))
+    transposed = _IS_TRANSPOSED.get(type(layer))
+    if transposed is None:   # a subclass
+        transposed = isinstance(layer, _TRANSPOSED)
+    macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], transposed)
     bias = numel(outs[0]) if has_param(layer, "bias") else 0
     return as_layer_cost(contraction(macs, bias))
 
