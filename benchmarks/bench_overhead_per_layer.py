@@ -1,0 +1,117 @@
+"""What each per-layer piece of profile() costs, on the stack of 1000
+``Linear(16, 16)`` of ``bench_overhead.py``, each piece timed on its own in a
+warm loop (best of --repeats), in microseconds per layer and as a fraction
+of the plain forward's time per layer. Explains why that model's 1.5x target
+is out of reach while every guarantee holds: the pieces add up to most of a
+forward.
+
+    python benchmarks/bench_overhead_per_layer.py [--repeats 7] [--out benchmarks/results/overhead_per_layer.md]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import timeit
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    from paddle_flops_ext.quiet import import_paddle_quietly
+    paddle = import_paddle_quietly()
+    from paddle_flops_ext.collect import core, eager, intercept, patch
+    from paddle_flops_ext.collect.params import parameter_counts
+    from paddle_flops_ext.report.result import build_result
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_overhead import INPUT_SIZES, linear_stack
+
+    net = linear_stack()
+    net.eval()
+    size = INPUT_SIZES["linear_stack_1000"]
+    x = paddle.randn(size)
+    layers = [r.layer for r in core.layer_records(net)]
+    n = len(layers) - 1   # the Linear layers (the Sequential itself is one more record)
+
+    def best(fn, number=10) -> float:
+        """Seconds per call, best of ``repeats`` (the least disturbed run)."""
+        return min(timeit.repeat(fn, number=number, repeat=args.repeats)) / number
+
+    def forward():
+        with paddle.no_grad():
+            net(x)
+
+    def guarded(install):
+        """The forward with ``install(patches, attribution)`` in place."""
+        with patch.session() as p:
+            a = core.Attribution(net, core.EagerShapes())
+            install(p, a)
+            return best(forward)
+
+    def snapshot_layers():
+        p = patch.Patches()
+        core._snapshot_layers(p, layers)
+        p.restore()
+
+    def snapshot_values():
+        p = patch.Patches()
+        core._snapshot_values(p, layers)
+        p.restore()
+
+    def no_formula(p, a):   # every layer counted through its ops, which are not observed
+        a._specs[paddle.nn.Linear] = None
+        a.count_functional = False
+        core.bracket_layer_calls(p, a)
+
+    def with_formula(p, a):
+        core.bracket_layer_calls(p, a)
+
+    def with_ops(p, a):
+        core.bracket_layer_calls(p, a)
+        intercept.observe_ops(p, a, eager.model_modules(layers))
+
+    filled = core.Attribution(net, core.EagerShapes())
+    plain = best(forward)
+    bare = guarded(lambda p, a: None)
+    bracket = guarded(no_formula)
+    formula = guarded(with_formula)
+    ops = guarded(with_ops)
+    params = best(lambda: parameter_counts(layers))
+    rows = [
+        ("model-state snapshot and its check (every layer's attributes and tables)", best(snapshot_layers)),
+        ("buffer / statistic copies and trainable-parameter version check", best(snapshot_values)),
+        ("layer records", best(lambda: core.layer_records(net))),
+        ("parameter counts", params),
+        ("result nodes and totals (building the result, less parameter counts)",
+         best(lambda: build_result(core.Collection(net, filled.order, [], "eager"))) - params),
+        ("Layer.__call__ bracket with input/output shapes", bracket - bare),
+        ("the layer formula and the paddle.flops reproduction", formula - bracket),
+        ("the op wrapper around the layer's linear op", ops - formula),
+    ]
+    per_layer = plain / n
+    total = sum(seconds for _, seconds in rows)
+    import platform
+    lines = [
+        "# profile() cost per layer on linear_stack_1000", "",
+        f"`python benchmarks/bench_overhead_per_layer.py --repeats {args.repeats}`; each piece timed alone in a "
+        f"warm loop, best of {args.repeats}; paddle {paddle.__version__}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores. Plain no_grad forward: {per_layer * 1e6:.2f} us per Linear(16, 16). The forward "
+        f"pieces are differences of bracketed forwards, so they carry that forward's noise.", "",
+        "| piece | us per layer | x forward per layer |", "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {seconds / n * 1e6:.2f} | {seconds / plain:.2f} |" for name, seconds in rows]
+    lines += [f"| **all of it** | **{total / n * 1e6:.2f}** | **{total / plain:.2f}** |", "",
+              f"A 1.5x target leaves {0.5 * per_layer * 1e6:.2f} us per layer (0.50 x forward) for all of it."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
