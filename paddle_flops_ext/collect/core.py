@@ -30,7 +30,6 @@ import math
 import operator
 import threading
 import time
-from functools import partial
 from itertools import chain, compress, filterfalse
 from operator import attrgetter, methodcaller
 from collections import defaultdict
@@ -91,28 +90,28 @@ class LayerRecord:
         self.paddle_reported = 0          # what paddle.flops itself adds for this layer's calls
         self.corrections: Mapping = _NO_TALLY   # kind -> paddle_flops - reported
 
+    def _tally(self, field: str, factory) -> dict:
+        """The record's own table ``field``, made on first write."""
+        table = getattr(self, field)
+        if table is _NO_TALLY:
+            table = defaultdict(factory)
+            setattr(self, field, table)
+        return table
+
     def add_op(self, name: str, cost: Cost) -> None:
-        if self.ops is _NO_TALLY:
-            self.ops = defaultdict(OpStat)
-        stat = self.ops[name]
+        stat = self._tally("ops", OpStat)[name]
         stat.calls += 1
         stat.cost = stat.cost + cost
         self.cost = self.cost + cost
 
     def add_zero_op(self, name: str) -> None:
-        if self.zero_ops is _NO_TALLY:
-            self.zero_ops = defaultdict(int)
-        self.zero_ops[name] += 1
+        self._tally("zero_ops", int)[name] += 1
 
     def add_unknown_op(self, name: str) -> None:
-        if self.unknown_ops is _NO_TALLY:
-            self.unknown_ops = defaultdict(int)
-        self.unknown_ops[name] += 1
+        self._tally("unknown_ops", int)[name] += 1
 
     def add_correction(self, kind: str, amount: int) -> None:
-        if self.corrections is _NO_TALLY:
-            self.corrections = defaultdict(int)
-        self.corrections[kind] += amount
+        self._tally("corrections", int)[kind] += amount
 
     def __repr__(self) -> str:
         return f"LayerRecord({self.path!r}, {type(self.layer).__name__}, calls={self.calls}, cost={self.cost})"
@@ -761,8 +760,8 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
     changed silently. Collected in C-level passes, like the layers'
     tables."""
     def unique_tensors(tables):
-        # a parameter/buffer table holds tensors or None (an unset bias)
-        found = list(filter(partial(operator.is_not, None), chain.from_iterable(map(dict.values, tables))))
+        # tensors, or None for an unset slot (a bias=False)
+        found = list(filter(_Tensor.__instancecheck__, chain.from_iterable(map(dict.values, tables))))
         return list(dict(zip(map(id, found), found)).values())
 
     params = unique_tensors(map(attrgetter("_parameters"), layers))
