@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 
 class ParameterCounts(NamedTuple):
-    """Per layer, in the order of the ``layers`` given (parallel lists)."""
+    """Per layer, in the order of the ``layers`` given (parallel lists; two
+    fields may be the same list when their counts coincide, so read only)."""
     params: list        # first held here (shared ones count once, at their first layer)
     trainable: list
     held: list          # every parameter the layer holds, shared or not (paddle.flops' count for a leaf)
