@@ -86,6 +86,16 @@ def measure(name, ctor, size, repeats):
     }
 
 
+def write_report(lines: list, out: str | None) -> None:
+    """Print a Markdown report and write it to ``out`` (if given); the
+    overhead benchmarks share it."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -111,11 +121,7 @@ def main(argv=None):
         lo, hi = r["ratio_spread"]
         lines.append(f"| {r['model']} | {r['forward_ms']:.1f} | {r['profile_ms']:.1f} | {r['ratio']:.2f}x | "
                      f"{lo:.2f}-{hi:.2f} | <= {r['target']}x | {met} | {r['paddle_flops']} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     from paddle_flops_ext.report.result import build_result
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_overhead import INPUT_SIZES, linear_stack
+    from bench_overhead import INPUT_SIZES, linear_stack, write_report
 
     net = linear_stack()
     net.eval()
@@ -105,11 +105,7 @@ def main(argv=None) -> int:
     lines += [f"| {name} | {seconds / n * 1e6:.2f} | {seconds / plain:.2f} |" for name, seconds in rows]
     lines += [f"| **all of it** | **{total / n * 1e6:.2f}** | **{total / plain:.2f}** |", "",
               f"A 1.5x target leaves {0.5 * per_layer * 1e6:.2f} us per layer (0.50 x forward) for all of it."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report(lines, args.out)
     return 0
 
 

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     import os
     import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_overhead import INPUT_SIZES, models   # the same models and sizes as the ratios
+    from bench_overhead import INPUT_SIZES, models, write_report   # the same models and sizes as the ratios
 
     constructors = dict(models())
     if args.model not in constructors:
@@ -102,11 +102,7 @@ def main(argv=None) -> int:
     lines += [f"| **all but the forward** | **{fixed:.2f}** |", "", "| restore step | ms |", "|---|---:|"]
     lines += [f"| {k} | {statistics.median(v) * 1e3:.2f} |"
               for k, v in sorted(undo.items(), key=lambda kv: -statistics.median(kv[1]))]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report(lines, args.out)
     return 0
 
 
