@@ -250,3 +250,16 @@ def test_global_train_mode_untouched(mode):
     pfe.profile(net, [1, 3, 8, 8], mode=mode)
     assert tracer._train_mode == before
     assert all(l.training for l in net.sublayers(include_self=True))
+
+
+def test_result_nodes_built_from_records_set_every_field():
+    """build_result fills nodes field by field (not through LayerNode's
+    constructor): a field it forgot would surface only when read. Every slot
+    of every node is set, and the training-only figures read as zero."""
+    from paddle_flops_ext.formulas.registry import ZERO
+    from paddle_flops_ext.report.result import LayerNode
+    r = pfe.profile(Net(), [1, 3, 8, 8])
+    for node in r.layers():
+        missing = [name for name in LayerNode.__slots__ if not hasattr(node, name)]
+        assert not missing, (node.name, missing)
+        assert node.backward == ZERO and node.backward_ops == {} and node.training_work is None

@@ -480,9 +480,9 @@ class Attribution:
         """Eager: an op ran."""
         if self.on_op_record is not None and not self.composite_depth:
             self.on_op_record(self.stack[-1].record if self.stack else None, name, args, kwargs, out)
-        stack = self.stack   # payer(), inlined: most ops run inside a layer that has a formula
-        if stack and stack[-1].counts_ops and not self.composite_depth:
-            self.count(stack[-1].record, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
+        rec = self.payer()
+        if rec is not None:
+            self.count(rec, name, lambda spec: self.shapes.bind(spec.args, args, kwargs), out,
                        integer=lambda: self.shapes.integer_work((args, list(kwargs.values())), out))
 
     def on_legacy_op(self, name, args, out) -> None:

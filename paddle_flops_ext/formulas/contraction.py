@@ -164,17 +164,13 @@ def bilinear_macs(weight_shape, out_shape) -> int:
 
 # ---------------------------------------------------------------- layers
 
-_TRANSPOSED = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
-_IS_TRANSPOSED = {**dict.fromkeys((nn.Conv1D, nn.Conv2D, nn.Conv3D), False), **dict.fromkeys(_TRANSPOSED, True)}
+TRANSPOSED_CONVS = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
 
 
 @layer_formula(nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose,
                convention="conv MACs (see conv ops) + 1 per output element for bias; paddle: MACs + bias")
 def conv_layer(layer, ins, outs):
-    transposed = _IS_TRANSPOSED.get(type(layer))
-    if transposed is None:   # a subclass
-        transposed = isinstance(layer, _TRANSPOSED)
-    macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], transposed)
+    macs = conv_macs(ins[0], param_shape(layer, "weight"), outs[0], isinstance(layer, TRANSPOSED_CONVS))
     bias = numel(outs[0]) if has_param(layer, "bias") else 0
     return as_layer_cost(contraction(macs, bias))
 

@@ -28,6 +28,7 @@ import math
 
 import paddle.nn as nn
 
+from .contraction import TRANSPOSED_CONVS
 from .registry import has_param, numel, param_shape
 
 _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
@@ -78,15 +79,14 @@ PADDLE_FLOPS_TABLE = {
                     adaptive_avg_pool_reported),
 }
 
-_TRANSPOSED = (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose)
-_CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D) + _TRANSPOSED
+_CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D) + TRANSPOSED_CONVS
 
 
 def correction_kind(layer) -> str | None:
     """Which of paddle.flops' mistakes applies to a call of ``layer``:
     ``"transposed"``, ``"channels_last"`` or None."""
     t = type(layer)
-    if t in _TRANSPOSED:
+    if t in TRANSPOSED_CONVS:   # exact types, as paddle.flops matches them
         return "transposed"
     if t in _CONVS and getattr(layer, "_data_format", "NCHW") in _CHANNELS_LAST:
         return "channels_last"
