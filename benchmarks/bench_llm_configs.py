@@ -133,9 +133,8 @@ def main(argv=None) -> int:
     reasons = {r["training"].get("reason") for r in rows if "training" in r and r["training"].get("reason")}
     if reasons:
         lines += ["", "Training step not counted: " + "; ".join(sorted(reasons))]
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    from paddle_flops_ext.bench.report import publish_markdown
+    publish_markdown(lines, args.out + ".md")
     return 0
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import paddle  # noqa: E402
 
 import paddle_flops_ext as pfe  # noqa: E402
+from paddle_flops_ext.bench.report import publish_markdown  # noqa: E402
 
 TARGETS = {"resnet50": 1.25, "mobilenet_v2": 1.25, "vit_base_patch16": 1.5, "linear_stack_1000": 1.5}
 INPUT_SIZES = {"linear_stack_1000": [4, 16]}
@@ -86,16 +87,6 @@ def measure(name, ctor, size, repeats):
     }
 
 
-def write_report(lines: list, out: str | None) -> None:
-    """Print a Markdown report and write it to ``out`` (if given); the
-    overhead benchmarks share it."""
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if out:
-        with open(out, "w") as f:
-            f.write(text)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -121,7 +112,7 @@ def main(argv=None):
         lo, hi = r["ratio_spread"]
         lines.append(f"| {r['model']} | {r['forward_ms']:.1f} | {r['profile_ms']:.1f} | {r['ratio']:.2f}x | "
                      f"{lo:.2f}-{hi:.2f} | <= {r['target']}x | {met} | {r['paddle_flops']} |")
-    write_report(lines, args.out)
+    publish_markdown(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
+    from paddle_flops_ext.bench.report import publish_markdown
     from paddle_flops_ext.collect import core, eager, intercept, patch
     from paddle_flops_ext.collect.params import parameter_counts
     from paddle_flops_ext.report.result import build_result
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_overhead import INPUT_SIZES, linear_stack, write_report
+    from bench_overhead import INPUT_SIZES, linear_stack
 
     net = linear_stack()
     net.eval()
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
               f"Floor: the first five rows (snapshots, records, parameter counts, result) plus a bare pass-through "
               f"`Layer.__call__` wrapper ({(least - bare) / n * 1e6:.2f} us) cost {floor / n * 1e6:.2f} us per layer "
               f"({floor / plain:.2f} x forward) with formulas, shapes and op wrappers free."]
-    write_report(lines, args.out)
+    publish_markdown(lines, args.out)
     return 0
 
 

@@ -21,13 +21,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
+    from paddle_flops_ext.bench.report import publish_markdown
     from paddle_flops_ext.collect import core, eager, inputs, intercept, patch
     from paddle_flops_ext.report.result import build_result
 
     import os
     import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_overhead import INPUT_SIZES, models, write_report   # the same models and sizes as the ratios
+    from bench_overhead import INPUT_SIZES, models   # the same models and sizes as the ratios
 
     constructors = dict(models())
     if args.model not in constructors:
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
     lines += [f"| **all but the forward** | **{fixed:.2f}** |", "", "| restore step | ms |", "|---|---:|"]
     lines += [f"| {k} | {statistics.median(v) * 1e3:.2f} |"
               for k, v in sorted(undo.items(), key=lambda kv: -statistics.median(kv[1]))]
-    write_report(lines, args.out)
+    publish_markdown(lines, args.out)
     return 0
 
 

@@ -34,6 +34,8 @@ import statistics
 import sys
 import time
 
+from .report import publish_markdown
+
 SIZES = {   # the zoo LLaMA at small sizes
     "small": dict(vocab_size=32000, dim=512, n_layers=8, n_heads=8, n_kv_heads=4, ffn_dim=1408, max_seq_len=1024),
     "medium": dict(vocab_size=32000, dim=1024, n_layers=12, n_heads=16, n_kv_heads=4, ffn_dim=2816,
@@ -168,9 +170,7 @@ def run(name, prompt, new, batch, repeats, out, command="") -> int:
     lines += ["", f"Tokens per second (decode, batch {args.batch}): measured {got['tokens_per_s']:.1f}, "
                   f"estimate {est.tokens_per_s:.1f}.", "",
               "Exact counts (pfe.profile_generation):", "", "```", est.table(), "```"]
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish_markdown(lines, args.out + ".md")
     return 0
 
 

@@ -21,6 +21,16 @@ LAYER_COLUMNS = ["model", "batch_size", "input_size", "name", "type", "kind", "l
                  "attainable_gflops", "roofline_ms"]
 
 
+def publish_markdown(lines: list, path: str | None = None) -> None:
+    """Print a Markdown report (a list of lines) and write it to ``path``
+    when one is given: every benchmark's results file is what it printed."""
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 def _json_default(o):
     if hasattr(o, "item"):
         return o.item()

@@ -32,6 +32,8 @@ import subprocess
 import sys
 import time
 
+from .report import publish_markdown
+
 MODELS = ("resnet50", "vit_b16", "gpt2_small")
 
 
@@ -111,7 +113,7 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
     }
 
 
-def _markdown(results: list, machine: str) -> str:
+def _markdown_lines(results: list, machine: str) -> list[str]:
     g = 1e9
     lines = [f"# Training steps on {machine}", "",
              "Fresh process per model; AdamW; loss = mean of the output; median of the timed steps "
@@ -128,7 +130,7 @@ def _markdown(results: list, machine: str) -> str:
             f"| {r['achieved_flops_per_s'] / g:.1f} | {r['peak_flops_per_s'] / g:.1f} | {100 * r['mfu']:.1f}% "
             f"| {100 * r['hfu']:.1f}% | {m['peak'] / 2**20:.0f} | {r['measured_peak_bytes'] / 2**20:.0f} "
             f"| {r['estimate_over_measured']:.2f} | {fixed / 2**20:.0f} | {m['activations'] / 2**20:.0f} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def run(models, steps: int, warmup: int, out: str) -> int:
@@ -156,9 +158,7 @@ def run(models, steps: int, warmup: int, out: str) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out + ".json", "w") as f:
         json.dump({"machine": machine, "results": results}, f, indent=1)
-    with open(out + ".md", "w") as f:
-        f.write(_markdown(results, machine))
-    print(_markdown(results, machine))
+    publish_markdown(_markdown_lines(results, machine), out + ".md")
     return 0
 
 
