@@ -23,9 +23,11 @@ def main(argv=None) -> int:
     from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
     from paddle_flops_ext.bench.report import publish_markdown
-    from paddle_flops_ext.collect import core, eager, intercept, patch
+    from paddle_flops_ext.report.content import Column, Content
+    from paddle_flops_ext.report.render import render_markdown
+    from paddle_flops_ext.collect import core, guards, instrument, intercept, patch, records
     from paddle_flops_ext.collect.params import parameter_counts
-    from paddle_flops_ext.report.result import build_result
+    from paddle_flops_ext.report.assemble import assemble
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_overhead import INPUT_SIZES, linear_stack
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
     net.eval()
     size = INPUT_SIZES["linear_stack_1000"]
     x = paddle.randn(size)
-    layers = [r.layer for r in core.layer_records(net)]
+    layers = [r.layer for r in records.layer_records(net)]
     n = len(layers) - 1   # the Linear layers (the Sequential itself is one more record)
 
     def best(fn, number=10) -> float:
@@ -54,12 +56,12 @@ def main(argv=None) -> int:
 
     def snapshot_layers():
         p = patch.Patches()
-        core._snapshot_layers(p, layers)
+        guards._snapshot_layers(p, layers)
         p.restore()
 
     def snapshot_values():
         p = patch.Patches()
-        core._snapshot_values(p, layers)
+        guards._snapshot_values(p, layers)
         p.restore()
 
     def no_formula(p, a):   # every layer counted through its ops, which are not observed
@@ -79,7 +81,7 @@ def main(argv=None) -> int:
 
     def with_ops(p, a):
         core.bracket_layer_calls(p, a)
-        intercept.observe_ops(p, a, eager.model_modules(layers))
+        intercept.observe_ops(p, a, instrument.model_modules(layers))
 
     filled = core.Attribution(net, core.EagerShapes())
     plain = best(forward)
@@ -95,10 +97,10 @@ def main(argv=None) -> int:
     per_layer_rows = [
         ("model-state snapshot and its check (every layer's attributes and tables)", best(snapshot_layers)),
         ("buffer / statistic copies and trainable-parameter version check", best(snapshot_values)),
-        ("layer records", best(lambda: core.layer_records(net))),
+        ("layer records", best(lambda: records.layer_records(net))),
         ("parameter counts", params),
         ("result nodes and totals (building the result, less parameter counts)",
-         best(lambda: build_result(core.Collection(net, filled.order, [], "eager"))) - params),
+         best(lambda: assemble(records.Collection(net, filled.order, [], "eager"))) - params),
     ]
     per_call_rows = [
         ("Layer.__call__ bracket with input/output shapes", bracket - bare),
@@ -116,10 +118,12 @@ def main(argv=None) -> int:
         f"warm loop, best of {args.repeats}; paddle {paddle.__version__}, Python {platform.python_version()}, "
         f"{os.cpu_count()} cores. Plain no_grad forward: {per_layer * 1e6:.2f} us per Linear(16, 16). The forward "
         f"pieces are differences of bracketed forwards, so they carry that forward's noise.", "",
-        "| piece | us per layer | x forward per layer |", "|---|---:|---:|",
     ]
-    lines += [f"| {name} | {seconds / n * 1e6:.2f} | {seconds / plain:.2f} |" for name, seconds in rows]
-    lines += [f"| **all of it** | **{total / n * 1e6:.2f}** | **{total / plain:.2f}** |", "",
+    columns = [Column("piece", "piece"), Column("per_layer", "us per layer", "number", 2, 1e6 / n),
+               Column("forward", "x forward per layer", "number", 2, 1 / plain)]
+    lines += [render_markdown(Content(
+        columns=columns, rows=[{"piece": name, "per_layer": seconds, "forward": seconds} for name, seconds in rows],
+        total={"piece": "all of it", "per_layer": total, "forward": total})), "",
               f"A 1.5x target leaves {0.5 * per_layer * 1e6:.2f} us per layer (0.50 x forward) for all of it.", "",
               f"Floor: the first five rows (snapshots, records, parameter counts, result) plus a bare pass-through "
               f"`Layer.__call__` wrapper ({(least - bare) / n * 1e6:.2f} us) cost {floor / n * 1e6:.2f} us per layer "

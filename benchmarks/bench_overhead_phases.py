@@ -22,8 +22,10 @@ def main(argv=None) -> int:
     from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
     from paddle_flops_ext.bench.report import publish_markdown
-    from paddle_flops_ext.collect import core, eager, inputs, intercept, patch
-    from paddle_flops_ext.report.result import build_result
+    from paddle_flops_ext.report.content import Column, Content
+    from paddle_flops_ext.report.render import render_markdown
+    from paddle_flops_ext.collect import core, guards, inputs, instrument, intercept, patch, records
+    from paddle_flops_ext.report.assemble import assemble
 
     import os
     import sys
@@ -55,10 +57,10 @@ def main(argv=None) -> int:
         args_, _ = timed("synthesize the input", lambda: inputs.build_call_args(net, size))
         a = timed("layer records", lambda: core.Attribution(net, core.EagerShapes()))
         layers = [r.layer for r in a.order]
-        timed("process guards (RNG, to_static)", lambda: core.guard_process(p))
-        timed("model guards (snapshot of layers, buffers, statistics)", lambda: core.guard_model(p, layers))
+        timed("process guards (RNG, to_static)", lambda: guards.guard_process(p))
+        timed("model guards (snapshot of layers, buffers, statistics)", lambda: guards.guard_model(p, layers))
         timed("Layer.__call__ bracket", lambda: core.bracket_layer_calls(p, a))
-        timed("install op wrappers", lambda: intercept.observe_ops(p, a, eager.model_modules(layers)))
+        timed("install op wrappers", lambda: intercept.observe_ops(p, a, instrument.model_modules(layers)))
 
         def forward():
             with paddle.no_grad():
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
         phases.setdefault("restore (all)", []).append(time.perf_counter() - t0)
         for k, v in times.items():
             undo.setdefault(k, []).append(v)
-        timed("build the result", lambda: build_result(core.Collection(net, a.order, [], "eager")))
+        timed("build the result", lambda: assemble(records.Collection(net, a.order, [], "eager")))
 
     def plain():
         with paddle.no_grad():
@@ -97,12 +99,14 @@ def main(argv=None) -> int:
     lines = [f"# profile() phases on {args.model}", "",
              f"`python benchmarks/bench_overhead_phases.py --model {args.model} --repeats {args.repeats}`; "
              f"median ms of {args.repeats} runs; plain no_grad forward {statistics.median(fwd) * 1e3:.2f} ms.", "",
-             "| phase | ms |", "|---|---:|"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in med.items()]
-    fixed = sum(v for k, v in med.items() if k != "bracketed forward")
-    lines += [f"| **all but the forward** | **{fixed:.2f}** |", "", "| restore step | ms |", "|---|---:|"]
-    lines += [f"| {k} | {statistics.median(v) * 1e3:.2f} |"
-              for k, v in sorted(undo.items(), key=lambda kv: -statistics.median(kv[1]))]
+             render_markdown(Content(columns=[Column("phase", "phase"), Column("ms", "ms", "number", 2)],
+                                     rows=[{"phase": k, "ms": v} for k, v in med.items()],
+                                     total={"phase": "all but the forward",
+                                            "ms": sum(v for k, v in med.items() if k != "bracketed forward")})),
+             "",
+             render_markdown(Content(columns=[Column("step", "restore step"), Column("ms", "ms", "number", 2)],
+                                     rows=[{"step": k, "ms": statistics.median(v) * 1e3} for k, v in
+                                           sorted(undo.items(), key=lambda kv: -statistics.median(kv[1]))]))]
     publish_markdown(lines, args.out)
     return 0
 

@@ -5,12 +5,14 @@ The public names are imported on first use (PEP 562), so that importing the
 package - and ``paddle-flops --help`` - does not import Paddle."""
 from importlib import import_module
 
+from .quiet import import_paddle_quietly
+
 _PUBLIC = {
     "profile": ".api", "flops": ".api", "register": ".api", "unregister": ".api",
-    "Cost": ".formulas.registry", "HandlerError": ".formulas.registry",
+    "Cost": ".formulas.registry",
     "ProfileResult": ".report.result", "LayerNode": ".report.result",
-    "ForwardError": ".collect.core", "ModelChanged": ".collect.core",
-    "ProfilingBusy": ".collect.patch", "TraceError": ".collect.program",
+    "PaddleFlopsError": ".errors", "HandlerError": ".errors", "ForwardError": ".errors",
+    "ModelChanged": ".errors", "ProfilingBusy": ".errors", "TraceError": ".errors", "StrictError": ".errors",
     "profile_generation": ".llm.generation", "GenerationResult": ".llm.generation",
     "lazy_init": ".lazy", "build_lazily": ".lazy",
 }
@@ -22,7 +24,6 @@ __version__ = "0.1.0"
 def __getattr__(name):
     if name not in _PUBLIC:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .quiet import import_paddle_quietly
     import_paddle_quietly()
     value = getattr(import_module(_PUBLIC[name], __name__), name)
     globals()[name] = value

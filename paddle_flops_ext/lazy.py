@@ -40,7 +40,7 @@ def lazy_init():
     ``paddle.LazyGuard`` plus ``no_init_weights()`` of PaddleNLP /
     PaddleFormers when they are installed. Count the result with
     ``profile`` (it is traced, shape-only)."""
-    import paddle
+    import paddle  # local: keeps Paddle out of --help (the package imports nothing eagerly)
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(paddle.LazyGuard())

@@ -38,7 +38,7 @@ def load_model(spec: str, kwargs: dict | None = None):
     callable returns when called with ``kwargs`` (an attribute that already is
     a Layer is returned as is). ``spec`` may name a module on ``sys.path`` or a
     ``.py`` file path. Raises ``ValueError`` saying what is wrong."""
-    import paddle
+    import paddle  # local: keeps Paddle out of --help (the CLI imports this)
 
     if not isinstance(spec, str) or ":" not in spec:
         raise ValueError(f"model must be given as module:callable, e.g. paddle.vision.models:resnet50 (got {spec!r})")

@@ -118,5 +118,5 @@ def import_paddle_quietly():
     INFO/WARNING lines off if Paddle's core loads now); returns the module."""
     with warnings.catch_warnings(), _environment("GLOG_minloglevel", GLOG_QUIET_LEVEL):
         _silence_python_warnings()
-        import paddle
+        import paddle  # local: this function is the one place Paddle is first imported
     return paddle

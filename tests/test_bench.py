@@ -15,7 +15,8 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_flops_ext.bench import modes, roofline, timing
+from paddle_flops_ext.bench import modes, timing
+from paddle_flops_ext.estimates import roofline
 from paddle_flops_ext.bench.layers import time_layers
 from paddle_flops_ext.bench.runner import SCHEMA, BenchConfig, Progress, run_benchmark
 from paddle_flops_ext.formulas.registry import Cost

@@ -21,7 +21,8 @@ import pytest
 from paddle.static import InputSpec
 
 import paddle_flops_ext as pfe
-from paddle_flops_ext.collect.program import TraceError, is_program
+from paddle_flops_ext.collect.pir import is_program
+from paddle_flops_ext.errors import TraceError
 
 from paddle_flops_ext.models import llama as L
 from paddle_flops_ext.models.swin import swin_tiny_test

@@ -23,7 +23,7 @@ from paddle.base.layer_helper import LayerHelper
 
 import paddle_flops_ext as pfe
 from paddle_flops_ext.collect.legacy_static import append_legacy_op
-from paddle_flops_ext.collect.program import TraceError
+from paddle_flops_ext.errors import TraceError
 
 THIS = sys.modules[__name__]
 

@@ -187,3 +187,9 @@ def describe_machine(device: str, threads: dict) -> dict:
         except Exception as e:  # pragma: no cover - GPU only
             d["gpu_name"] = f"unknown ({e})"
     return d
+
+
+def cpu_has_bf16(simd=None) -> bool:
+    if simd is None:
+        simd = _cpuinfo().get("simd", [])
+    return "avx512_bf16" in simd or "amx_bf16" in simd

@@ -45,6 +45,8 @@ from typing import Callable
 
 import numpy as np
 
+from .machine import cpu_has_bf16
+
 MODES = ("eager", "to_static", "inference", "inference_bf16", "inference_int8", "inference_trt")
 # what `paddle-flops bench` runs without --modes: every precision the CPU may
 # have (unavailable ones are reported as such, at no cost)
@@ -187,7 +189,6 @@ def _inference(model, inputs, *, device, threads, trt, reference, workdir, bf16=
     name = "inference_trt" if trt else ("inference_bf16" if bf16 else "inference")
     gpu = is_gpu(device)
     if bf16 and not gpu:
-        from .peak import cpu_has_bf16
         if not core.is_compiled_with_onednn():
             return PreparedMode(name, "unavailable", "bf16 on the CPU needs a Paddle build with oneDNN")
         if not cpu_has_bf16():

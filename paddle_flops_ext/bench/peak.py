@@ -39,6 +39,8 @@ from __future__ import annotations
 import threading
 import time
 
+from .machine import cpu_has_bf16
+from .modes import prepare_mode
 from .timing import WallTimer, time_callable
 
 SIZES = {
@@ -75,7 +77,6 @@ def _matmul_eager(n, repeats, warmup, timer, threads, dtype="float32"):
 
 def _matmul_predictor(n, repeats, warmup, threads, precision="fp32"):
     import paddle
-    from .modes import prepare_mode
     lin = paddle.nn.Linear(n, n, bias_attr=False)
     mode = "inference" if precision == "fp32" else f"inference_{precision}"
     pm = prepare_mode(mode, lin, [paddle.randn([n, n], dtype="float32")], device="cpu", threads=threads)
@@ -86,13 +87,6 @@ def _matmul_predictor(n, repeats, warmup, threads, precision="fp32"):
         return st, None
     finally:
         pm.close()
-
-
-def cpu_has_bf16(simd=None) -> bool:
-    if simd is None:
-        from .machine import _cpuinfo
-        simd = _cpuinfo().get("simd", [])
-    return "avx512_bf16" in simd or "amx_bf16" in simd
 
 
 def cpu_compute(n, repeats, warmup, threads, backends=("eager", "inference"), simd=None) -> dict:

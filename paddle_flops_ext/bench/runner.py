@@ -101,10 +101,11 @@ from .layers import correct_overhead, hook_overhead, time_layers
 from .machine import describe_machine, load_average, load_check
 from .merge import grid, merge_ranks, shard
 from .peak import combine_peaks, measure_peak
-from .roofline import apply_peak, per_layer_rows, summarize_kinds
+from ..estimates.roofline import apply_peak, per_layer_rows, summarize_kinds
 from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_timer, pin_malloc,
                      set_threads, thread_restorer, time_interleaved)
 from .zoo import make_inputs, resolve
+from ..errors import ConfigError
 from ..quiet import quiet
 
 SCHEMA = "paddle_flops_ext.bench/2"
@@ -155,10 +156,6 @@ class BenchConfig:
     rank: int = 0                              # paddle.distributed.launch rank ...
     world: int = 1                             # ... and world size
     merge_timeout_s: float = 6 * 3600          # rank 0 waits this long for the other ranks
-
-
-class ConfigError(ValueError):
-    """A bad argument, found before any work; the message names the flag."""
 
 
 def _check(ok: bool, flag: str, msg: str) -> None:

@@ -15,142 +15,26 @@ pays for each piece of work, so the rule lives once:
 * with ``count_functional=False`` operations are not counted at all, and a
   leaf layer without a formula that ran is reported as uncounted.
 
-It also owns the guards around a forward (:func:`guard_process`,
-:func:`guard_model`): eval mode, eager ``@to_static`` forwards, RNG
-state and the model's state, all logged in the session's
-:class:`~paddle_flops_ext.collect.patch.Patches` so they are restored
-completely, and only the profiling thread sees them.
-
-Engines return a :class:`Collection`; ``report.result.build_result`` turns
-it into the result for both modes.
+The guards around a forward are in :mod:`.guards`, the records engines
+return in :mod:`.records`; :mod:`.instrument` puts the guards, the layer
+bracket and the operation observers in place in one call for every engine.
 """
 from __future__ import annotations
 
 import math
-import operator
 import threading
 import time
-from itertools import chain, compress, filterfalse
-from operator import attrgetter, methodcaller
-from collections import defaultdict
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Callable, Mapping, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 import paddle
 
 from ..formulas import registry
 from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE, correction_kind
-from ..formulas.registry import ZERO, Cost, HandlerError
-from .patch import OWNER, Patches, ProfilingBusy, observing
-
-
-# --------------------------------------------------------------------------
-# records
-# --------------------------------------------------------------------------
-
-@dataclass
-class OpStat:
-    calls: int = 0
-    cost: Cost = ZERO
-
-
-_NO_TALLY: Mapping = MappingProxyType({})   # a record's tallies until something is added
-
-
-class LayerRecord:
-    """What one distinct layer did during the observed forward.
-
-    A plain class with ``__slots__``: one is made per layer of the model on
-    every profile, so its construction is kept to bare assignments, and
-    its tallies (``ops``, ``unknown_ops``, ``zero_ops``, ``corrections``)
-    are read-only empty mappings until the ``add_*`` methods first write
-    one (most layers never run an op of their own)."""
-
-    __slots__ = ("path", "layer", "parent", "calls", "input_shapes", "output_shapes", "cost", "counted_by",
-                 "ops", "unknown_ops", "zero_ops", "seconds", "params", "trainable_params", "paddle_reported",
-                 "corrections")
-
-    def __init__(self, path: str, layer, parent: "LayerRecord | None" = None, calls: int = 0,
-                 counted_by: str = "ops"):
-        self.path = path                  # dotted path from the model ("" for the model)
-        self.layer = layer
-        self.parent = parent
-        self.calls = calls
-        self.input_shapes: list = []      # of the first call
-        self.output_shapes: list = []
-        self.cost: Cost = ZERO            # own work: formula + direct ops
-        self.counted_by = counted_by      # formula | user | legacy | ops | none
-        self.ops: Mapping = _NO_TALLY     # op name -> OpStat
-        self.unknown_ops: Mapping = _NO_TALLY   # op name -> calls
-        self.zero_ops: Mapping = _NO_TALLY      # op name -> calls
-        self.seconds = 0.0                # inclusive wall time of its calls (time_layers)
-        self.params = 0                   # set only where no model holds them (bare programs)
-        self.trainable_params = 0
-        self.paddle_reported = 0          # what paddle.flops itself adds for this layer's calls
-        self.corrections: Mapping = _NO_TALLY   # kind -> paddle_flops - reported
-
-    def _tally(self, field: str, factory) -> dict:
-        """The record's own table ``field``, made on first write."""
-        table = getattr(self, field)
-        if table is _NO_TALLY:
-            table = defaultdict(factory)
-            setattr(self, field, table)
-        return table
-
-    def add_op(self, name: str, cost: Cost) -> None:
-        stat = self._tally("ops", OpStat)[name]
-        stat.calls += 1
-        stat.cost = stat.cost + cost
-        self.cost = self.cost + cost
-
-    def add_zero_op(self, name: str) -> None:
-        self._tally("zero_ops", int)[name] += 1
-
-    def add_unknown_op(self, name: str) -> None:
-        self._tally("unknown_ops", int)[name] += 1
-
-    def add_correction(self, kind: str, amount: int) -> None:
-        self._tally("corrections", int)[kind] += amount
-
-    def __repr__(self) -> str:
-        return f"LayerRecord({self.path!r}, {type(self.layer).__name__}, calls={self.calls}, cost={self.cost})"
-
-
-def layer_records(model) -> list[LayerRecord]:
-    """One record per distinct layer, depth first in definition order, with
-    paths and parents taken from the layer tree itself (a sub-layer name may
-    contain dots; a layer reachable under two names keeps the first)."""
-    records: list[LayerRecord] = []
-    seen = {id(model)}
-    stack = [LayerRecord("", model)]
-    while stack:
-        rec = stack.pop()
-        records.append(rec)
-        table = rec.layer._sub_layers
-        if not table:
-            continue
-        prefix = rec.path + "." if rec.path else ""
-        children = []
-        for name, sub in table.items():
-            if sub is None or id(sub) in seen:
-                continue
-            seen.add(id(sub))
-            children.append(LayerRecord(prefix + str(name), sub, rec))
-        children.reverse()
-        stack += children
-    return records
-
-
-@dataclass
-class Collection:
-    """What an engine hands to the result builder."""
-    model: Any
-    records: list
-    inputs: list                       # input shapes
-    mode: str
-    notes: list = field(default_factory=list)
-    inexact: list = field(default_factory=list)   # why counts may be wrong (shown loudly, strict raises)
+from ..errors import ForwardError, HandlerError, ProfilingBusy
+from ..formulas.registry import ZERO
+from .patch import OWNER, Patches, observing
+from .records import LayerRecord, Span, layer_records
 
 
 # --------------------------------------------------------------------------
@@ -344,34 +228,10 @@ class Frame:
 
 
 @dataclass
-class Span:
-    """Trace mode: the op-creation positions (lo, hi) of a call; ops created
-    directly inside are charged to ``record`` when ``counts_ops``."""
-    lo: int
-    hi: int
-    record: LayerRecord | None
-    counts_ops: bool
-
-
-@dataclass
 class CompositeToken:
     name: str
     record: LayerRecord | None    # who pays, or None if it is not counted
     mark: int
-
-
-class ForwardError(ValueError):
-    """The model's forward raised while being profiled. ``layer_path``,
-    ``layer_type`` and ``input_shapes`` describe the innermost layer call in
-    progress (None / [] if no layer had started); ``cause`` is the original
-    exception."""
-
-    def __init__(self, message: str, layer_path: str | None = None, layer_type: str | None = None,
-                 input_shapes: list | None = None, cause: BaseException | None = None):
-        super().__init__(message)
-        self.layer_path, self.layer_type = layer_path, layer_type
-        self.input_shapes = input_shapes or []
-        self.cause = cause
 
 
 _UNSEEN = object()
@@ -631,164 +491,3 @@ def bracket_layer_calls(patches: Patches, attribution: Attribution) -> None:
             patches.on_restore(handle.remove)
 
 
-# --------------------------------------------------------------------------
-# guards: what a forward may change, logged for restore
-# --------------------------------------------------------------------------
-
-class _ThreadView:
-    """A class-level data descriptor that shows the profiling thread
-    ``forced`` for instances in ``members`` and every other reader the
-    instance's own value (kept in its ``__dict__``). Used for the layers'
-    ``training`` flag and ``ProgramTranslator.enable_to_static``: nothing
-    is written to the objects, so other threads and the state after
-    profiling are untouched."""
-
-    def __init__(self, name: str, forced, members: set[int] | None, default):
-        self.name, self.forced, self.members, self.default = name, forced, members, default
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        if (self.members is None or id(obj) in self.members) and observing():
-            return self.forced
-        return obj.__dict__.get(self.name, self.default)
-
-    def __set__(self, obj, value):
-        obj.__dict__[self.name] = value
-
-
-def guard_process(patches: Patches) -> "_ThreadView":
-    """Process state the forward or our engines may touch: the global RNGs
-    (paddle, numpy, random) and ``@to_static``
-    forwards, which the profiling thread runs eagerly so every layer call
-    is seen. Returns the ``enable_to_static`` view (trace mode's AST path
-    sets its ``forced`` to True while converting)."""
-    import random
-
-    import numpy as np
-
-    paddle_rng = paddle.get_rng_state()
-    patches.on_restore(lambda: paddle.set_rng_state(paddle_rng))
-    np_rng = np.random.get_state()
-    patches.on_restore(lambda: np.random.set_state(np_rng))
-    py_rng = random.getstate()
-    patches.on_restore(lambda: random.setstate(py_rng))
-    translator_cls = paddle.jit.dy2static.program_translator.ProgramTranslator
-    translator = translator_cls()
-    value = translator.__dict__.get("enable_to_static", True)
-    view = _ThreadView("enable_to_static", False, {id(translator)}, value)
-    patches.setattr(translator_cls, "enable_to_static", view)
-    return view
-
-
-def guard_model(patches: Patches, layers: list) -> None:
-    """The model's state: eval mode for the profiling thread only (a
-    descriptor, nothing written), and every layer's attributes, sub-layer,
-    parameter and buffer tables, and the values of buffers and
-    non-trainable parameters (BatchNorm statistics a forward may update)
-    put back afterwards. Trainable parameters are checked for in-place
-    writes; one that was written is restored from a copy taken lazily
-    (see :func:`_snapshot_values`)."""
-    members = {id(layer) for layer in layers}
-    patches.setattr(paddle.nn.Layer, "training", _ThreadView("training", False, members, True))
-    _snapshot_layers(patches, layers)
-    _snapshot_values(patches, layers)
-
-
-def _snapshot_layers(patches: Patches, layers: list) -> None:
-    """Every layer's ``__dict__`` and the contents of its dict attributes
-    (parameter/buffer/sub-layer tables, hooks, caches such as dy2static's
-    ``_original_funcs``), put back on restore.
-
-    Snapshot and check are C-level passes over all layers at once, because
-    profiling a 1000-layer model must not cost Python work per attribute:
-    an untouched dict compares equal to its copy through the identity
-    shortcut of ``==`` without calling any ``__eq__``, most tables are empty
-    and only need to stay so. A value replaced by an equal one (a new
-    ``0`` for an old ``0``) passes as unchanged; anything else that changed
-    is put back entry by entry."""
-    dicts = [layer.__dict__ for layer in layers]
-    copies = list(map(dict.copy, dicts))
-    tables = list(filter(dict.__instancecheck__, chain.from_iterable(map(dict.values, copies))))
-    filled = list(filter(None, tables))
-    empty = list(filterfalse(None, tables))
-    filled_copies = list(map(dict.copy, filled))
-
-    def restore():
-        if not _equal(dicts, copies):
-            for d, copy in zip(dicts, copies):
-                if not _same(d, copy):
-                    for k in [k for k in d if k not in copy]:
-                        del d[k]
-                    for k, v in copy.items():
-                        if d.get(k, _MISSING) is not v:
-                            d[k] = v
-        if not _equal(filled, filled_copies):
-            for live, table in zip(filled, filled_copies):
-                if not _same(live, table):
-                    live.clear()
-                    live.update(table)
-        if any(empty):
-            for live in empty:
-                live.clear()
-
-    patches.on_restore(restore)
-
-
-def _equal(lives: list, saved: list) -> bool:
-    """``lives == saved`` for lists of dicts whose values are mostly the
-    very same objects; a value whose ``__eq__`` raises or is ambiguous (a
-    tensor) counts as changed."""
-    try:
-        return bool(lives == saved)
-    except Exception:  # noqa: BLE001 - e.g. a tensor's elementwise == has no truth value
-        return False
-
-
-def _same(live: dict, saved: dict) -> bool:
-    return live.keys() == saved.keys() and all(map(operator.is_, live.values(), saved.values()))
-
-
-_MISSING = object()
-
-
-def _snapshot_values(patches: Patches, layers: list) -> None:
-    """Copies of buffers and non-trainable parameters (small: statistics,
-    counters, caches) are written back after the forward; trainable
-    parameters are compared by Paddle's in-place version counter and, if a
-    forward wrote one in place, the call raises instead of leaving it
-    changed silently. Collected in C-level passes, like the layers'
-    tables."""
-    def unique_tensors(tables):
-        # tensors, or None for an unset slot (a bias=False)
-        found = list(filter(_Tensor.__instancecheck__, chain.from_iterable(map(dict.values, tables))))
-        return list(dict(zip(map(id, found), found)).values())
-
-    params = unique_tensors(map(attrgetter("_parameters"), layers))
-    frozen = list(map(attrgetter("stop_gradient"), params))
-    trainable = list(compress(params, map(operator.not_, frozen))) if any(frozen) else params
-    versions = list(map(methodcaller("_inplace_version"), trainable))
-    buffers = unique_tensors(filter(None, map(attrgetter("_buffers"), layers)))
-    if buffers:
-        param_ids = set(map(id, params))
-        buffers = [t for t in buffers if id(t) not in param_ids]
-    copies = [(t, t.clone()) for t in chain(compress(params, frozen), buffers) if t._is_initialized()]
-
-    def restore():
-        for t, copy in copies:  # kernels such as batch_norm write in place without a version bump
-            t.copy_(copy, True)     # in place, like set_value, at a quarter of its cost
-
-    patches.on_restore(restore)
-    patches.on_restore(lambda: _check_versions(trainable, versions))
-
-
-class ModelChanged(RuntimeError):
-    """The forward wrote a trainable parameter in place."""
-
-
-def _check_versions(tensors, versions) -> None:
-    now = list(map(methodcaller("_inplace_version"), tensors))
-    if now != versions:
-        changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]
-        raise ModelChanged(f"the model's forward wrote trainable parameter(s) {', '.join(changed[:5])} in "
-                           f"place while being profiled; their old values could not be restored")

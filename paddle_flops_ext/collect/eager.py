@@ -2,40 +2,37 @@
 every layer call and every operation to the attribution core
 (:mod:`paddle_flops_ext.collect.core`), which decides who pays for what.
 
-This module only supplies the events: ``Layer.__call__`` is bracketed by the
-core's patch, operations by :func:`~paddle_flops_ext.collect.intercept.observe_ops`;
+This module only supplies the events: ``Layer.__call__`` is bracketed and
+operations are observed by :func:`~paddle_flops_ext.collect.instrument.instrument`;
 shapes are read off eager tensors. It returns a
-:class:`~paddle_flops_ext.collect.core.Collection`.
+:class:`~paddle_flops_ext.collect.records.Collection`.
 """
 from __future__ import annotations
 
-import sys
-
 import paddle
 
-from .core import Attribution, Collection, EagerShapes, tensor_shapes, bracket_layer_calls, guard_model, guard_process
-from .intercept import observe_ops
+from .core import Attribution, EagerShapes, tensor_shapes
+from .inputs import build_call_args
+from .instrument import ALL_OPS, instrument
 from .patch import Patches
+from .records import Collection
+from .request import ProfileRequest
 
 
-def model_modules(layers) -> list:
-    """Python modules that define the model's layer classes (user code may
-    hold its own aliases of Paddle ops there)."""
-    names = {type(layer).__module__ for layer in layers}
-    return [sys.modules[n] for n in names if n and not n.startswith("paddle") and n in sys.modules]
+def call_args(model, request: ProfileRequest) -> tuple:
+    """``(args, kwargs)`` of the forward call the request describes."""
+    return build_call_args(model, request.input_size, request.inputs, request.input_spec, dtype=request.dtype)
 
 
-def collect_eager(patches: Patches, model, args: tuple, kwargs: dict, *, overrides=None, options=None,
-                  count_functional=True, time_layers=False) -> Collection:
-    """Run ``model(*args, **kwargs)`` once under ``no_grad`` with every
-    change logged in ``patches`` (the caller owns the session and restores)."""
-    attribution = Attribution(model, EagerShapes(), overrides, options, count_functional, time_layers)
-    layers = [rec.layer for rec in attribution.order]
-    guard_process(patches)
-    guard_model(patches, layers)
-    bracket_layer_calls(patches, attribution)
-    if count_functional:
-        observe_ops(patches, attribution, model_modules(layers))
+def collect_eager(patches: Patches, model, request: ProfileRequest, args=None, kwargs=None) -> Collection:
+    """Run the model once under ``no_grad`` on the request's input (or on
+    ``args``/``kwargs`` already built) with every change logged in
+    ``patches`` (the caller owns the session and restores)."""
+    if args is None:
+        args, kwargs = call_args(model, request)
+    attribution = Attribution(model, EagerShapes(), request.overrides, request.options, request.count_functional,
+                              request.time_layers)
+    instrument(patches, attribution, observe=ALL_OPS if request.count_functional else None)
     try:
         with paddle.no_grad():
             model(*args, **kwargs)

@@ -39,7 +39,8 @@ def dtype_name(dtype) -> str:
     s = str(dtype).lower()
     for prefix in ("paddle.", "vartype.", "datatype."):
         s = s.replace(prefix, "")
-    return {"float": "float32", "double": "float64", "int": "int32", "long": "int64", "bool_": "bool"}.get(s, s)
+    return {"float": "float32", "double": "float64", "half": "float16", "int": "int32", "long": "int64",
+            "bool_": "bool"}.get(s, s)
 
 
 def _smallest_vocab(model) -> int:

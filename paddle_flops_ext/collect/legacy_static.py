@@ -32,6 +32,10 @@ import sys
 import types
 
 import paddle
+from paddle.base import framework
+from paddle.base.framework import in_dygraph_mode
+from paddle.base.layer_helper import LayerHelper
+from paddle.pir.core import datatype_to_vartype
 
 from .patch import Patches, observing
 
@@ -40,9 +44,6 @@ def take_dynamic_branches(patches: Patches) -> None:
     """Point the legacy static code of loaded modules at its dynamic branch
     and the legacy builtins it calls at the program adapter (see the module
     docstring); logged in ``patches``."""
-    from paddle.base.framework import in_dygraph_mode
-    from paddle.base.layer_helper import LayerHelper
-
     legacy_ops = paddle._legacy_C_ops
     groups = []
     for module in _legacy_static_modules(in_dygraph_mode, LayerHelper):
@@ -128,9 +129,6 @@ def append_legacy_op(name: str, args: tuple):
     its declared order, one count per duplicable output, then attribute
     name/value pairs. Returns what the builtin returns: the outputs in
     declared order (a list for a duplicable one), a single output bare."""
-    from paddle.base import framework
-    from paddle.pir.core import datatype_to_vartype
-
     proto = framework.OpProtoHolder.instance().get_op_proto(name)
     positional = []
     while len(positional) < len(args) and not isinstance(args[len(positional)], str):

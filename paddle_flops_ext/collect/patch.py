@@ -25,6 +25,8 @@ import operator
 import threading
 from typing import Any, Callable
 
+from ..errors import ProfilingBusy
+
 _MISSING = object()
 
 
@@ -169,10 +171,6 @@ OWNER = _Owner()
 def observing() -> bool:
     """Is the calling thread the one being profiled?"""
     return OWNER.thread == threading.get_ident()
-
-
-class ProfilingBusy(RuntimeError):
-    """profile() was called from inside a profile() of the same thread."""
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .registry import ZERO, Cost, DuplicateFormula, contraction, numel, pointwise
+from .registry import ZERO, Cost, DuplicateFormula, canonical_op_name, contraction, numel, pointwise, zero_cost_reason
 
 GradFn = Callable[[dict, list, dict, frozenset, Cost], Cost]
 
@@ -73,7 +73,6 @@ def grad_formula(*names: str, convention: str, saves=None, contraction: bool = F
 
 
 def lookup_grad(name: str) -> GradSpec | None:
-    from .registry import canonical_op_name
     name = canonical_op_name(name)
     if name.endswith("_grad"):
         name = name[: -len("_grad")]
@@ -371,7 +370,6 @@ def argument_names(name: str) -> tuple:
 
 def free_gradient_reason(name: str) -> str | None:
     """Forward ops declared free have a free gradient unless listed here."""
-    from .registry import zero_cost_reason
     if lookup_grad(name) is not None:
         return None
     return zero_cost_reason(name)

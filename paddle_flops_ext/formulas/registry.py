@@ -32,6 +32,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import paddle
+
+from ..errors import DuplicateFormula, HandlerError
+
 Shape = tuple  # a tuple of ints
 
 
@@ -210,10 +214,6 @@ def zero_cost_ops(names: Iterable[str], why: str) -> None:
         _ZERO_OPS[name] = why
 
 
-class DuplicateFormula(ValueError):
-    """A built-in formula was registered twice (a programming error)."""
-
-
 def _check_new_op(name: str) -> None:
     if name in _OPS:
         raise DuplicateFormula(f"operation {name!r} already has a formula ({_OPS[name].convention!r})")
@@ -300,10 +300,6 @@ class LayerSpec:
         returned to what a user handler is given (tensors in eager mode,
         shape-only stand-ins in trace mode)."""
         return self.fn(layer, in_shapes, out_shapes), self.counted_by
-
-
-class HandlerError(RuntimeError):
-    """A user handler raised or returned something that is not a count."""
 
 
 @dataclass
@@ -445,8 +441,6 @@ def layer_specs() -> dict[type, LayerSpec]:
 def user_layer_specs(custom_ops) -> dict:
     """``{LayerClass: fn}`` (``profile``'s ``custom_ops``) checked and turned
     into per-call overrides of the layer table."""
-    import paddle
-
     if custom_ops is None:
         return {}
     if not isinstance(custom_ops, dict):

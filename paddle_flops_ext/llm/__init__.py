@@ -12,7 +12,7 @@ bytes, and models built from a ``config.json`` without weights.
 from __future__ import annotations
 
 from .builder import build, known_configs, load_config, model_config
-from .moe import moe_structure
+from ..estimates.moe import moe_structure
 
 
 def __getattr__(name):

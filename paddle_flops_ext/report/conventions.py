@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..formulas import registry
+from ..formulas import gradients, registry
+from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE
 
 
 def _group(items):
@@ -20,7 +21,6 @@ def layer_table() -> str:
     """One row per formula; the last column says which of its types
     paddle.flops hooks (only those enter ``paddle_flops``, with the
     ``paddle:`` part of the convention; the others count 0 there)."""
-    from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE
     hooked = {t.__name__ for t in PADDLE_FLOPS_TABLE}
     lines = ["| layer types | convention | in `paddle_flops` (types paddle.flops hooks) |", "|---|---|---|"]
     groups = _group((t.__name__, s) for t, s in registry.layer_specs().items())
@@ -62,7 +62,6 @@ def gradient_table() -> str:
     """The README's gradient-operation table (Training cost), from
     :mod:`paddle_flops_ext.formulas.gradients`: one row per formula, keyed by
     the forward operation."""
-    from ..formulas import gradients
     groups = _group(gradients.grad_specs().items())
     lines = ["| forward operations | MACs? | backward convention (only inputs that need a gradient) |",
              "|---|---|---|"]

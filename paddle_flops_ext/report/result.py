@@ -1,14 +1,16 @@
 """The result of a profile: a tree of layers with own and subtree counts.
 
-Nothing here counts or prints; collectors fill it, renderers read it.
+Nothing here counts or prints: :mod:`.assemble` builds it once from what the
+engines return, renderers read it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter
 
-from ..collect.params import parameter_counts
+from ..estimates.memory import inference_memory
+from ..formulas.paddle_reported import CORRECTION_LINES
 from ..formulas.registry import ZERO, Cost
+from . import views
 
 
 class TrainingWork:
@@ -166,7 +168,7 @@ class ProfileResult:
     mode: str = "eager"
     notes: list = field(default_factory=list)      # the INEXACT ones are also in ``inexact``
     inexact: list = field(default_factory=list)    # why counts may be wrong; empty when exact
-    moe: dict | None = None                        # mixture of experts: see paddle_flops_ext.llm.moe
+    moe: dict | None = None                        # mixture of experts: see paddle_flops_ext.estimates.moe
 
     @property
     def active_params(self) -> int:
@@ -176,20 +178,21 @@ class ProfileResult:
     training: bool = False                         # profile(training=True)
     optimizer: str | None = None                   # the optimizer whose step is counted
     _memory: dict | None = field(default=None, repr=False)
-    _memory_source: object = field(default=None, repr=False, compare=False)  # computes it on first use
+    # the model's distinct layers: inference memory is derived from them on first use (profiling stays cheap)
+    _layers: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def memory(self) -> dict | None:
         """Bytes: parameters, gradients, optimizer states, activations, peak,
         by dtype (inference: parameters and buffers, and the peak from the
-        recorded shapes), computed on first use."""
-        if self._memory is None and self._memory_source is not None:
-            self._memory, self._memory_source = self._memory_source(), None
+        recorded shapes, computed on first use)."""
+        if self._memory is None and self._layers is not None:
+            self._memory, self._layers = inference_memory(self._layers, self.root), None
         return self._memory
 
     @memory.setter
     def memory(self, value: dict | None) -> None:
-        self._memory, self._memory_source = value, None
+        self._memory, self._layers = value, None
 
     # training figures (None unless training=True) ----------------------
     @property
@@ -278,7 +281,6 @@ class ProfileResult:
         """From what paddle.flops prints to our figures, one named line per
         cause: ``{"figure", "line", "delta"}``; the deltas of a figure add
         up to ``ours - reported``."""
-        from ..formulas.paddle_reported import CORRECTION_LINES
         kinds: dict[str, int] = {}
         functional = nonleaf = uncalled = 0
         for n in self.root.walk():
@@ -341,25 +343,21 @@ class ProfileResult:
                rank: str = "flops"):
         """The :class:`~.content.Content` every renderer reads: ``by`` is
         ``"layer"``, ``"type"`` or ``"op"``; see :mod:`.views`."""
-        from .views import report
-        return report(self, by=by, depth=depth, top=top, rank=rank)
+        return views.report(self, by=by, depth=depth, top=top, rank=rank)
 
     def top(self, k: int = 10, by: str = "flops"):
         """The ``k`` layers with the most own ``by`` (``"flops"``, ``"macs"``,
         ``"params"``), with their share of the total; ``print()`` it or
         ``.to_markdown()`` / ``.to_csv()`` / ``.to_json()``; ``.rows``."""
-        from .views import layers
-        return layers(self, top=k, rank=by)
+        return views.layers(self, top=k, rank=by)
 
     def by_type(self, top: int | None = None, rank: str = "flops"):
         """One row per layer type: the sum of those layers' own counts."""
-        from .views import by_type
-        return by_type(self, top=top, rank=rank)
+        return views.by_type(self, top=top, rank=rank)
 
     def by_operator(self, top: int | None = None, rank: str = "flops"):
         """One row per operation (layers counted whole appear by type)."""
-        from .views import by_operator
-        return by_operator(self, top=top, rank=rank)
+        return views.by_operator(self, top=top, rank=rank)
 
     def table(self, depth: int | None = None) -> str:
         return self.report(depth=depth).table()
@@ -382,132 +380,3 @@ class ProfileResult:
     def __repr__(self) -> str:
         return (f"ProfileResult(macs={self.macs}, flops={self.flops}, params={self.params}, "
                 f"trainable_params={self.trainable_params}, paddle_flops={self.paddle_flops})")
-
-
-def _with_repeats(rec, hooked: int) -> dict:
-    corrections = dict(rec.corrections) if rec.corrections else {}
-    if hooked > 1 and rec.paddle_reported:
-        corrections["repeated"] = -(hooked - 1) * rec.paddle_reported
-    return corrections
-
-
-def _hook_multiplicity(model) -> dict[int, int]:
-    """How many hooks paddle.flops puts on each layer: ``Layer.apply`` visits a
-    layer once per distinct parent path, so a layer reachable under k names
-    is hooked (and counted) k times."""
-    order, seen, stack = [], set(), [model]
-    while stack:  # parents before children (DFS post-order, reversed)
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        order.append(layer)
-        stack.extend(s for s in layer._sub_layers.values() if s is not None)
-    parents: dict[int, list] = {}
-    for layer in order:
-        for child in dict.fromkeys(s for s in layer._sub_layers.values() if s is not None):
-            parents.setdefault(id(child), []).append(layer)
-    paths: dict[int, int] = {}
-
-    def count(layer) -> int:
-        key = id(layer)
-        if key not in paths:
-            ps = parents.get(key)
-            paths[key] = 1 if not ps else sum(count(p) for p in ps)
-        return paths[key]
-
-    for layer in order:
-        count(layer)
-    return paths
-
-
-def build_result(collection) -> "ProfileResult":
-    """The result of a profile, for every mode: the tree of
-    :class:`LayerNode` from an engine's :class:`~paddle_flops_ext.collect.core.Collection`
-    (records with their parents, shapes, costs and ops) plus the parameters
-    each layer owns. A layer counts as called if it or any layer below it
-    ran (a ``LayerList`` is iterated, never called)."""
-    records = collection.records
-    model = collection.model
-    if model is not None:
-        counts = parameter_counts([r.layer for r in records])
-        owned = zip(records, counts.params, counts.trainable, counts.held)
-    else:   # a bare program: its records carry their parameters
-        owned = ((r, r.params, r.trainable_params, 0) for r in records)
-    slots = sum(map(len, map(attrgetter("_sub_layers"), (r.layer for r in records)))) if model is not None else 0
-    shared = slots != len(records) - 1   # some layer sits in two places (or a slot is None)
-    hooks = _hook_multiplicity(model) if model is not None and shared else {}
-    nodes: dict[int, LayerNode] = {}
-    new_node = LayerNode.__new__
-    for rec, params, trainable, held in owned:
-        layer = rec.layer
-        repeats = hooks.get(id(layer), 1) if hooks else 1
-        parent = nodes[id(rec.parent)] if rec.parent is not None else None
-        # Filled field by field (no keyword binding of 19 arguments): one
-        # node per layer on every profile; the fields are LayerNode's.
-        node = new_node(LayerNode)
-        node.name = rec.path
-        node.type = type(layer).__name__ if layer is not None else "Program"
-        node.depth = 0 if parent is None else parent.depth + 1
-        node.called = rec.calls > 0
-        node.calls = rec.calls
-        node.input_shape = rec.input_shapes
-        node.output_shape = rec.output_shapes
-        node.params = params
-        node.trainable_params = trainable
-        node.cost = rec.cost
-        node.counted_by = rec.counted_by
-        node.ops = {k: {"calls": v.calls, "macs": v.cost.macs, "flops": v.cost.flops}
-                    for k, v in rec.ops.items()} if rec.ops else {}
-        node.unknown_ops = dict(rec.unknown_ops)
-        node.zero_ops = dict(rec.zero_ops)
-        node.seconds = rec.seconds
-        node.paddle_reported = rec.paddle_reported * repeats
-        node.params_reported = held if rec.calls and layer is not None and not layer._sub_layers else 0
-        node.corrections = _with_repeats(rec, repeats) if rec.corrections or repeats > 1 else {}
-        node.children = []
-        node.training_work = None
-        node._total = None
-        nodes[id(rec)] = node
-        if parent is not None:
-            parent.children.append(node)
-    root = nodes[id(records[0])]
-    order = list(root.walk())
-    for node in reversed(order):  # a container whose children ran took part
-        if not node.called and node.children:
-            node.called = any(map(attrgetter("called"), node.children))
-    root._fill_totals(order)
-    result = ProfileResult(root=root, inputs=list(collection.inputs), mode=collection.mode)
-    result.notes.extend(collection.inexact + collection.notes)
-    result.inexact.extend(collection.inexact)
-    if collection.model is not None:
-        from ..llm.moe import moe_note, moe_structure
-        result.moe = moe_structure(collection.model)
-        if result.moe:
-            result.notes.append(moe_note(result.moe))
-    return result
-
-
-def attach_training(result: "ProfileResult", training) -> "ProfileResult":
-    """Put a :class:`~paddle_flops_ext.training.Training` analysis on the
-    result's layer nodes (by dotted path)."""
-    result.training = True
-    result.optimizer = training.optimizer
-    result.memory = training.memory
-    nodes = {n.name: n for n in result.root.walk()}
-    for path, lt in training.per_layer.items():
-        node = nodes.get(path, result.root)
-        work = node.training_work
-        if work is None:
-            work = node.training_work = TrainingWork()
-        work.backward = work.backward + lt.backward
-        work.optimizer_step = work.optimizer_step + lt.optimizer
-        work.recompute = work.recompute + lt.recompute
-        for op, stat in lt.backward_ops.items():
-            mine = work.backward_ops.setdefault(op, {"calls": 0, "macs": 0, "flops": 0})
-            for k in mine:
-                mine[k] += stat[k]
-        for op, calls in lt.uncounted.items():
-            work.uncounted_backward[op] = work.uncounted_backward.get(op, 0) + calls
-    result.notes.extend(training.notes)
-    return result

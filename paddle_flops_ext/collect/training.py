@@ -18,67 +18,31 @@ are not kept: only the block's inputs are).
 
 The optimizer step costs the per-element formula of the optimizer's update
 op (:mod:`paddle_flops_ext.formulas.optimizer`) on every trainable parameter
-element. Memory (bytes, by dtype) comes from the same op records: parameters,
-gradients (trainable parameters), optimizer states, activations (the forward
-tensors the backward keeps, per the gradient formulas' ``saves``) and a peak
-from the order of operations.
+element. What memory needs of the step - every tensor's dtype and bytes, the
+operations in order with what their backward keeps, the parameters - is
+handed on as a :class:`~paddle_flops_ext.collect.records.StepLog`;
+:mod:`paddle_flops_ext.estimates.memory` prices it.
 """
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import paddle
 
-from .collect.core import (Attribution, Collection, EagerShapes, bind_legacy_arguments, bind_op_arguments,
-                           bracket_layer_calls, guard_model, guard_process, tensor_shapes)
-from .collect.intercept import observe_ops, replace_everywhere
-from .formulas import gradients, registry
-from .formulas.optimizer import PER_ELEMENT
-from .formulas.registry import ZERO, Cost
-
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-AMP_LEVELS = (None, False, True, "O1", "O2")
-
-# optimizer -> (fp32 state values per parameter element, fp32 scalars per parameter tensor)
-OPTIMIZER_STATES = {
-    "sgd": (0, 0), "momentum": (1, 0), "adam": (2, 2), "adamw": (2, 2), "lamb": (2, 2),
-    "adamax": (2, 1), "adagrad": (1, 0), "rmsprop": (2, 0), "adadelta": (2, 0),
-}
-_OPTIMIZER_CLASSES = {"sgd": "sgd", "momentum": "momentum", "adam": "adam", "adamw": "adamw", "lamb": "lamb",
-                      "adamax": "adamax", "adagrad": "adagrad", "rmsprop": "rmsprop", "adadelta": "adadelta"}
-
-
-def optimizer_name(optimizer) -> str | None:
-    """``None`` / a name / a ``paddle.optimizer.Optimizer`` -> the update op's name."""
-    if optimizer is None:
-        return None
-    if isinstance(optimizer, str):
-        name = optimizer.lower()
-        if name not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, None or a "
-                             f"paddle.optimizer.Optimizer, got {optimizer!r}")
-        return name
-    if isinstance(optimizer, paddle.optimizer.Optimizer):
-        name = _OPTIMIZER_CLASSES.get(type(optimizer).__name__.lower())
-        if name is None:
-            for base in type(optimizer).__mro__:
-                name = _OPTIMIZER_CLASSES.get(base.__name__.lower())
-                if name:
-                    break
-        if name is None:
-            raise ValueError(f"no step formula for optimizer {type(optimizer).__name__}; use one of "
-                             f"{', '.join(sorted(_OPTIMIZER_CLASSES))}")
-        return name
-    raise TypeError(f"optimizer must be None, a name ({', '.join(OPTIMIZERS)}) or a "
-                    f"paddle.optimizer.Optimizer, got {type(optimizer).__name__}")
-
-
-def check_amp(amp):
-    if amp not in AMP_LEVELS:
-        raise ValueError(f"amp must be False, True (= 'O2'), 'O1' or 'O2', got {amp!r}")
-    return {True: "O2", False: None}.get(amp, amp)
+from ..formulas import gradients, registry
+from ..formulas.optimizer import PER_ELEMENT
+from ..formulas.registry import ZERO, Cost
+from .core import Attribution, EagerShapes, bind_legacy_arguments, bind_op_arguments, tensor_shapes
+from .eager import call_args
+from .inputs import dtype_name
+from .instrument import instrument, model_modules
+from .intercept import replace_everywhere
+from .pir import Marks, ValueShapes, flat_values, is_plumbing, is_value, op_tensors, owners, value_key
+from .records import Collection, LayerTraining, OpTensors, StepLog, TensorBytes, TrainingRecords, layer_records
+from .request import ProfileRequest
+from .trace import trace_and_collect
 
 
 # --------------------------------------------------------------------------- records
@@ -92,25 +56,6 @@ class OpEvent:
     saved: list                    # tensors the backward keeps
     saved_extra: int = 0           # extra bytes the kernel saves
     region: int = 0                # recompute block (0: none)
-
-
-@dataclass
-class LayerTraining:
-    backward: Cost = ZERO
-    optimizer: Cost = ZERO
-    recompute: Cost = ZERO
-    backward_ops: dict = field(default_factory=lambda: defaultdict(lambda: {"calls": 0, "macs": 0, "flops": 0}))
-    uncounted: dict = field(default_factory=lambda: defaultdict(int))
-
-
-@dataclass
-class Training:
-    """What the training analysis hands to the result builder."""
-    per_layer: dict                # LayerRecord path -> LayerTraining
-    optimizer: str | None
-    amp: str | None
-    memory: dict
-    notes: list = field(default_factory=list)
 
 
 def _tensors(value) -> list:
@@ -139,7 +84,7 @@ _DTYPE_SIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64":
 def nbytes(t, shape=None) -> int:
     """Bytes of an eager tensor, a (lazy) parameter or a PIR value."""
     dims = t.shape if shape is None else shape
-    return int(math.prod(int(d) for d in dims)) * _DTYPE_SIZE.get(_dtype(t), 4)
+    return int(math.prod(int(d) for d in dims)) * _DTYPE_SIZE.get(dtype_name(t.dtype), 4)
 
 
 class Recorder:
@@ -244,6 +189,7 @@ class Recorder:
 
 def _patch_recompute(patches, recorder: Recorder, modules) -> None:
     try:
+        # local: paddle.distributed is optional and may fail to import; then there is nothing to patch
         from paddle.distributed.fleet import utils as fleet_utils
         original = fleet_utils.recompute
     except Exception:  # noqa: BLE001 - no distributed package: nothing to patch
@@ -271,21 +217,15 @@ def _patch_recompute(patches, recorder: Recorder, modules) -> None:
 
 # --------------------------------------------------------------------------- collection
 
-def collect_training(patches, model, args, kwargs, *, overrides=None, options=None, count_functional=True,
-                     optimizer=None, amp=None):
+def collect_training(patches, model, request: ProfileRequest) -> tuple[Collection, TrainingRecords]:
     """Run the forward once with gradients enabled; returns the forward
     :class:`Collection` (as ``collect_eager`` counts it) and the
-    :class:`Training` figures."""
-    from .collect.eager import model_modules
-    recorder = Recorder({**registry.DEFAULT_OPTIONS, **(options or {})})
-    attribution = Attribution(model, EagerShapes(), overrides, options, count_functional, False,
-                              on_op_record=recorder)
-    layers = [rec.layer for rec in attribution.order]
-    guard_process(patches)
-    guard_model(patches, layers)
-    bracket_layer_calls(patches, attribution)
-    modules = model_modules(layers)
-    observe_ops(patches, attribution, modules)
+    :class:`TrainingRecords`."""
+    args, kwargs = call_args(model, request)
+    recorder = Recorder({**registry.DEFAULT_OPTIONS, **request.options})
+    attribution = Attribution(model, EagerShapes(), request.overrides, request.options, request.count_functional,
+                              False, on_op_record=recorder)
+    modules = instrument(patches, attribution)
     _patch_recompute(patches, recorder, modules)
     before = _grads_of(model)
     try:
@@ -295,22 +235,23 @@ def collect_training(patches, model, args, kwargs, *, overrides=None, options=No
         raise attribution.explain(exc) from exc
     recorder.accumulation()
     outputs = _tensors(output)
-    name = optimizer_name(optimizer)
-    amp = check_amp(amp)
-    trainable = _trainable(model, optimizer)
-    _charge_optimizer(recorder, attribution.order, trainable, name)
-    inputs = _tensors([list(args), kwargs])
-    memory = estimate_memory(model, recorder, outputs, inputs, trainable, name, amp)
+    trainable = _trainable(model, request.optimizer)
+    _charge_optimizer(recorder, attribution.order, trainable, request.optimizer_name)
+    step = step_log(model, recorder, outputs, _tensors([list(args), kwargs]), trainable)
     _restore_grads(model, before)
     del output, outputs
     collection = Collection(model, attribution.order, tensor_shapes([list(args), kwargs]), "eager")
-    notes = []
-    if recorder.regions:
-        notes.append(f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops")
-    training = Training(dict(recorder.layers), name, amp, memory, notes)
+    training = TrainingRecords(dict(recorder.layers), request.optimizer_name, request.amp, step,
+                               _recompute_notes(recorder))
     recorder.keep.clear()
     recorder.events.clear()
     return collection, training
+
+
+def _recompute_notes(recorder: Recorder) -> list:
+    if not recorder.regions:
+        return []
+    return [f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops"]
 
 
 def _grads_of(model) -> dict:
@@ -359,187 +300,54 @@ def _charge_optimizer(recorder, order, trainable, name) -> None:
         layer.optimizer = layer.optimizer + Cost(0, per * int(math.prod(p.shape)), 0)
 
 
-# --------------------------------------------------------------------------- memory
+# --------------------------------------------------------------------------- what memory needs
 
-def _dtype(t) -> str:
-    name = str(t.dtype).replace("paddle.", "")
-    return {"float": "float32", "double": "float64", "half": "float16"}.get(name, name)
-
-
-def _add(table: dict, dtype: str, n: int) -> None:
-    if n:
-        table[dtype] = table.get(dtype, 0) + int(n)
+def _parameter_bytes(p) -> TensorBytes:
+    return TensorBytes(dtype_name(p.dtype), nbytes(p), int(math.prod(p.shape)), p.element_size(), not p.stop_gradient)
 
 
-_HALF = "float16"
-
-
-def estimate_memory(model, recorder, outputs, inputs, trainable, optimizer, amp) -> dict:
-    """Bytes by dtype: parameters (and buffers), gradients, optimizer states,
-    activations, and the peak (see :func:`memory_dict`)."""
-    params: dict = {}
-    seen_params = set()
+def step_log(model, recorder: Recorder, outputs: list, inputs: list, trainable: list) -> StepLog:
+    """The :class:`StepLog` of a recorded forward: plain data, no tensors."""
+    parameters, seen = [], set()
     for p in list(model.parameters()) + [b for b in model.buffers() if b is not None]:
-        if id(p) in seen_params:
-            continue
-        seen_params.add(id(p))
-        dtype, n = _dtype(p), nbytes(p)
-        if amp == "O2" and dtype == "float32" and not p.stop_gradient:
-            dtype, n = _HALF, n // 2
-        _add(params, dtype, n)
-    grads: dict = {}
-    for p in trainable:
-        dtype, n = _dtype(p), nbytes(p)
-        if amp == "O2" and dtype == "float32":
-            dtype, n = _HALF, n // 2
-        _add(grads, dtype, n)
-    states = optimizer_state_bytes(trainable, optimizer, amp)
-    # activations: what the backward keeps; inside a recompute block only the block's inputs
-    key = recorder.key
-    skip = recorder.params | seen_params
-
-    def ab(t):
-        dtype, n = _dtype(t), recorder.size_of(t)
-        if amp and dtype == "float32":
-            return _HALF, n // 2
-        return dtype, n
-
-    acts: dict = {}
-    kept: dict = {}
-    region_saved: dict[int, int] = defaultdict(int)
-    produced_in: dict = {}
-    for ev in recorder.events:
-        for t in ev.outs:
-            produced_in.setdefault(key(t), ev.region)
-    for ev in recorder.events:
-        for t in ev.saved:
-            k = key(t)
-            if k in skip or k in kept:
-                continue
-            if ev.region and produced_in.get(k, 0) == ev.region:
-                region_saved[ev.region] += ab(t)[1]
-                continue
-            kept[k] = t
-        if ev.saved_extra:
-            if ev.region:
-                region_saved[ev.region] += ev.saved_extra // (2 if amp else 1)
-            else:
-                _add(acts, ab(ev.outs[0])[0] if ev.outs else "float32", ev.saved_extra // (2 if amp else 1))
-    for t in kept.values():
-        _add(acts, *ab(t))
-    activations = sum(acts.values())
-    # peak of the forward: live tensors in op order (a tensor dies after its last use unless kept)
-    last_use: dict = {}
-    for i, ev in enumerate(recorder.events):
-        for t in ev.ins:
-            last_use[key(t)] = i
-    keep_alive = set(kept) | {key(t) for t in outputs}
-    alive: dict = {}
-    for t in inputs:
-        if key(t) not in skip:
-            alive[key(t)] = ab(t)[1]
-    live, fwd_peak, biggest = sum(alive.values()), 0, 0
-    for i, ev in enumerate(recorder.events):
-        for t in ev.outs:
-            k = key(t)
-            if k not in alive and k not in skip:
-                alive[k] = b = ab(t)[1]
-                live += b
-                biggest = max(biggest, b)
-        live += ev.saved_extra
-        fwd_peak = max(fwd_peak, live)
-        for t in ev.ins + ev.outs:
-            k = key(t)
-            if k in alive and last_use.get(k, -1) <= i and k not in keep_alive:
-                live -= alive.pop(k)
-    trained = bool(trainable) or activations
-    p_bytes, g_bytes, s_bytes = sum(params.values()), sum(grads.values()), sum(states.values())
-    backward_peak = activations + max(region_saved.values(), default=0) + 2 * biggest if trained else 0
-    peak = p_bytes + g_bytes + s_bytes + max(fwd_peak, backward_peak)
-    return memory_dict(params, grads, states, acts, peak, optimizer, amp)
-
-
-def optimizer_state_bytes(trainable, optimizer, amp) -> dict:
-    """Per parameter: the optimizer's fp32 state values per element (momentum
-    1, Adam/AdamW 2) and per-tensor fp32 scalars (Adam's beta1/beta2 powers);
-    under AMP O2 also an fp32 master copy of each trainable parameter."""
-    out: dict = {}
-    per_element, per_tensor = OPTIMIZER_STATES.get(optimizer, (0, 0)) if optimizer else (0, 0)
-    for p in trainable:
-        n = int(math.prod(p.shape))
-        dtype = _dtype(p)
-        state_dtype = "float32" if amp == "O2" or dtype in ("float16", "bfloat16") else dtype
-        size = 4 if state_dtype == "float32" else p.element_size()
-        _add(out, state_dtype, per_element * n * size + per_tensor * 4)
-        if amp == "O2" and optimizer is not None:
-            _add(out, "float32", 4 * n)   # master weight
-    return out
-
-
-def memory_dict(params, grads, states, acts, peak, optimizer, amp) -> dict:
-    return {
-        "parameters": sum(params.values()), "gradients": sum(grads.values()),
-        "optimizer_states": sum(states.values()), "activations": sum(acts.values()), "peak": int(peak),
-        "by_dtype": {"parameters": dict(params), "gradients": dict(grads), "optimizer_states": dict(states),
-                     "activations": dict(acts)},
-        "optimizer": optimizer, "amp": amp,
-    }
-
-
-def inference_memory(model, result) -> dict:
-    """Inference (and trace mode): parameters and buffers exactly; no
-    gradients, states or kept activations; peak = parameters + the largest
-    input + output of any layer that ran (from the recorded shapes, at the
-    parameters' float dtype)."""
-    params: dict = {}
-    seen = set()
-    float_size = 4
-    if model is not None:
-        for p in list(model.parameters()) + [b for b in model.buffers() if b is not None]:
-            if id(p) in seen:
-                continue
+        if id(p) not in seen:
             seen.add(id(p))
-            dtype = _dtype(p)
-            if dtype.startswith(("float", "bfloat")):
-                float_size = p.element_size()
-            _add(params, dtype, int(math.prod(p.shape)) * p.element_size())
-    largest = 0
-    for node in result.root.walk():
-        if node.called:
-            n = sum(int(math.prod(s)) for s in node.input_shape) + sum(int(math.prod(s)) for s in node.output_shape)
-            largest = max(largest, n * float_size)
-    return memory_dict(params, {}, {}, {}, sum(params.values()) + largest, None, None)
+            parameters.append(_parameter_bytes(p))
+    key, size_of = recorder.key, recorder.size_of
+    tensors = {k: TensorBytes(dtype_name(t.dtype), size_of(t)) for k, t in recorder.keep.items()}
+    for t in inputs + outputs:
+        tensors.setdefault(key(t), TensorBytes(dtype_name(t.dtype), size_of(t)))
+    ops = [OpTensors([key(t) for t in ev.outs], [key(t) for t in ev.ins], [key(t) for t in ev.saved],
+                     ev.saved_extra, ev.region) for ev in recorder.events]
+    return StepLog(tensors, ops, parameters, [_parameter_bytes(p) for p in trainable], recorder.params | seen,
+                   [key(t) for t in inputs], [key(t) for t in outputs])
 
 
 # --------------------------------------------------------------------------- trace mode
 
-def collect_trace_training(patches, net, input_size=None, inputs=None, input_spec=None, *, overrides=None,
-                           options=None, count_functional=True, dtype=None, optimizer=None, amp=None):
+def collect_trace_training(patches, net, request: ProfileRequest) -> tuple[Collection, TrainingRecords]:
     """Trace mode: the same analysis on the traced program, shape-only.
     Each program operation (composites as one, as in eager) is priced by the
     gradient formula of its forward op, with "needs a gradient" read off the
     PIR values' ``stop_gradient`` (propagated by Paddle while building the
     program, as in eager). Inputs need no gradient (as synthesized eager
     inputs)."""
-    from .collect import program as P
+    inputs = request.inputs
     for t in _tensors([list(inputs) if isinstance(inputs, (list, tuple)) else inputs]):
         if not t.stop_gradient:
             raise NotImplementedError("training=True in trace mode treats every input as needing no gradient; "
                                       "an input with stop_gradient=False needs mode='eager'")
     shapes_after: list = []   # the recorder's own shape reader, once the batch is known
-    recorder = Recorder({**registry.DEFAULT_OPTIONS, **(options or {})}, key=_value_key,
+    recorder = Recorder({**registry.DEFAULT_OPTIONS, **request.options}, key=value_key,
                         shape_of=lambda v: shapes_after[0].of(v),
                         size_of=lambda v: nbytes(v, shapes_after[0].of(v) or ()))
-    recorder.marks = P._Marks()
+    recorder.marks = Marks()
     composites = []
-    from .collect.eager import model_modules
-    from .collect.core import layer_records
     _patch_recompute(patches, recorder, model_modules(r.layer for r in layer_records(net)))
-    collection, traced = P.trace_and_collect(
-        patches, net, input_size, inputs, input_spec, overrides=overrides, options=options,
-        count_functional=count_functional, dtype=dtype,
+    collection, traced = trace_and_collect(
+        patches, net, request,
         on_op_record=lambda rec, name, args, kwargs, out: composites.append((rec, name, args, kwargs, out)))
-    shapes_after.append(P._Shapes(traced.batch))
+    shapes_after.append(ValueShapes(traced.batch))
     attribution, all_ops = traced.attribution, traced.ops
     final = {id(r) for r in attribution.order}   # calls from failed trace attempts are dropped
     composites = [c for c in composites if c[0] is not None and id(c[0]) in final]
@@ -553,11 +361,11 @@ def collect_trace_training(patches, net, input_size=None, inputs=None, input_spe
     for op in all_ops:
         name = op.name()
         if name == "builtin.parameter":
-            recorder.params.update(_value_key(r) for r in op.results())
-        if P._is_plumbing(name) or any(sp.lo < op.id() < sp.hi for sp in outer):
+            recorder.params.update(value_key(r) for r in op.results())
+        if is_plumbing(name) or any(sp.lo < op.id() < sp.hi for sp in outer):
             continue
         items.append((op.id(), 1, op))
-    owner = {op.id(): (sp.record if sp is not None else None) for op, sp in P._owners(
+    owner = {op.id(): (sp.record if sp is not None else None) for op, sp in owners(
         [it[2] for it in items if it[1] == 1], layer_spans)}
     data = [r for op in all_ops if op.name() == "pd_op.data" for r in op.results()]
     for pos, kind, item in sorted(items, key=lambda it: (it[0], it[1])):
@@ -566,63 +374,15 @@ def collect_trace_training(patches, net, input_size=None, inputs=None, input_spe
             rec, name, args, kwargs, out = composites[item]
             spec = registry.lookup_op(name)
             tensors, attrs = bind_op_arguments(spec.args if spec else (), args, kwargs,
-                                               lambda v: v if P._is_value(v) else None)
-            recorder.add(rec, name, tensors, attrs, [v for v in _flat_values(out, P)])
+                                               lambda v: v if is_value(v) else None)
+            recorder.add(rec, name, tensors, attrs, flat_values(out))
             continue
-        tensors, attrs, outs = _program_op_tensors(item, fshapes, P)
+        tensors, attrs, outs = op_tensors(item, fshapes)
         recorder.add(owner.get(item.id()), item.name(), tensors, attrs, outs)
     recorder.region = 0
     recorder.accumulation()
-    name = optimizer_name(optimizer)
-    trainable = _trainable(net, optimizer)
-    _charge_optimizer(recorder, attribution.order, trainable, name)
-    memory = estimate_memory(net, recorder, [], data, trainable, name, check_amp(amp))
-    notes = ([f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops"]
-             if recorder.regions else [])
-    return collection, Training(dict(recorder.layers), name, check_amp(amp), memory, notes)
-
-
-def _value_key(v):
-    """A PIR value's identity (its Python wrappers differ and hash apart)."""
-    return v.id
-
-
-def _flat_values(out, P) -> list:
-    if P._is_value(out):
-        return [out]
-    if isinstance(out, (list, tuple)):
-        return [v for o in out for v in _flat_values(o, P)]
-    return []
-
-
-def _program_op_tensors(op, shapes, P):
-    """``(tensors by argument name, attrs, output values)`` of a program op."""
-    ins, _, attrs = P._op_arguments(op, shapes)
-    try:
-        names = list(op.get_input_names())
-    except Exception:  # noqa: BLE001
-        names = []
-    tensors = {}
-    for i in range(op.num_operands()):
-        name = names[i] if i < len(names) else f"arg{i}"
-        if name not in ins:
-            continue
-        src = op.operand_source(i)
-        if src is None or not src.initialized():
-            tensors[name] = None
-            continue
-        producer = src.get_defining_op()
-        if producer is not None and producer.name() == "builtin.combine":
-            tensors[name] = list(producer.operands_source())
-        else:
-            tensors[name] = src
-    outs = []
-    for r in op.results():
-        if P._is_vector(r):
-            for user in r.all_used_ops():
-                if user.name() == "builtin.split":
-                    outs.extend(user.results())
-                    break
-        elif shapes.of(r) is not None:
-            outs.append(r)
-    return tensors, attrs, outs
+    trainable = _trainable(net, request.optimizer)
+    _charge_optimizer(recorder, attribution.order, trainable, request.optimizer_name)
+    step = step_log(net, recorder, [], data, trainable)
+    return collection, TrainingRecords(dict(recorder.layers), request.optimizer_name, request.amp, step,
+                                       _recompute_notes(recorder))

@@ -12,7 +12,7 @@ bandwidth``), at or above it **compute-bound**. The roofline time is
 min(peak_flops, intensity x peak_bandwidth)``.
 
 Cache-aware roofs: the peak measurement gives a copy bandwidth per cache
-level and DRAM (:mod:`.peak`). A layer is judged against the roof for its
+level and DRAM (:mod:`paddle_flops_ext.bench.peak`). A layer is judged against the roof for its
 working set: the highest measured bandwidth among the levels whose capacity
 holds ``bytes`` (DRAM always qualifies), so a small layer whose tensors stay
 in L2 is held to the L2 roof, not to DRAM's. Its ridge point is
@@ -29,6 +29,8 @@ intermediate tensors are not visible from the layer's inputs and outputs.
 from __future__ import annotations
 
 from typing import Iterable
+
+import paddle.nn as nn
 
 COMPUTE, MEMORY = "compute", "memory"
 
@@ -93,7 +95,6 @@ def roof_for(nbytes: float | None, roofs: list[tuple]) -> tuple[str, float]:
 
 def layer_kind(layer) -> str:
     """A short label grouping layers for the per-kind summary."""
-    import paddle.nn as nn
     name = type(layer).__name__
     if isinstance(layer, (nn.Conv2D, nn.Conv1D, nn.Conv3D)):
         groups = getattr(layer, "_groups", 1) or 1

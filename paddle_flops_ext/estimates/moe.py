@@ -39,7 +39,7 @@ def moe_structure(net) -> dict | None:
     (one routed expert's parameters, per MoE layer), ``params`` (total,
     unique), ``active_params``, ``shared_params`` (everything not a routed
     expert)."""
-    import paddle
+    import paddle  # local: keeps Paddle out of --help (llm imports this)
     cfg = getattr(net, "config", None) or getattr(net, "cfg", None)
     if cfg is None:
         return None
@@ -75,13 +75,3 @@ def expected_experts_touched(experts: int, top_k: int, tokens: int) -> float:
     if tokens <= 0:
         return 0.0
     return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
-
-
-def moe_note(moe: dict) -> str:
-    """The line every report format carries for an MoE model."""
-    from ..report.render import human
-    return (f"mixture of experts: {len(moe['moe_layers'])} layers of {moe['experts']} routed experts, top-"
-            f"{moe['top_k']}; active parameters per token {human(moe['active_params'])} "
-            f"({moe['active_params']:,}) of {human(moe['params'])} (shared parts + {moe['top_k']} experts); "
-            f"expert MACs are priced by the tokens routed (eager: as routed; traced zoo MoE: the N x k "
-            f"token-slots split evenly over the experts, the expected routing)")
