@@ -69,6 +69,29 @@ def run_one(name: str, seq: int, prompt: int, new: int) -> dict:
     }
 
 
+def table(rows: list) -> str:
+    """The results as a Markdown table (imports the package: not in a child, whose import is timed)."""
+    from paddle_flops_ext.report.content import Column, Content
+    from paddle_flops_ext.report.render import human_bytes, render_markdown
+    columns = [Column("config", "config"), Column("wall_s", "wall s", "number", 2),
+               Column("build_s", "build s", "number", 2), Column("forward_s", "forward s", "number", 2),
+               Column("generation_s", "generation s", "number", 2),
+               Column("peak_rss_mib", "peak RSS MiB", "number", 0), Column("params", "params", "number", 0),
+               Column("active_params", "active params", "number", 0),
+               Column("forward_macs", "forward MACs", "number", 0),
+               Column("generation_macs", "generation MACs", "number", 0),
+               Column("kv_cache", "KV cache at the end", "bytes"), Column("training", "training step (time, FLOPs)")]
+
+    def cells(r: dict) -> dict:
+        if "error" in r:
+            return {"config": r["config"], "wall_s": "error: " + (r["error"].splitlines()[-1] if r["error"] else "")}
+        t = r["training"]
+        return {**r, "kv_cache": f"{human_bytes(r['kv_cache_bytes'], 2)} ({r['dtype']})",
+                "training": (f"{r['training_attempt_s']:.2f} s, {t['training_flops']:,} training FLOPs"
+                             if t["status"] == "ran" else t["status"])}
+    return render_markdown(Content(columns=columns, rows=[cells(r) for r in rows]))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seq", type=int, default=2048)
@@ -109,20 +132,7 @@ def main(argv=None) -> int:
              f"forward = one trace of {args.seq} tokens; generation = prefill of {args.prompt} + "
              f"{args.new} decode steps (three traces); training = one training step at {args.seq} tokens "
              f"(profile(training=True), trace mode, no optimizer); RSS = the child's peak.", "",
-             "| config | wall s | build s | forward s | generation s | peak RSS MiB | params | active params "
-             "| forward MACs | generation MACs | KV cache at the end | training step (time, FLOPs) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['config']} | error: {r['error'].splitlines()[-1] if r['error'] else ''} |")
-            continue
-        t = r["training"]
-        tr = (f"{r['training_attempt_s']:.2f} s, {t['training_flops']:,} training FLOPs"
-              if t["status"] == "ran" else t["status"])
-        lines.append(f"| {r['config']} | {r['wall_s']:.2f} | {r['build_s']:.2f} | {r['forward_s']:.2f} | "
-                     f"{r['generation_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['params']:,} | "
-                     f"{r['active_params']:,} | {r['forward_macs']:,} | {r['generation_macs']:,} | "
-                     f"{r['kv_cache_bytes'] / 2 ** 30:.2f} GiB ({r['dtype']}) | {tr} |")
+             table(rows)]
     target = next((r for r in rows if r.get("config") == TARGET["config"] and "error" not in r), None)
     if target:
         ok = target["wall_s"] <= TARGET["wall_s"] and target["peak_rss_mib"] <= TARGET["rss_mib"]

@@ -29,6 +29,8 @@ import paddle  # noqa: E402
 
 import paddle_flops_ext as pfe  # noqa: E402
 from paddle_flops_ext.bench.report import publish_markdown  # noqa: E402
+from paddle_flops_ext.report.content import Column, Content  # noqa: E402
+from paddle_flops_ext.report.render import render_markdown  # noqa: E402
 
 TARGETS = {"resnet50": 1.25, "mobilenet_v2": 1.25, "vit_base_patch16": 1.5, "linear_stack_1000": 1.5}
 INPUT_SIZES = {"linear_stack_1000": [4, 16]}
@@ -87,6 +89,12 @@ def measure(name, ctor, size, repeats):
     }
 
 
+COLUMNS = [Column("model", "model"), Column("forward_ms", "forward (ms)", "number", 1),
+           Column("profile_ms", "profile (ms)", "number", 1), Column("ratio", "ratio", "number"),
+           Column("range", "per-run ratio range"), Column("target", "target", "number"), Column("met", "met"),
+           Column("paddle_flops", "paddle.flops here")]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -104,14 +112,11 @@ def main(argv=None):
         f"Input 1x3x224x224 float32 (the Linear stack: 4x16), CPU; median of {args.repeats} interleaved "
         f"runs after one warm-up each. Load average at the start: {os.getloadavg()[0]:.2f}.",
         "",
-        "| model | forward (ms) | profile (ms) | ratio | per-run ratio range | target | met | paddle.flops here |",
-        "|---|---:|---:|---:|---|---:|---|---|",
+        render_markdown(Content(columns=COLUMNS, rows=[
+            {**r, "ratio": f"{r['ratio']:.2f}x", "range": "{:.2f}-{:.2f}".format(*r["ratio_spread"]),
+             "target": f"<= {r['target']}x", "met": bool(r["target"] and r["ratio"] <= r["target"])}
+            for r in rows])),
     ]
-    for r in rows:
-        met = "yes" if r["target"] and r["ratio"] <= r["target"] else "no"
-        lo, hi = r["ratio_spread"]
-        lines.append(f"| {r['model']} | {r['forward_ms']:.1f} | {r['profile_ms']:.1f} | {r['ratio']:.2f}x | "
-                     f"{lo:.2f}-{hi:.2f} | <= {r['target']}x | {met} | {r['paddle_flops']} |")
     publish_markdown(lines, args.out)
 
 

@@ -92,8 +92,41 @@ def measure(name: str, seq: int) -> dict:
     return row
 
 
-def fmt_int(n: int) -> str:
-    return f"{n:,}"
+def _with_max(r: dict, key: str, fmt: str) -> str:
+    return f"{r[key]:{fmt}} ({r[key + '_max']:{fmt}})"
+
+
+def _time_row(r: dict) -> dict:
+    tgt = TARGETS.get(r["model"])
+    met = (r["process_wall_s"] <= tgt["wall_s"] and r["peak_rss_mb"] <= tgt["rss_mb"]) if tgt else None
+    return {**r, "params": f"{r['params'] / 1e9:.2f} B", "weights": f"{r['fp32_weights_gb']:.1f} GB",
+            "wall": _with_max(r, "process_wall_s", ".2f"), "profile": _with_max(r, "profile_s", ".2f"),
+            "rss": _with_max(r, "peak_rss_mb", ".0f"), "met": met,
+            "target": f"<= {tgt['wall_s']:.0f} s, <= {tgt['rss_mb']:.0f} MB" if tgt else None}
+
+
+def _equal(r: dict, key: str) -> str:
+    return f"{r[key + '_analytic']:,} {'(equal)' if r[key] == r[key + '_analytic'] else '(DIFFERENT)'}"
+
+
+def _count_row(r: dict) -> dict:
+    return {**r, "config": f"dim {r['dim']}, {r['layers']} layers, {r['heads']} heads / {r['kv_heads']} kv, "
+                          f"ffn {r['ffn']}, vocab {r['vocab']}",
+            "params_analytic": _equal(r, "params"), "macs_analytic": _equal(r, "macs"),
+            "uncounted": ", ".join(e["name"] for e in r["uncounted"]) or "none"}
+
+
+def _columns():
+    from paddle_flops_ext.report.content import Column
+    n = lambda key, header, digits=0: Column(key, header, "number", digits)  # noqa: E731
+    time = [Column("model", "model"), n("params", "params"), n("weights", "fp32 weights"),
+            n("wall", "process wall (s)"), n("import_s", "import paddle (s)", 2), n("build_s", "lazy build (s)", 2),
+            n("profile", "profile (s)"), n("rss", "peak RSS (MB)"), Column("target", "target"), Column("met", "met")]
+    count = [Column("model", "model"), Column("config", "config"), n("params", "params"),
+             n("params_analytic", "analytic"), n("macs", "MACs"), n("macs_analytic", "analytic"),
+             n("flops", "FLOPs"), Column("uncounted", "uncounted ops"),
+             Column("weights_materialised", "weights materialised")]
+    return time, count
 
 
 def main(argv=None):
@@ -120,6 +153,10 @@ def main(argv=None):
 
     import numpy
     import paddle
+    from paddle_flops_ext.bench.report import publish_markdown
+    from paddle_flops_ext.report.content import Content
+    from paddle_flops_ext.report.render import render_markdown
+    time_columns, count_columns = _columns()
     lines = [
         "# Shape-only counting at scale (LLaMA-style, LazyGuard + mode=\"trace\")",
         "",
@@ -129,47 +166,20 @@ def main(argv=None):
         f"Input: token ids [1, {args.seq}] int64. Each run is a fresh process; medians of {args.repeats} "
         f"runs (max in brackets). The machine is shared, so times are indicative.",
         "",
-        "| model | params | fp32 weights | process wall (s) | import paddle (s) | lazy build (s) | profile (s) "
-        "| peak RSS (MB) | target | met |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        render_markdown(Content(columns=time_columns, rows=[_time_row(r) for r in rows])),
     ]
-    for r in rows:
-        tgt = TARGETS.get(r["model"])
-        if tgt:
-            met = "yes" if r["process_wall_s"] <= tgt["wall_s"] and r["peak_rss_mb"] <= tgt["rss_mb"] else "no"
-            tgt_s = f"<= {tgt['wall_s']:.0f} s, <= {tgt['rss_mb']:.0f} MB"
-        else:
-            met, tgt_s = "-", "-"
-        lines.append(
-            f"| {r['model']} | {r['params'] / 1e9:.2f} B | {r['fp32_weights_gb']:.1f} GB | "
-            f"{r['process_wall_s']:.2f} ({r['process_wall_s_max']:.2f}) | {r['import_s']:.2f} | "
-            f"{r['build_s']:.2f} | {r['profile_s']:.2f} ({r['profile_s_max']:.2f}) | "
-            f"{r['peak_rss_mb']:.0f} ({r['peak_rss_mb_max']:.0f}) | {tgt_s} | {met} |")
     lines += [
         "",
         "Counts against the analytic formulas (`param_count` in `benchmarks/models/llama.py`; MACs = "
         "seq x (all parameters except the embedding table and norm weights) + layers x 2 x seq^2 x dim "
         "for QK^T and AV over the full score matrix):",
         "",
-        "| model | config | params | analytic | MACs | analytic | FLOPs | uncounted ops | weights materialised |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        render_markdown(Content(columns=count_columns, rows=[_count_row(r) for r in rows])),
     ]
-    for r in rows:
-        cfg = (f"dim {r['dim']}, {r['layers']} layers, {r['heads']} heads / {r['kv_heads']} kv, "
-               f"ffn {r['ffn']}, vocab {r['vocab']}")
-        unc = ", ".join(e["name"] for e in r["uncounted"]) or "none"
-        lines.append(
-            f"| {r['model']} | {cfg} | {fmt_int(r['params'])} | "
-            f"{fmt_int(r['params_analytic'])} {'(equal)' if r['params'] == r['params_analytic'] else '(DIFFERENT)'} | "
-            f"{fmt_int(r['macs'])} | {fmt_int(r['macs_analytic'])} "
-            f"{'(equal)' if r['macs'] == r['macs_analytic'] else '(DIFFERENT)'} | {fmt_int(r['flops'])} | {unc} | "
-            f"{'yes' if r['weights_materialised'] else 'no'} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
     if args.out:
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish_markdown(lines, args.out)
+    if args.out:
         with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
             json.dump({"seq": args.seq, "repeats": args.repeats, "rows": rows}, f, indent=2)
 

@@ -29,6 +29,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from paddle_flops_ext.bench.machine import busy_fraction, cpu_pressure, load_average  # noqa: E402
+from paddle_flops_ext.bench.report import publish_markdown  # noqa: E402
+from paddle_flops_ext.report.content import Column, Content  # noqa: E402
+from paddle_flops_ext.report.render import number, render_markdown  # noqa: E402
 
 TARGET = 0.03
 BASE = ["--models", "resnet18,mobilenet_v2", "--modes", "eager,inference", "--no-per-layer", "--no-plots",
@@ -72,6 +75,26 @@ def summarise(runs: list[dict]) -> list[dict]:
     return rows
 
 
+LOAD_COLUMNS = [Column("i", "Invocation", "number", 0), Column("waited", "Waited s", "number"),
+                Column("wall", "Wall s", "number", 0), Column("load_average_before", "Load avg before"),
+                Column("busy_fraction_before", "Busy before", "percent", 0, 100),
+                Column("cpu_pressure_avg10_before", "Pressure before", "number"),
+                Column("load_average_after", "Load avg after"),
+                Column("busy_fraction_after", "Busy after", "percent", 0, 100),
+                Column("cpu_pressure_avg10_after", "Pressure after", "number"), Column("exit", "Exit", "number", 0)]
+
+
+def _invocation(lat: dict | None) -> str:
+    """One invocation's median, interval, runs and CPU/wall."""
+    if lat is None:
+        return "failed"
+    if lat.get("ci_low") is None:
+        return f"{number(lat['median'])} (n {lat['n']})"
+    return (f"{number(lat['median'])} ({number(lat['ci_low'])}-{number(lat['ci_high'])}, n {lat['n']}"
+            + ("" if lat.get("converged") else ", not converged")
+            + (f", CPU/wall {number(lat['parallelism'])}" if lat.get("parallelism") else "") + ")")
+
+
 def to_markdown(report: dict) -> str:
     out = ["# Stability: do three invocations agree?", "",
            f"Command (run {report['invocations']} times, each in a fresh process): "
@@ -81,22 +104,13 @@ def to_markdown(report: dict) -> str:
            f"Spread = (max - min) / min of the invocations' medians; target {100 * TARGET:.0f} %. "
            f"CPU/wall: the benchmark process's CPU seconds per wall second while the mode was timed "
            f"(2 threads: about 2 when both kept a CPU; near 1 or below when other processes took one).", "",
-           "| Model | Mode | " + " | ".join(f"Invocation {i + 1}: median ms (95% CI, n)"
-                                          for i in range(report["invocations"])) + " | Spread | Within 3 % |",
-           "|---|---|" + "---:|" * report["invocations"] + "---:|---|"]
-    for row in report["rows"]:
-        cells = []
-        for lat in row["latency_ms"]:
-            if lat is None:
-                cells.append("failed")
-            elif lat.get("ci_low") is None:
-                cells.append(f"{lat['median']:.2f} (n {lat['n']})")
-            else:
-                cells.append(f"{lat['median']:.2f} ({lat['ci_low']:.2f}-{lat['ci_high']:.2f}, n {lat['n']}"
-                             + ("" if lat.get("converged") else ", not converged")
-                             + (f", CPU/wall {lat['parallelism']:.2f}" if lat.get("parallelism") else "") + ")")
-        out.append(f"| {row['model']} | {row['mode']} | " + " | ".join(cells)
-                   + f" | {100 * row['spread']:.1f}% | {'yes' if row['within_target'] else 'no'} |")
+           render_markdown(Content(
+               columns=[Column("model", "Model"), Column("mode", "Mode")]
+               + [Column(f"inv{i}", f"Invocation {i + 1}: median ms (95% CI, n)", "number")
+                  for i in range(report["invocations"])]
+               + [Column("spread", "Spread", "percent", 1, 100), Column("within_target", "Within 3 %")],
+               rows=[{**row, **{f"inv{i}": _invocation(lat) for i, lat in enumerate(row["latency_ms"])}}
+                     for row in report["rows"]]))]
     ok = sum(1 for r in report["rows"] if r["within_target"])
     out += ["", f"{ok} of {len(report['rows'])} model/mode pairs within {100 * TARGET:.0f} %.", "",
             "## Load on the machine", "",
@@ -104,15 +118,12 @@ def to_markdown(report: dict) -> str:
             "invocation; pressure = Linux PSI `some avg10` (% of the last 10 s in which a runnable task "
             "waited for a CPU). The machine has "
             f"{os.cpu_count()} logical CPUs.", "",
-            "| Invocation | Waited s | Wall s | Load avg before | Busy before | Pressure before | Load avg after "
-            "| Busy after | Pressure after | Exit |",
-            "|---:|---:|---:|---|---:|---:|---|---:|---:|---:|"]
-    for i, run in enumerate(report["runs"]):
-        b, a = run["load_before"], run["load_after"]
-        pct = lambda x: "-" if x is None else f"{100 * x:.0f}%"  # noqa: E731
-        out.append(f"| {i + 1} | {run.get('waited_s', 0)} | {run['wall_s']:.0f} | {b['load_average']} | {pct(b['busy_fraction'])} "
-                   f"| {b['cpu_pressure_avg10']} | {a['load_average']} | {pct(a['busy_fraction'])} "
-                   f"| {a['cpu_pressure_avg10']} | {run['returncode']} |")
+            render_markdown(Content(columns=LOAD_COLUMNS, rows=[
+                {"i": i + 1, "waited": run.get("waited_s", 0), "wall": run["wall_s"],
+                 **{f"{k}_{when}": str(run[f"load_{when}"][k]) if k != "busy_fraction"
+                    else run[f"load_{when}"][k] for when in ("before", "after")
+                    for k in ("load_average", "busy_fraction", "cpu_pressure_avg10")},
+                 "exit": run["returncode"]} for i, run in enumerate(report["runs"])]))]
     peaks = [run["doc"]["peak"] for run in report["runs"]]
     out += ["", "Measured fp32 matmul peak per invocation (GFLOP/s): "
             + ", ".join(f"{p['matmul_gflops_peak']:.0f}" for p in peaks)
@@ -163,9 +174,7 @@ def main(argv=None) -> int:
               "invocations": args.invocations, "args": bench_args, "script_args": argv or sys.argv[1:],
               "rows": summarise(runs), "runs": runs, "note": args.note}
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"{args.tag}.md"), "w", encoding="utf-8") as f:
-        f.write(to_markdown(report))
-    print(to_markdown(report))
+    publish_markdown(to_markdown(report).splitlines(), os.path.join(args.out, f"{args.tag}.md"))
     return 0 if all(r["within_target"] for r in report["rows"]) else 3
 
 

@@ -3,10 +3,11 @@ JSON, CSV (one row per model x batch x size x mode, and one per layer),
 Markdown, a plain-text machine description, and PNG plots."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+
+from ..report.content import Column, Content
+from ..report.render import human_bytes, number, percent, render_csv, render_markdown, render_table
 
 RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "precision", "status", "reason",
                   "macs", "flops", "paddle_flops", "params", "weight_bytes",
@@ -41,10 +42,12 @@ def to_json(doc: dict) -> str:
     return json.dumps({k: v for k, v in doc.items() if k != "files"}, indent=2, default=_json_default)
 
 
+def _csv(keys: list, rows: list) -> str:
+    return render_csv(Content(columns=[Column(k, k) for k in keys], rows=rows))
+
+
 def results_csv(doc: dict) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-    w.writeheader()
+    rows = []
     for r in doc["results"]:
         lat = r.get("latency_ms") or {}
         row = {k: r.get(k) for k in RESULT_COLUMNS}
@@ -56,48 +59,17 @@ def results_csv(doc: dict) -> str:
         load = r.get("load_check") or {}
         row["load_busy_fraction"], row["load_waited_s"] = load.get("busy_fraction"), load.get("waited_s")
         row["notes"] = "; ".join(r.get("notes") or [])
-        w.writerow(row)
-    return buf.getvalue()
+        rows.append(row)
+    return _csv(RESULT_COLUMNS, rows)
 
 
 def layers_csv(doc: dict) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=LAYER_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for pl in doc.get("per_layer", []):
-        for r in pl["layers"]:
-            w.writerow({"model": pl["model"], "batch_size": pl["batch_size"],
-                        "input_size": pl["input_size"], **r})
-    return buf.getvalue()
+    return _csv(LAYER_COLUMNS, [{"model": pl["model"], "batch_size": pl["batch_size"],
+                                 "input_size": pl["input_size"], **r}
+                                for pl in doc.get("per_layer", []) for r in pl["layers"]])
 
 
-# -- formatting -------------------------------------------------------------
-
-def _f(x, digits=2, scale=1.0, pct=False) -> str:
-    if x is None:
-        return "-"
-    x = x * scale
-    if pct:
-        return f"{100 * x:.{max(digits - 1, 0)}f}%"
-    return f"{x:,.{digits}f}"
-
-
-def _sig(x, scale=1.0) -> str:
-    """Three significant figures (4.09, 0.301, 17.6, 86.6)."""
-    if x is None:
-        return "-"
-    v = x * scale
-    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-
-
-def _gib(n) -> str:
-    if n is None:
-        return "-"
-    for unit, div in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
-        if n >= div:
-            return f"{n / div:.3g} {unit}"
-    return f"{n} B"
-
+# -- prose and tables -------------------------------------------------------
 
 def peak_lines(p: dict) -> list[str]:
     comp = []
@@ -111,7 +83,7 @@ def peak_lines(p: dict) -> list[str]:
     lines = [f"Compute peaks ({p['matmul_n']}x{p['matmul_n']} matmul): " + "; ".join(comp)
              + (f"; eager fp32 paddle.matmul {eager['gflops_peak']:.1f}" if eager and
                 p.get("matmul_backend") != "eager" else "")]
-    bw = [f"{b['level']} ({_gib(b['working_set_bytes'])} copied) {b['gbps_peak']:.1f} GB/s "
+    bw = [f"{b['level']} ({human_bytes(b['working_set_bytes'])} copied) {b['gbps_peak']:.1f} GB/s "
           f"(median {b['gbps_median']:.1f})" for b in p.get("bandwidth", [])]
     if bw:
         lines.append("Copy bandwidth by working set: " + "; ".join(bw)
@@ -137,7 +109,7 @@ def timing_line(c: dict, m: dict) -> str:
 def machine_text(doc: dict) -> str:
     m, p, c = doc["machine"], doc["peak"], doc["config"]
     th = m.get("threads", {})
-    caches = ", ".join(f"{x['level']} {_gib(x['size_bytes'])}" + (" shared" if x.get("shared_by", 1) > 1 else "")
+    caches = ", ".join(f"{x['level']} {human_bytes(x['size_bytes'])}" + (" shared" if x.get("shared_by", 1) > 1 else "")
                        for x in m.get("caches", []))
     lines = [
         f"CPU: {m.get('cpu_model')} ({', '.join(m.get('simd') or []) or 'SIMD flags unknown'}), "
@@ -149,8 +121,8 @@ def machine_text(doc: dict) -> str:
         f"oneDNN: {m.get('compiled_with_onednn')})",
         f"Threads: {th.get('threads')} (set via {', '.join(th.get('applied_via', []))}, and again before "
         f"every eager/to_static call; OMP_NUM_THREADS={th.get('OMP_NUM_THREADS')})",
-        "Allocator: " + (f"glibc mmap threshold pinned at {_gib(m['malloc']['mmap_threshold'])}, trim "
-                         f"threshold {_gib(m['malloc']['trim_threshold'])}" if (m.get("malloc") or {}).get("applied")
+        "Allocator: " + (f"glibc mmap threshold pinned at {human_bytes(m['malloc']['mmap_threshold'])}, trim "
+                         f"threshold {human_bytes(m['malloc']['trim_threshold'])}" if (m.get("malloc") or {}).get("applied")
                          else f"glibc defaults ({(m.get('malloc') or {}).get('reason', 'not recorded')})"),
         f"Load average (1/5/15 min) at start {m.get('load_average_start')}, "
         f"at end {m.get('load_average_end')}",
@@ -168,36 +140,67 @@ def machine_text(doc: dict) -> str:
 def _ci(lat: dict) -> str:
     if lat.get("ci_low") is None:
         return "-"
-    return f"{lat['ci_low']:.2f}-{lat['ci_high']:.2f} (±{100 * lat['ci_rel']:.1f}%)"
+    return f"{number(lat['ci_low'])}-{number(lat['ci_high'])} (±{percent(lat['ci_rel'], 1, 100)})"
+
+
+def _n(key, header):
+    """An integer column."""
+    return Column(key, header, "number", digits=0)
 
 
 def summary_table(doc: dict) -> str:
-    """A plain-text table for the terminal: one line per model/mode run."""
-    head = ["model", "batch", "input", "mode", "median ms", "95% CI ms", "n", "converged", "cpu/wall", "status"]
-    multi = any(r.get("between_process") for r in doc["results"])
-    if multi:
-        head.insert(9, "between-proc")
-    lines = []
+    """A table for the terminal: one line per model/mode run."""
+    columns = [Column("model", "model"), _n("batch_size", "batch"), _n("input_size", "input"),
+               Column("mode", "mode"), Column("median", "median ms", "number", 2),
+               Column("ci", "95% CI ms", "number"), _n("n", "n"), Column("converged", "converged"),
+               Column("parallelism", "cpu/wall", "number", 2), Column("status", "status")]
+    if any(r.get("between_process") for r in doc["results"]):
+        columns.insert(9, Column("between_process", "between-proc", "percent", scale=100))
+    rows = []
     for r in doc["results"]:
         lat = r.get("latency_ms") or {}
-        cells = [r["model"], str(r["batch_size"]), str(r["input_size"] if r["input_size"] is not None else "-"),
-                 r["mode"], f"{lat['median']:.2f}" if lat else "-", _ci(lat) if lat else "-",
-                 str(lat.get("n", "-")), ("yes" if lat.get("converged") else "no") if lat else "-",
-                 _f(r.get("parallelism"), 2), r["status"]]
-        if multi:
-            bp = r.get("between_process")
-            cells.insert(9, f"{100 * bp['spread']:.1f}%" if bp else "-")
-        lines.append(cells)
-    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
+        rows.append({**r, "median": lat.get("median"), "ci": _ci(lat) if lat else None, "n": lat.get("n"),
+                     "converged": bool(lat.get("converged")) if lat else None,
+                     "between_process": (r.get("between_process") or {}).get("spread")})
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     conv = sum(1 for r in ran if (r.get("latency_ms") or {}).get("converged"))
-    out += [f"{r['model']} / {r['mode']}: {r['status']}: {r['reason']}"
-            for r in doc["results"] if r["status"] != "ran"]
-    out.append(f"{len(ran)} of {len(doc['results'])} runs timed; {conv} converged to the CI target; "
-               f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed.")
-    return "\n".join(out)
+    footer = [f"{r['model']} / {r['mode']}: {r['status']}: {r['reason']}"
+              for r in doc["results"] if r["status"] != "ran"]
+    footer.append(f"{len(ran)} of {len(doc['results'])} runs timed; {conv} converged to the CI target; "
+                  f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed.")
+    return render_table(Content(columns=columns, rows=rows, footer=footer))
+
+
+def _giga(key, header, scale=1e-9):
+    """Three significant figures of ``value * scale``."""
+    return Column(key, header, "number", digits=None, scale=scale)
+
+
+LATENCY_COLUMNS = [
+    Column("model", "Model"), _n("batch_size", "Batch"), _n("input_size", "Input"), Column("mode", "Mode"),
+    _giga("macs", "GMACs"), _giga("flops", "GFLOPs"), _giga("params", "Params (M)", 1e-6),
+    _giga("weight_bytes", "Weights MB", 1e-6), Column("median", "Median ms", "number", 2),
+    Column("ci", "95% CI ms", "number"), _n("n", "n"), Column("converged", "Conv."),
+    Column("p10_p90", "p10-p90 ms", "number"), Column("throughput_per_s", "Samples/s", "number", 1),
+    Column("achieved_gflops", "GFLOP/s", "number", 1), Column("frac_peak", "% of peak", "percent", 1, 100),
+    Column("parallelism", "CPU/wall", "number", 2), Column("busy", "Busy", "percent", 0, 100)]
+KIND_COLUMNS = [
+    Column("kind", "Kind"), _n("layers", "Layers"), Column("flops_share", "FLOP share", "percent", 1, 100),
+    Column("time_share", "Time share", "percent", 1, 100), Column("achieved_gflops", "GFLOP/s", "number", 1),
+    Column("frac_peak", "% of peak", "percent", 1, 100), Column("intensity", "FLOP/byte", "number", 1),
+    Column("bound", "Bound"), Column("memory_bound_time_share", "Mem-bound time", "percent", 0, 100)]
+SLOWEST_COLUMNS = [
+    Column("name", "Layer"), Column("kind", "Kind"), _giga("flops", "MFLOPs", 1e-6),
+    _giga("bytes", "MB moved", 1e-6), Column("intensity", "FLOP/byte", "number", 1),
+    Column("roof_level", "Roof"), Column("bound", "Bound"), Column("time_ms", "ms", "number", 3),
+    Column("time_share", "% time", "percent", 1, 100), Column("achieved_gflops", "GFLOP/s", "number", 1)]
+
+
+def _latency_row(r: dict) -> dict:
+    lat = r["latency_ms"]
+    return {**r, "median": lat["median"], "ci": _ci(lat), "n": lat["n"], "converged": bool(lat.get("converged")),
+            "p10_p90": f"{number(lat['p10'])}-{number(lat['p90'])}",
+            "busy": (r.get("load_check") or {}).get("busy_fraction")}
 
 
 def to_markdown(doc: dict, top: int = 10) -> str:
@@ -207,21 +210,7 @@ def to_markdown(doc: dict, top: int = 10) -> str:
     out += ["## Machine", ""] + [f"- {line}" for line in machine_text(doc).strip().splitlines()] + [""]
 
     ran = [r for r in doc["results"] if r["status"] == "ran"]
-    out += ["## Latency", "",
-            "| Model | Batch | Input | Mode | GMACs | GFLOPs | Params (M) | Weights MB | Median ms "
-            "| 95% CI ms | n | Conv. | p10-p90 ms | Samples/s | GFLOP/s | % of peak | CPU/wall | Busy |",
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for r in ran:
-        lat = r["latency_ms"]
-        out.append(
-            f"| {r['model']} | {r['batch_size']} | {r['input_size'] if r['input_size'] is not None else '-'} "
-            f"| {r['mode']} | {_sig(r['macs'], 1e-9)} | {_sig(r['flops'], 1e-9)} "
-            f"| {_sig(r['params'], 1e-6)} | {_sig(r.get('weight_bytes'), 1e-6)} | {lat['median']:.2f} "
-            f"| {_ci(lat)} | {lat['n']} | {'yes' if lat.get('converged') else 'no'} "
-            f"| {lat['p10']:.2f}-{lat['p90']:.2f} "
-            f"| {_f(r['throughput_per_s'], 1)} | {_f(r['achieved_gflops'], 1)} "
-            f"| {_f(r['frac_peak'], 2, pct=True)} | {_f(r.get('parallelism'), 2)} "
-            f"| {_f((r.get('load_check') or {}).get('busy_fraction'), 1, pct=True)} |")
+    out += ["## Latency", "", render_markdown(Content(columns=LATENCY_COLUMNS, rows=[_latency_row(r) for r in ran]))]
     n_noisy = sum(1 for r in ran if r["noisy"])
     n_conv = sum(1 for r in ran if r["latency_ms"].get("converged"))
     out += ["", f"{n_conv} of {len(ran)} timed runs converged (95% CI of the median within "
@@ -297,24 +286,9 @@ def to_markdown(doc: dict, top: int = 10) -> str:
             out += [f"### {pl['model']} (batch {pl['batch_size']}{size})", "",
                     f"Forward pass with hooks {pl['total_ms']:.2f} ms (median of {pl['repeats']}); the "
                     f"medians of the {len(pl['layers'])} rows add up to {listed:.2f} ms." + check, "",
-                    "| Kind | Layers | FLOP share | Time share | GFLOP/s | % of peak | FLOP/byte | Bound "
-                    "| Mem-bound time |",
-                    "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
-            for g in pl["by_kind"]:
-                out.append(f"| {g['kind']} | {g['layers']} | {_f(g['flops_share'], 2, pct=True)} "
-                           f"| {_f(g['time_share'], 2, pct=True)} | {_f(g['achieved_gflops'], 1)} "
-                           f"| {_f(g['frac_peak'], 2, pct=True)} | {_f(g['intensity'], 1)} "
-                           f"| {g['bound'] or '-'} | {_f(g.get('memory_bound_time_share'), 1, pct=True)} |")
-            out += ["", f"Slowest {top} layers:", "",
-                    "| Layer | Kind | MFLOPs | MB moved | FLOP/byte | Roof | Bound | ms | % time | GFLOP/s |",
-                    "|---|---|---:|---:|---:|---|---|---:|---:|---:|"]
-            for r in sorted(pl["layers"], key=lambda r: -r["time_ms"])[:top]:
-                out.append(f"| {r['name']} | {r['kind']} | {_sig(r['flops'], 1e-6)} "
-                           f"| {_sig(r['bytes'], 1e-6)} | {_f(r['intensity'], 1)} | {r.get('roof_level') or '-'} "
-                           f"| {r['bound'] or '-'} "
-                           f"| {r['time_ms']:.3f} | {_f(r['time_share'], 2, pct=True)} "
-                           f"| {_f(r['achieved_gflops'], 1)} |")
-            out.append("")
+                    render_markdown(Content(columns=KIND_COLUMNS, rows=pl["by_kind"])), "",
+                    render_markdown(Content(columns=SLOWEST_COLUMNS, title=f"Slowest {top} layers:",
+                                            rows=sorted(pl["layers"], key=lambda r: -r["time_ms"])[:top])), ""]
     return "\n".join(out)
 
 

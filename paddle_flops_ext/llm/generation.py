@@ -52,10 +52,14 @@ head_dim]`` caches and the geometry in ``net.config``).
 from __future__ import annotations
 
 import inspect
+import json
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..report.content import Column, Content
+from ..report.render import Renders, human, human_bytes, milliseconds
 
 WIDTH = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1, "float8_e4m3fn": 1,
          "float8_e5m2": 1, "fp8": 1, "int4": 0.5}
@@ -176,15 +180,16 @@ def _scaled(p: Phase, name: str, k: float, context: str) -> Phase:
                  None if p.memory_s is None else p.memory_s / k)
 
 
-_COLUMNS = (("phase", "Phase", "text"), ("tokens", "Tokens", "count"), ("context", "Keys attended", "text"),
-            ("macs", "MACs", "count"), ("flops", "FLOPs", "count"), ("weight_bytes", "Weight bytes", "bytes"),
-            ("kv_bytes", "KV bytes", "bytes"), ("bytes", "Bytes", "bytes"),
-            ("flops_per_byte", "FLOP/byte", "ratio"), ("est_time_s", "Est. time (ms)", "ms"),
-            ("bound", "Bound (est.)", "text"))
+_COLUMNS = (Column("phase", "Phase", code=True), Column("tokens", "Tokens", "count"),
+            Column("context", "Keys attended"), Column("macs", "MACs", "count"), Column("flops", "FLOPs", "count"),
+            Column("weight_bytes", "Weight bytes", "bytes", digits=2),
+            Column("kv_bytes", "KV bytes", "bytes", digits=2), Column("bytes", "Bytes", "bytes", digits=2),
+            Column("flops_per_byte", "FLOP/byte", "number", digits=2),
+            Column("est_time_s", "Est. time (ms)", "seconds"), Column("bound", "Bound (est.)"))
 
 
 @dataclass
-class GenerationResult:
+class GenerationResult(Renders):
     """Prefill and decode costs; every rendering (``table()``,
     ``to_markdown()``, ``to_csv()``, ``to_json()``, ``to_dict()``) carries
     the same phases, summary and notes."""
@@ -283,105 +288,37 @@ class GenerationResult:
                 "decode_affine": {k: list(v) for k, v in self.decode_affine.items()},
                 "moe": self.moe, "notes": list(self.notes)}
 
-    # renderings -----------------------------------------------------------------
+    # renderings: one Content, the report renderers -----------------------------
     def footer_lines(self) -> list[str]:
-        from ..report.render import human
         s = self.summary()
         lines = [f"{self.model}: batch {self.batch}, prompt {self.prompt_len} tokens, {self.new_tokens} decode "
                  f"steps, causal={self.causal}, dtype {self.dtype} (weights {self.weight_dtype}, KV cache "
                  f"{self.kv_dtype})",
                  f"Params: {human(self.params)} ({self.params:,})   active per token: "
                  f"{human(self.active_params)} ({self.active_params:,})",
-                 f"KV cache at the end: {_bytes(self.kv_cache_bytes)} ({_num(self.kv_cache_bytes):,} bytes)",
+                 f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({_num(self.kv_cache_bytes):,} bytes)",
                  f"Total MACs: {human(self.macs)} ({self.macs:,})   FLOPs: {human(self.flops)} ({self.flops:,})",
                  f"Decode step at context c (exact): MACs = {s['decode_step_macs']}, "
                  f"FLOPs = {s['decode_step_flops']}"]
         if self.peaks:
             lines.append(f"Roofline estimate on {self.peaks.get('source', 'given peaks')}: "
                          f"{self.peaks['flops_per_s'] / 1e9:,.1f} GFLOP/s, "
-                         f"{self.peaks['bytes_per_s'] / 1e9:,.1f} GB/s: TTFT {_ms(self.ttft_s)} "
-                         f"({self.prefill.bound}-bound), TPOT {_ms(self.tpot_s)} ({self.decode.bound}-bound), "
-                         f"{self.tokens_per_s:,.1f} tokens/s")
-        lines.extend(f"Note: {n}" for n in self.notes)
+                         f"{self.peaks['bytes_per_s'] / 1e9:,.1f} GB/s: TTFT {milliseconds(self.ttft_s)} ms "
+                         f"({self.prefill.bound}-bound), TPOT {milliseconds(self.tpot_s)} ms "
+                         f"({self.decode.bound}-bound), {self.tokens_per_s:,.1f} tokens/s")
         return lines
 
-    def _cells(self, p: Phase) -> list[str]:
-        from ..report.render import human
-        d = p.to_dict()
-        out = []
-        for key, _, kind in _COLUMNS:
-            v = d[key]
-            if v is None or v == "":
-                out.append("-")
-            elif kind == "count":
-                out.append(human(v))
-            elif kind == "bytes":
-                out.append(_bytes(v))
-            elif kind == "ratio":
-                out.append(f"{v:,.2f}")
-            elif kind == "ms":
-                out.append(f"{v * 1e3:,.3f}")
-            else:
-                out.append(str(v))
-        return out
-
-    def table(self) -> str:
-        from prettytable import PrettyTable
-        t = PrettyTable()
-        t.field_names = [h for _, h, _ in _COLUMNS]
-        for _, h, kind in _COLUMNS:
-            t.align[h] = "l" if kind == "text" else "r"
-        for p in self.phases():
-            t.add_row(self._cells(p))
-        return "\n".join([t.get_string()] + self.footer_lines())
-
-    def to_markdown(self) -> str:
-        lines = ["| " + " | ".join(h for _, h, _ in _COLUMNS) + " |",
-                 "|" + "|".join("---" if k == "text" else "---:" for _, _, k in _COLUMNS) + "|"]
-        for p in self.phases():
-            cells = self._cells(p)
-            cells[0] = f"`{cells[0]}`"
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-        lines.extend(f"{line}  " for line in self.footer_lines())
-        return "\n".join(lines)
-
-    def to_csv(self) -> str:
-        import csv
-        import io
-        import json
-        keys = [k for k, _, _ in _COLUMNS]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["row"] + keys + ["name", "value"], lineterminator="\n")
-        w.writeheader()
-        for p in self.phases():
-            w.writerow({"row": "phase", **p.to_dict()})
-        for k, v in self.summary().items():
-            w.writerow({"row": "summary", "name": k, "value": v})
+    def content(self) -> Content:
+        """The phases table with the summary as its footer; CSV: a line per
+        phase, then per summary figure, the MoE structure and each note."""
+        records = [{"row": "summary", "name": k, "value": v} for k, v in self.summary().items()]
         if self.moe:
-            w.writerow({"row": "moe", "name": "moe", "value": json.dumps(self.moe)})
-        for n in self.notes:
-            w.writerow({"row": "note", "name": n})
-        return buf.getvalue()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        import json
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def __str__(self) -> str:
-        return self.table()
-
-
-def _bytes(n) -> str:
-    n = float(n)
-    for scale, unit in ((2 ** 40, "TiB"), (2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n:g} B"
-
-
-def _ms(s) -> str:
-    return "-" if s is None else f"{s * 1e3:,.3f} ms"
+            records.append({"row": "moe", "name": "moe", "value": json.dumps(self.moe)})
+        records += [{"row": "note", "name": n} for n in self.notes]
+        return Content(columns=list(_COLUMNS), rows=[p.to_dict() for p in self.phases()],
+                       footer=self.footer_lines(), notes=list(self.notes), row_kind="phase",
+                       csv_fields=[c.key for c in _COLUMNS] + ["name", "value"], records=records,
+                       data=self.to_dict())
 
 
 def _with_time(p: Phase, peaks: dict | None) -> Phase:
@@ -441,7 +378,7 @@ def _weight_groups(net, dtype: str, weight_dtype: str | None, tied: bool):
     forward), ``embedding`` (bytes per looked-up row, per table), ``experts``
     (bytes of one routed expert per MoE layer)."""
     import paddle
-    from .moe import moe_structure
+    from ..estimates.moe import moe_structure
     moe = moe_structure(net)
     expert_ids, expert_bytes = set(), []
     if moe:
@@ -623,5 +560,5 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
 
 
 def _touched(moe: dict, tokens: int) -> float:
-    from .moe import expected_experts_touched
+    from ..estimates.moe import expected_experts_touched
     return expected_experts_touched(moe["experts"], moe["top_k"], tokens)

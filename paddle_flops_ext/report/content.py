@@ -1,28 +1,53 @@
 """What a report says, built once and read by every renderer.
 
-A :class:`Content` holds the columns, the rows (exact numbers, percentages
-already computed), the model totals and the footer facts: work that ran with
-no formula, layers never called, notes. ``render.py`` turns one ``Content``
-into a table, Markdown, CSV or JSON; renderers format, they never count, so
-the four formats cannot disagree. The rows themselves come from
-:mod:`.views` (per layer, per subtree, per layer type, per operation).
+A :class:`Content` is one table: its columns (each with a *kind* that picks
+the formatter: text, shape, count, bytes, seconds, number, percent), its rows
+(:class:`Row` objects or ``{column key: exact value}`` dicts), a title, the
+footer lines under it and notes, plus what the machine-readable formats carry
+(the CSV lines after the rows, the JSON document). :mod:`.render` turns any
+``Content`` into a table, Markdown, CSV or JSON; renderers format, they never
+count, so the four formats cannot disagree. :class:`ProfileContent` is the
+content of one profile (per layer, per subtree, per layer type, per
+operation: rows from :mod:`.views`) with its totals, uncounted work and the
+layers never called. This module imports nothing of the package: it is data.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 
 # What a row's counts cover, said in every column heading and in the legend.
 OWN = "own"      # the layer's own work: sub-layers count in their own rows
 TOTAL = "total"  # the layer and everything below it
 RANK_KEYS = ("flops", "macs", "params")
+KINDS = ("text", "shape", "count", "bytes", "seconds", "number", "percent")
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str      # field of :class:`Row`; the name in JSON and CSV
+    """One column. ``kind`` picks the formatter (:func:`.render.cell`):
+    ``"text"`` as is, ``"shape"`` a list of shapes, ``"count"`` K/M/G/T,
+    ``"bytes"`` KiB/MiB/GiB, ``"seconds"`` a value in seconds shown in ms,
+    ``"number"`` ``digits`` decimals (``None``: three significant figures),
+    ``"percent"`` ``digits`` decimals and a ``%``; ``scale`` multiplies the
+    value first (``1e-9``: giga; ``100``: a fraction as a percentage). A
+    string cell in any column is shown as it is; ``None`` as ``-``. ``code``:
+    Markdown shows the cell as code."""
+    key: str      # field of the row; the name in JSON and CSV
     header: str   # heading in the table and in Markdown
-    kind: str     # "text" | "shape" | "count" | "percent" | "seconds"
+    kind: str = "text"
+    digits: int | None = None
+    scale: float = 1.0
+    code: bool = False
 
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"column kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    @property
+    def numeric(self) -> bool:
+        """Right-aligned in the table and in Markdown."""
+        return self.kind not in ("text", "shape")
 
 @dataclass
 class Row:
@@ -90,13 +115,66 @@ class UncountedWork:
         return {"name": self.name, "kind": self.kind, "calls": self.calls, "layers": list(self.layers)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Content:
+    """One table and what goes with it, in every format."""
+    columns: list[Column]
+    rows: list = field(default_factory=list)      # Row objects or {column key: exact value} dicts
+    title: str = ""                               # a line above the table
+    footer: list[str] = field(default_factory=list)   # lines under the table (table and Markdown)
+    notes: list[str] = field(default_factory=list)    # "Note: ..." lines after the footer
+    total: dict | None = None         # Markdown: a bold last row ({column key: value}; a string as is)
+    row_kind: str | None = None       # CSV: a first column "row" saying what each line is
+    csv_fields: list[str] | None = None   # CSV columns (after "row"); default: the columns' keys
+    records: list[dict] = field(default_factory=list)    # CSV: lines after the rows
+    data: dict | None = None          # the JSON document; default: title, rows, footer, notes
+
+    def value(self, row, column: Column):
+        """The exact value of one cell (``None``: none)."""
+        return row.get(column.key) if isinstance(row, dict) else getattr(row, column.key, None)
+
+    def level(self, row) -> int:
+        """How deep a row sits in a tree (its first cell is indented)."""
+        return 0
+
+    def record(self, row) -> dict:
+        """A row as the machine-readable formats carry it."""
+        return dict(row) if isinstance(row, dict) else row.to_dict()
+
+    def footer_lines(self) -> list[str]:
+        return list(self.footer) + [f"Note: {note}" for note in self.notes]
+
+    def csv_header(self) -> list[str]:
+        keys = self.csv_fields if self.csv_fields is not None else [c.key for c in self.columns]
+        return (["row"] if self.row_kind else []) + list(keys)
+
+    def csv_records(self) -> list[dict]:
+        kind = {"row": self.row_kind} if self.row_kind else {}
+        return [{**kind, **self.record(r)} for r in self.rows] + [dict(r) for r in self.records]
+
+    def to_dict(self) -> dict:
+        if self.data is not None:
+            return self.data
+        return {"title": self.title, "columns": [c.key for c in self.columns],
+                "rows": [self.record(r) for r in self.rows], "footer": list(self.footer),
+                "notes": list(self.notes)}
+
+
+# CSV of a profile: the rows as they are, then one line per total / uncounted
+# operation / layer not called / note, told apart by the first column ("row").
+CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note", "reconciliation",
+                 "training", "memory")
+_CSV_ROW_KIND = {"layers": "layer", "types": "type", "ops": "op"}
+
+
+@dataclass(kw_only=True)
+class ProfileContent(Content):
+    """One view of a profile: rows per layer, subtree, layer type or
+    operation (:mod:`.views`), the model totals and the footer facts (work
+    that ran with no formula, layers never called, notes)."""
     view: str                 # "layers" | "types" | "ops"
     counts: str               # OWN or TOTAL
     legend: str               # one sentence: what a row's counts cover
-    columns: list[Column]
-    rows: list[Row]
     totals: Totals
     ranked_by: str = "flops"
     mode: str = "eager"
@@ -106,69 +184,59 @@ class Content:
     rows_left_out: int = 0    # rows beyond ``top``
     uncounted: list[UncountedWork] = field(default_factory=list)
     not_called: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     reconciliation: list[dict] = field(default_factory=list)  # {"figure", "line", "delta"}
     training: dict | None = None    # training=True: forward/backward/optimizer_step/training/hardware figures
     memory: dict | None = None      # bytes: parameters, gradients, optimizer_states, activations, peak
 
-    def training_lines(self) -> list[str]:
-        """The footer lines for training figures and memory (every format)."""
-        from .render import human
-        lines = []
-        t = self.training
-        if t:
-            lines.append(
-                f"Training step: forward {human(t['forward_flops'])} + backward {human(t['backward_flops'])} "
-                f"(MACs {t['backward_macs']:,}) + optimizer step {human(t['optimizer_flops'])}"
-                f"{' (' + t['optimizer'] + ')' if t.get('optimizer') else ''} = training FLOPs "
-                f"{human(t['training_flops'])} ({t['training_flops']:,}); hardware FLOPs (with "
-                f"recomputation) {human(t['hardware_flops'])} ({t['hardware_flops']:,})")
-            if t.get("uncounted_backward"):
-                lines.append("Uncounted backward (no gradient formula): " + ", ".join(
-                    f"{u['name']} x{u['calls']}" for u in t["uncounted_backward"]))
-        m = self.memory
-        if m:
-            def part(key):
-                by = m["by_dtype"].get(key) or {}
-                detail = ", ".join(f"{d} {human(b)}B" for d, b in sorted(by.items()))
-                return f"{key.replace('_', ' ')} {human(m[key])}B" + (f" [{detail}]" if len(by) > 1 else "")
-            keys = ("parameters", "gradients", "optimizer_states", "activations") if t else ("parameters",)
-            lines.append(("Memory: " if t else "Memory (inference): ") + "   ".join(part(k) for k in keys)
-                         + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes"
-                         + (")" if t else "; parameters + the largest input + output of a layer)")
-                         + (f"   amp {m['amp']}" if m.get("amp") else ""))
-        return lines
+    def value(self, row, column: Column):
+        if column.key == "name":
+            return row.label + (" (not called)" if row.called is False else "")
+        return super().value(row, column)
 
-    # the footer every renderer shows ---------------------------------------
-    def footer_lines(self) -> list[str]:
-        from .render import human
-        t = self.totals
-        lines = [
-            f"Total MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)} ({t.flops:,})   "
-            f"paddle.flops corrected: {human(t.paddle_flops)} ({t.paddle_flops:,})",
-            f"Total params: {human(t.params)} ({t.params:,})   "
-            f"trainable: {human(t.trainable_params)} ({t.trainable_params:,})   "
-            f"non-trainable: {t.non_trainable_params:,}",
-            f"Rows: {self.legend}",
-            f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
-            f"{t.paddle_params_reported:,}" + ("" if not self.reconciliation else "; from there: " + "; ".join(
-                f"{r['figure']} {r['delta']:+,} {r['line']}" for r in self.reconciliation)),
-        ]
-        if self.rows_left_out:
-            lines.append(f"Showing the top {len(self.rows)} rows by {self.ranked_by}; "
-                         f"{self.rows_left_out} more not shown.")
-        if self.uncounted:
-            lines.append("Uncounted (ran, no formula): " + ", ".join(
-                f"{u.name} x{u.calls} in {', '.join(u.layers[:3])}{'...' if len(u.layers) > 3 else ''}"
-                for u in self.uncounted))
-        if self.not_called:
-            shown = self.not_called[:10]
-            more = len(self.not_called) - len(shown)
-            lines.append(f"Not called in forward (parameters still counted): {', '.join(shown)}"
-                         + (f" and {more} more" if more else ""))
-        lines.extend(self.training_lines())
-        lines.extend(f"Note: {note}" for note in self.notes)
-        return lines
+    def level(self, row) -> int:
+        """The depth view is a tree."""
+        return row.depth if self.depth is not None and row.depth else 0
+
+    def record(self, row) -> dict:
+        return {k: json.dumps(v, separators=(",", ":")) if isinstance(v, list) else v
+                for k, v in row.to_dict().items()}
+
+    def csv_header(self) -> list[str]:
+        """Row fields that some row has (``ops`` stays in JSON)."""
+        present = {f.name for row in self.rows for f in fields(row)
+                   if getattr(row, f.name) is not None and f.name != "ops"}
+        keys = [f.name for f in fields(Row) if f.name in present]
+        for needed in ("name", "params", "trainable_params", "macs", "flops", "paddle_flops"):
+            if needed not in keys:
+                keys.append(needed)
+        return ["row"] + keys + ["counts", "delta"] + (["bytes"] if self.memory else [])
+
+    def csv_records(self) -> list[dict]:
+        kind = _CSV_ROW_KIND[self.view]
+        out = [{"row": kind, "counts": self.counts, **self.record(row)} for row in self.rows]
+        out.append({"row": "total", "name": "", "counts": "total", **self.totals.to_dict()})
+        out += [{"row": "uncounted", "name": u.name, "type": u.kind, "calls": u.calls, "macs": 0, "flops": 0}
+                for u in self.uncounted]
+        out += [{"row": "not_called", "name": name, "called": False} for name in self.not_called]
+        out += [{"row": "note", "name": note} for note in self.notes]
+        out += [{"row": "reconciliation", "name": r["line"], "type": r["figure"], "delta": r["delta"]}
+                for r in self.reconciliation]
+        if self.training:   # one line per figure: name = figure, flops (and macs) = value
+            t = self.training
+            for figure in ("forward", "backward"):
+                out.append({"row": "training", "name": figure, "macs": t[f"{figure}_macs"],
+                            "flops": t[f"{figure}_flops"]})
+            for figure, key in (("optimizer_step", "optimizer_flops"), ("training", "training_flops"),
+                                ("hardware", "hardware_flops"), ("recomputed_forward", "recomputed_flops")):
+                out.append({"row": "training", "name": figure, "type": t.get("optimizer") or "" if figure ==
+                            "optimizer_step" else "", "flops": t[key]})
+        if self.memory:     # one line per part and dtype: name = part, type = dtype, bytes
+            m = self.memory
+            for part in ("parameters", "gradients", "optimizer_states", "activations"):
+                for dtype, n in sorted((m["by_dtype"].get(part) or {}).items()):
+                    out.append({"row": "memory", "name": part, "type": dtype, "bytes": n})
+            out.append({"row": "memory", "name": "peak", "type": "", "bytes": m["peak"]})
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready: rows under ``layers`` / ``types`` / ``ops`` (the view)."""
@@ -186,23 +254,3 @@ class Content:
             **({"training": dict(self.training)} if self.training else {}),
             **({"memory": self.memory} if self.memory else {}),
         }
-
-    # rendering (render.py) --------------------------------------------------
-    def table(self) -> str:
-        from .render import render_table
-        return render_table(self)
-
-    def to_markdown(self) -> str:
-        from .render import render_markdown
-        return render_markdown(self)
-
-    def to_csv(self) -> str:
-        from .render import render_csv
-        return render_csv(self)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from .render import render_json
-        return render_json(self, indent)
-
-    def __str__(self) -> str:
-        return self.table()

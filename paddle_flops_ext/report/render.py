@@ -1,25 +1,28 @@
-"""Renderers: table (prettytable), Markdown, CSV, JSON. Each reads one
-:class:`~paddle_flops_ext.report.content.Content` (built by
-:mod:`.views`) and only formats it: the same rows, totals, uncounted work,
-not-called layers and notes in every format. The table and Markdown show
-human units (K/M/G/T); CSV and JSON exact integers.
+"""Renderers: table (prettytable), Markdown, CSV, JSON, and the one
+formatter per unit. Each renderer reads one
+:class:`~paddle_flops_ext.report.content.Content` (a profile view built by
+:mod:`.views`, a generation result, a benchmark table) and only formats it:
+the same rows, footer and notes in every format. The table and Markdown show
+human units (K/M/G/T, KiB/MiB/GiB, ms); CSV and JSON exact values.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import fields
 
 from prettytable import PrettyTable
 
-from .content import Column, Content, Row
+from .content import Column, Content
 
 _UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+_BINARY = ((2 ** 40, "TiB"), (2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB"))
 
+
+# --------------------------------------------------------------------------- one formatter per kind
 
 def human(n: float, digits: int = 2) -> str:
-    """4089184256 -> '4.09 G'; small numbers stay exact."""
+    """A count: 4089184256 -> '4.09 G'; small numbers stay exact."""
     n = float(n)
     for scale, unit in _UNITS:
         if abs(n) >= scale:
@@ -27,34 +30,74 @@ def human(n: float, digits: int = 2) -> str:
     return f"{int(n)}" if n == int(n) else f"{n:.{digits}f}"
 
 
-def _shape(shapes) -> str:
+def human_bytes(n, digits: int | None = None) -> str:
+    """Bytes in binary units: ``digits`` decimals, or (``None``) three
+    significant figures: 1536 -> '1.5 KiB'; under 1 KiB exact ('512 B')."""
+    if n is None:
+        return "-"
+    for scale, unit in _BINARY:
+        if abs(n) >= scale:
+            v = n / scale
+            return f"{v:.3g} {unit}" if digits is None else f"{v:.{digits}f} {unit}"
+    return f"{float(n):g} B"
+
+
+def milliseconds(s, digits: int = 3) -> str:
+    """Seconds shown in milliseconds (no unit): 0.0123 -> '12.300'."""
+    return "-" if s is None else f"{s * 1e3:,.{digits}f}"
+
+
+def number(x, digits: int | None = 2, scale: float = 1.0) -> str:
+    """``x * scale`` with ``digits`` decimals and thousands separators
+    (integers exact); ``digits=None``: three significant figures (4.09, 0.301,
+    17.6, 86.6; 1,000 and up whole)."""
+    if x is None:
+        return "-"
+    if isinstance(x, int) and scale == 1 and digits in (0, None):
+        return f"{x:,}"
+    v = x * scale
+    if digits is None:
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def percent(x, digits: int = 1, scale: float = 1.0) -> str:
+    """A percentage (``scale=100`` for a fraction): 12.345 -> '12.3%'."""
+    return "-" if x is None else f"{x * scale:.{digits}f}%"
+
+
+def shape(shapes) -> str:
     if not shapes:
         return "-"
     return ", ".join(str(list(s)) for s in shapes)
 
 
-def _indent(row: Row, content: Content, unit: str) -> str:
-    """The depth view is a tree: each level indented by ``unit``."""
-    return unit * row.depth if content.depth is not None and row.depth else ""
-
-
-def _cell(row: Row, column: Column) -> str:
-    """A value as the table and Markdown show it."""
-    value = getattr(row, column.key)
-    if column.key == "name":
-        return row.label + (" (not called)" if row.called is False else "")
-    if value is None:
+def cell(value, column: Column) -> str:
+    """One value as the table and Markdown show it: a string as it is,
+    ``None`` (or ``""``) as ``-``, anything else by the column's kind."""
+    kind = column.kind
+    if kind == "shape":
+        return shape(value)
+    if value is None or value == "":
         return "-"
-    if column.kind == "shape":
-        return _shape(value)
-    if column.kind == "count":
-        return human(value)
-    if column.kind == "percent":
-        return f"{value:.1f}%"
-    if column.kind == "seconds":
-        return f"{value * 1e3:.3f}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if kind == "count":
+        return human(value, 2 if column.digits is None else column.digits)
+    if kind == "bytes":
+        return human_bytes(value * column.scale, column.digits)
+    if kind == "seconds":
+        return milliseconds(value, 3 if column.digits is None else column.digits)
+    if kind == "number":
+        return number(value, column.digits, column.scale)
+    if kind == "percent":
+        return percent(value, 1 if column.digits is None else column.digits, column.scale)
     return str(value)
 
+
+# --------------------------------------------------------------------------- for people
 
 def render_table(content: Content) -> str:
     t = PrettyTable()
@@ -62,86 +105,43 @@ def render_table(content: Content) -> str:
     for c in content.columns:
         t.align[c.header] = "l" if c.kind == "text" else ("c" if c.kind == "shape" else "r")
     for row in content.rows:
-        cells = [_cell(row, c) for c in content.columns]
-        cells[0] = _indent(row, content, "  ") + cells[0]
+        cells = [cell(content.value(row, c), c) for c in content.columns]
+        cells[0] = "  " * content.level(row) + cells[0]
         t.add_row(cells)
-    return "\n".join([t.get_string()] + content.footer_lines())
+    return "\n".join(([content.title] if content.title else []) + [t.get_string()] + content.footer_lines())
 
 
 def render_markdown(content: Content) -> str:
+    """A Markdown table; the footer and notes follow as lines with hard
+    breaks; ``content.total`` is a bold last row."""
     cols = content.columns
-    lines = ["| " + " | ".join(c.header for c in cols) + " |",
-             "|" + "|".join("---" if c.kind in ("text", "shape") else "---:" for c in cols) + "|"]
+    lines = [content.title, ""] if content.title else []
+    lines += ["| " + " | ".join(c.header for c in cols) + " |",
+              "|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|"]
     for row in content.rows:
-        cells = [_cell(row, c) for c in cols]
-        cells[0] = _indent(row, content, "&nbsp;&nbsp;") + f"`{cells[0]}`"
+        cells = [cell(content.value(row, c), c) for c in cols]
+        cells = [f"`{text}`" if c.code else text for c, text in zip(cols, cells)]
+        cells[0] = "&nbsp;&nbsp;" * content.level(row) + cells[0]
         lines.append("| " + " | ".join(cells) + " |")
-    totals = {"name": "**Total**", "params": f"**{human(content.totals.params)}**",
-              "macs": f"**{human(content.totals.macs)}**", "flops": f"**{human(content.totals.flops)}**",
-              "share": "**100%**"}
-    lines.append("| " + " | ".join(totals.get(c.key, "") for c in cols) + " |")
-    lines.append("")
-    lines.extend(f"{line}  " for line in content.footer_lines())
+    if content.total is not None:
+        lines.append("| " + " | ".join(f"**{cell(content.total[c.key], c)}**" if c.key in content.total else ""
+                                       for c in cols) + " |")
+    footer = content.footer_lines()
+    if footer:
+        lines.append("")
+        lines.extend(f"{line}  " for line in footer)
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- machine-readable
 
-# CSV: the rows as they are, then one line per total / uncounted operation /
-# layer not called / note, told apart by the first column ("row").
-CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note", "reconciliation",
-                 "training", "memory")
-_CSV_ROW_KIND = {"layers": "layer", "types": "type", "ops": "op"}
-
-
-def _csv_columns(content: Content) -> list[str]:
-    """Row fields that some row has (``ops`` stays in JSON)."""
-    present = {f.name for row in content.rows for f in fields(row)
-               if getattr(row, f.name) is not None and f.name != "ops"}
-    keys = [f.name for f in fields(Row) if f.name in present]
-    for needed in ("name", "params", "trainable_params", "macs", "flops", "paddle_flops"):
-        if needed not in keys:
-            keys.append(needed)
-    return keys
-
-
 def render_csv(content: Content) -> str:
-    keys = _csv_columns(content)
+    """Exact values; lists as compact JSON."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["row"] + keys + ["counts", "delta"], extrasaction="ignore",
-                       lineterminator="\n")
-    if content.memory:
-        w.fieldnames = list(w.fieldnames) + ["bytes"]
+    w = csv.DictWriter(buf, fieldnames=content.csv_header(), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    kind = _CSV_ROW_KIND[content.view]
-    for row in content.rows:
-        record = {k: json.dumps(v, separators=(",", ":")) if isinstance(v, list) else v
-                  for k, v in row.to_dict().items()}
-        w.writerow({"row": kind, "counts": content.counts, **record})
-    w.writerow({"row": "total", "name": "", "counts": "total", **content.totals.to_dict()})
-    for u in content.uncounted:
-        w.writerow({"row": "uncounted", "name": u.name, "type": u.kind, "calls": u.calls,
-                    "macs": 0, "flops": 0})
-    for name in content.not_called:
-        w.writerow({"row": "not_called", "name": name, "called": False})
-    for note in content.notes:
-        w.writerow({"row": "note", "name": note})
-    for r in content.reconciliation:
-        w.writerow({"row": "reconciliation", "name": r["line"], "type": r["figure"], "delta": r["delta"]})
-    if content.training:   # one line per figure: name = figure, flops (and macs) = value
-        t = content.training
-        for figure in ("forward", "backward"):
-            w.writerow({"row": "training", "name": figure, "macs": t[f"{figure}_macs"], "flops": t[f"{figure}_flops"]})
-        for figure, key in (("optimizer_step", "optimizer_flops"), ("training", "training_flops"),
-                            ("hardware", "hardware_flops"), ("recomputed_forward", "recomputed_flops")):
-            w.writerow({"row": "training", "name": figure, "type": t.get("optimizer") or "" if figure ==
-                        "optimizer_step" else "", "flops": t[key]})
-    if content.memory:     # one line per part and dtype: name = part, type = dtype, bytes
-        m = content.memory
-        for part in ("parameters", "gradients", "optimizer_states", "activations"):
-            for dtype, n in sorted((m["by_dtype"].get(part) or {}).items()):
-                w.writerow({"row": "memory", "name": part, "type": dtype, "bytes": n})
-        w.writerow({"row": "memory", "name": "peak", "type": "", "bytes": m["peak"]})
+    for record in content.csv_records():
+        w.writerow(record)
     return buf.getvalue()
 
 
@@ -161,3 +161,29 @@ def render_json(content: Content, indent: int | None = 2) -> str:
             text = json.dumps(value)
         entries.append(f"{pad}{json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(entries) + "\n}"
+
+
+RENDERERS = {"table": render_table, "markdown": render_markdown, "csv": render_csv, "json": render_json}
+
+
+class Renders:
+    """``table()``, ``to_markdown()``, ``to_csv()``, ``to_json()`` and
+    ``str()`` of what :meth:`content` builds, for every result that reports."""
+
+    def content(self) -> Content:
+        raise NotImplementedError
+
+    def table(self) -> str:
+        return render_table(self.content())
+
+    def to_markdown(self) -> str:
+        return render_markdown(self.content())
+
+    def to_csv(self) -> str:
+        return render_csv(self.content())
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return render_json(self.content(), indent)
+
+    def __str__(self) -> str:
+        return self.table()

@@ -1,4 +1,5 @@
-"""The ways of looking at one profile, each a :class:`~.content.Content`:
+"""The ways of looking at one profile, each a :class:`Report` (a
+:class:`~.content.ProfileContent` that renders itself):
 
 - :func:`layers` - one row per layer that does work or holds parameters, its
   *own* counts (the rows sum to the totals); with ``depth`` the tree down to
@@ -15,7 +16,18 @@ column. Counting happened before; views only select, group and sum.
 from __future__ import annotations
 
 
-from .content import OWN, RANK_KEYS, TOTAL, Column, Content, Row, Totals, UncountedWork
+from ..formulas.registry import ZERO, Cost
+from .content import OWN, RANK_KEYS, TOTAL, Column, ProfileContent, Row, Totals, UncountedWork
+from .render import Renders, human
+
+
+class Report(ProfileContent, Renders):
+    """A view of a profile that renders itself: ``print()`` it, or
+    ``.table()`` / ``.to_markdown()`` / ``.to_csv()`` / ``.to_json()``;
+    ``.rows``, ``.to_dict()``."""
+
+    def content(self) -> Report:
+        return self
 
 _RANK_HEADER = {"flops": "FLOPs", "macs": "MACs", "params": "params"}
 _COUNTED_AS = {"formula": "layer formula", "user": "user handler", "legacy": "user handler (total_ops)",
@@ -43,7 +55,7 @@ def _totals(result) -> Totals:
                   paddle_params_reported=result.paddle_params_reported)
 
 
-def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Content:
+def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Report:
     totals = _totals(result)
     whole = totals.value(rank)
     for row in rows:
@@ -53,14 +65,78 @@ def _content(result, view, counts, legend, columns, rows, top, rank, depth=None)
     if top is not None:
         ranked = sorted(rows, key=lambda r: -(getattr(r, rank) or 0))
         rows, left_out = ranked[:top], max(len(ranked) - top, 0)
-    return Content(
+    content = Report(
         view=view, counts=counts, legend=legend, columns=columns, rows=rows, totals=totals,
         ranked_by=rank, mode=result.mode, inputs=list(result.inputs), depth=depth, top=top,
         rows_left_out=left_out,
         uncounted=[UncountedWork(u["name"], u["kind"], u["calls"], tuple(u["layers"])) for u in result.uncounted],
         not_called=list(result.not_called), notes=list(result.notes),
         reconciliation=result.reconciliation,
-        training=_training_totals(result), memory=getattr(result, "memory", None))
+        training=_training_totals(result), memory=getattr(result, "memory", None),
+        total={"name": "Total", "params": totals.params, "macs": totals.macs, "flops": totals.flops,
+               "share": "100%"})
+    content.footer = _footer(content)
+    return content
+
+
+# --------------------------------------------------------------------------- the footer every format shows
+
+def _footer(content: ProfileContent) -> list[str]:
+    """Totals, the legend, what paddle.flops prints, rows left out, uncounted
+    work, layers not called, training and memory (the notes follow)."""
+    t = content.totals
+    lines = [
+        f"Total MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)} ({t.flops:,})   "
+        f"paddle.flops corrected: {human(t.paddle_flops)} ({t.paddle_flops:,})",
+        f"Total params: {human(t.params)} ({t.params:,})   "
+        f"trainable: {human(t.trainable_params)} ({t.trainable_params:,})   "
+        f"non-trainable: {t.non_trainable_params:,}",
+        f"Rows: {content.legend}",
+        f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
+        f"{t.paddle_params_reported:,}" + ("" if not content.reconciliation else "; from there: " + "; ".join(
+            f"{r['figure']} {r['delta']:+,} {r['line']}" for r in content.reconciliation)),
+    ]
+    if content.rows_left_out:
+        lines.append(f"Showing the top {len(content.rows)} rows by {content.ranked_by}; "
+                     f"{content.rows_left_out} more not shown.")
+    if content.uncounted:
+        lines.append("Uncounted (ran, no formula): " + ", ".join(
+            f"{u.name} x{u.calls} in {', '.join(u.layers[:3])}{'...' if len(u.layers) > 3 else ''}"
+            for u in content.uncounted))
+    if content.not_called:
+        shown = content.not_called[:10]
+        more = len(content.not_called) - len(shown)
+        lines.append(f"Not called in forward (parameters still counted): {', '.join(shown)}"
+                     + (f" and {more} more" if more else ""))
+    return lines + _training_lines(content)
+
+
+def _training_lines(content: ProfileContent) -> list[str]:
+    """The footer lines for training figures and memory."""
+    lines = []
+    t = content.training
+    if t:
+        lines.append(
+            f"Training step: forward {human(t['forward_flops'])} + backward {human(t['backward_flops'])} "
+            f"(MACs {t['backward_macs']:,}) + optimizer step {human(t['optimizer_flops'])}"
+            f"{' (' + t['optimizer'] + ')' if t.get('optimizer') else ''} = training FLOPs "
+            f"{human(t['training_flops'])} ({t['training_flops']:,}); hardware FLOPs (with "
+            f"recomputation) {human(t['hardware_flops'])} ({t['hardware_flops']:,})")
+        if t.get("uncounted_backward"):
+            lines.append("Uncounted backward (no gradient formula): " + ", ".join(
+                f"{u['name']} x{u['calls']}" for u in t["uncounted_backward"]))
+    m = content.memory
+    if m:
+        def part(key):
+            by = m["by_dtype"].get(key) or {}
+            detail = ", ".join(f"{d} {human(b)}B" for d, b in sorted(by.items()))
+            return f"{key.replace('_', ' ')} {human(m[key])}B" + (f" [{detail}]" if len(by) > 1 else "")
+        keys = ("parameters", "gradients", "optimizer_states", "activations") if t else ("parameters",)
+        lines.append(("Memory: " if t else "Memory (inference): ") + "   ".join(part(k) for k in keys)
+                     + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes"
+                     + (")" if t else "; parameters + the largest input + output of a layer)")
+                     + (f"   amp {m['amp']}" if m.get("amp") else ""))
+    return lines
 
 
 def _training_totals(result) -> dict | None:
@@ -120,7 +196,7 @@ def _layer_row(node, subtree: bool, timed: bool) -> Row:
         ops=None if subtree else {k: dict(v) for k, v in node.ops.items()})
 
 
-def layers(result, depth: int | None = None, top: int | None = None, rank: str = "flops") -> Content:
+def layers(result, depth: int | None = None, top: int | None = None, rank: str = "flops") -> Report:
     _check(top, rank)
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
         raise ValueError(f"depth must be an int >= 0, got {depth!r}")
@@ -137,7 +213,7 @@ def layers(result, depth: int | None = None, top: int | None = None, rank: str =
     rows = [_layer_row(n, subtree=depth is not None, timed=timed) for n in nodes]
     by_row = {id(r): n for r, n in zip(rows, nodes)}
     subtree = depth is not None
-    columns = [Column("name", "Layer", "text"), Column("type", "Type", "text"),
+    columns = [Column("name", "Layer", "text", code=True), Column("type", "Type", "text"),
                Column("input_shape", "Input shape", "shape"), Column("output_shape", "Output shape", "shape")]
     columns += _count_columns(counts, rank)
     columns = _with_training(result, columns, rows, lambda r: (
@@ -150,7 +226,7 @@ def layers(result, depth: int | None = None, top: int | None = None, rank: str =
 
 # --------------------------------------------------------------------------- per type
 
-def by_type(result, top: int | None = None, rank: str = "flops") -> Content:
+def by_type(result, top: int | None = None, rank: str = "flops") -> Report:
     _check(top, rank)
     rows: dict[str, Row] = {}
     for node in result.root.walk():
@@ -164,7 +240,7 @@ def by_type(result, top: int | None = None, rank: str = "flops") -> Content:
         row.flops += node.cost.flops
         row.paddle_flops += node.cost.paddle_flops
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -(r.params or 0), r.name))
-    columns = [Column("name", "Layer type", "text"), Column("layers", "Layers", "count"),
+    columns = [Column("name", "Layer type", "text", code=True), Column("layers", "Layers", "count"),
                Column("calls", "Calls", "count")] + _count_columns(OWN, rank)
     if getattr(result, "training", False):
         sums: dict = {}
@@ -179,7 +255,7 @@ def by_type(result, top: int | None = None, rank: str = "flops") -> Content:
 
 # --------------------------------------------------------------------------- per operation
 
-def by_operator(result, top: int | None = None, rank: str = "flops") -> Content:
+def by_operator(result, top: int | None = None, rank: str = "flops") -> Report:
     _check(top, rank)
     if rank == "params":
         raise ValueError("the per-operation view has no parameters; rank it by 'flops' or 'macs'")
@@ -204,7 +280,6 @@ def by_operator(result, top: int | None = None, rank: str = "flops") -> Content:
         if whole_layer or rest_macs or rest_flops:
             add(node.type, _COUNTED_AS.get(node.counted_by, node.counted_by), node.calls, rest_macs, rest_flops)
     if getattr(result, "training", False):   # backward per forward op; the optimizer step on its own row
-        from ..formulas.registry import ZERO, Cost
         bwd: dict = {}
         for node in result.root.walk():
             for op, st in node.backward_ops.items():
@@ -216,7 +291,7 @@ def by_operator(result, top: int | None = None, rank: str = "flops") -> Content:
             rows[(result.optimizer or "optimizer", "optimizer step")] = Row(name=result.optimizer or "optimizer",
                                                                             type="optimizer step")
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -r.calls, r.name))
-    columns = [Column("name", "Operation", "text"), Column("type", "Counted as", "text"),
+    columns = [Column("name", "Operation", "text", code=True), Column("type", "Counted as", "text"),
                Column("calls", "Calls", "count")] + _count_columns(OWN, rank, with_params=False)
     if getattr(result, "training", False):
         first: set = set()
@@ -238,7 +313,7 @@ VIEWS = {"layer": layers, "type": by_type, "op": by_operator}
 
 
 def report(result, by: str = "layer", depth: int | None = None, top: int | None = None,
-           rank: str = "flops") -> Content:
+           rank: str = "flops") -> Report:
     """The content the CLI prints: ``by`` is ``"layer"``, ``"type"`` or ``"op"``;
     ``depth`` applies to the per-layer view only."""
     if by not in VIEWS:
