@@ -75,7 +75,7 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     (the whole score matrix, what a dense kernel computes) or ``"half"`` (only
     the unmasked entries, what a block-skipping flash kernel computes).
     ``mode``: ``"eager"`` runs the model; ``"trace"`` counts a traced program
-    without running kernels (see :mod:`paddle_flops_ext.collect.program`);
+    without running kernels (see :mod:`paddle_flops_ext.collect.trace`);
     ``"auto"`` (default) traces models built under ``paddle.LazyGuard``,
     programs and ``paddle.jit.load``-ed models and runs everything else; a
     failed trace of a model that has weights is counted eagerly, with a note.

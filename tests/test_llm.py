@@ -293,7 +293,7 @@ def test_weight_only_and_int8_linear_formulas_against_element_counts():
     assert quantized_weight_bytes(K, N, "int8") == N * K * 1
     assert quantized_weight_bytes(K, N, "int4") == N * K / 2
     # a stored int8 parameter counts 1 byte per element whatever weight_dtype says
-    from paddle_flops_ext.llm.generation import _param_bytes
+    from paddle_flops_ext.estimates.generation import param_bytes as _param_bytes
     w = paddle.zeros([N // 2, K], dtype="int8")
     assert _param_bytes(w, "float16", "bfloat16") == N * K / 2
 

@@ -1,15 +1,15 @@
-"""Shape-only counting: trace a model into a PIR program, or take a program,
-and count its operations without running any kernel.
+"""Shape-only counting of a ``paddle.nn.Layer``: trace it into a PIR program
+and count the program's operations without running any kernel.
 
-Entry points (``api.profile`` calls them for ``mode="trace"`` and for
-anything that is not a ``paddle.nn.Layer``); both return a
-:class:`~paddle_flops_ext.collect.core.Collection`:
+Entry points (``api.profile`` calls them for ``mode="trace"``); both return a
+:class:`~paddle_flops_ext.collect.records.Collection`:
 
 * :func:`collect_trace` - a ``paddle.nn.Layer``, traced;
-* :func:`collect_program` - a PIR ``Program``, a legacy
-  ``paddle.static.Program`` (translated to PIR with
-  ``paddle.pir.translate_to_pir``) or a ``ConcreteProgram``;
-* :func:`is_program` - does this object look like a program we can walk.
+* :func:`trace_and_collect` - the same, also returning the :class:`Traced`
+  forward (program, attribution, operations) the training engine builds on.
+
+Programs given directly are counted by :mod:`.programs`; reading a program
+(shapes of values, operation arguments, owners) is :mod:`.pir`.
 
 Tracing a Layer
 ---------------

@@ -1,4 +1,5 @@
-"""Training cost: backward and optimizer-step counts, recomputation, memory.
+"""The training engine: backward and optimizer-step counts, recomputation,
+and what the memory estimate needs, in eager and in trace mode.
 
 ``profile(..., training=True)`` runs the forward once (eager, inside the same
 profiling session and guards as any profile) with gradients *enabled*, so

@@ -35,7 +35,25 @@ def _add(table: dict, dtype: str, n: int) -> None:
 
 def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> dict:
     """Bytes by dtype of one training step (see :func:`memory_dict`); under
-    AMP, float32 activations and trainable weights count at half width."""
+    AMP, float32 activations and trainable weights count at half width. The
+    peak is the model state plus the larger of the forward's live tensors
+    and the backward's (kept activations, the largest recompute block,
+    twice the largest tensor in flight)."""
+    params, grads = _weights(step, amp)
+    states = optimizer_state_bytes(step.trainable, optimizer, amp)
+    width = _Width(step, amp)
+    acts, kept, region_saved = _kept_activations(step, width, amp)
+    forward_peak, biggest = _forward_peak(step, width, kept)
+    activations = sum(acts.values())
+    trained = bool(step.trainable) or activations
+    backward_peak = activations + max(region_saved.values(), default=0) + 2 * biggest if trained else 0
+    state = sum(params.values()) + sum(grads.values()) + sum(states.values())
+    return memory_dict(params, grads, states, acts, state + max(forward_peak, backward_peak), optimizer, amp)
+
+
+def _weights(step: StepLog, amp: str | None) -> tuple[dict, dict]:
+    """Parameters (and buffers) and gradients by dtype; AMP O2 keeps
+    trainable float32 weights and their gradients in float16."""
     params: dict = {}
     for p in step.parameters:
         dtype, n = p.dtype, p.nbytes
@@ -48,17 +66,27 @@ def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> di
         if amp == "O2" and dtype == "float32":
             dtype, n = _HALF, n // 2
         _add(grads, dtype, n)
-    states = optimizer_state_bytes(step.trainable, optimizer, amp)
-    skip = step.parameter_keys
-    tensors = step.tensors
+    return params, grads
 
-    def ab(key):
-        t = tensors[key]
-        if amp and t.dtype == "float32":
+
+class _Width:
+    """A tensor's (dtype, bytes) by key; under AMP float32 activations are half."""
+
+    def __init__(self, step: StepLog, amp: str | None):
+        self.tensors, self.amp = step.tensors, amp
+
+    def __call__(self, key) -> tuple[str, int]:
+        t = self.tensors[key]
+        if self.amp and t.dtype == "float32":
             return _HALF, t.nbytes // 2
         return t.dtype, t.nbytes
 
-    # activations: what the backward keeps; inside a recompute block only the block's inputs
+
+def _kept_activations(step: StepLog, width: _Width, amp: str | None) -> tuple[dict, dict, dict]:
+    """What the backward keeps: ``(bytes by dtype, kept keys, bytes each
+    recompute block re-creates)``; inside a recompute block only the
+    block's inputs are kept."""
+    skip = step.parameter_keys
     acts: dict = {}
     kept: dict = {}
     region_saved: dict[int, int] = defaultdict(int)
@@ -71,7 +99,7 @@ def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> di
             if k in skip or k in kept:
                 continue
             if op.region and produced_in.get(k, 0) == op.region:
-                region_saved[op.region] += ab(k)[1]
+                region_saved[op.region] += width(k)[1]
                 continue
             kept[k] = True
         if op.saved_extra:
@@ -79,11 +107,17 @@ def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> di
             if op.region:
                 region_saved[op.region] += extra
             else:
-                _add(acts, ab(op.outs[0])[0] if op.outs else "float32", extra)
+                _add(acts, width(op.outs[0])[0] if op.outs else "float32", extra)
     for k in kept:
-        _add(acts, *ab(k))
-    activations = sum(acts.values())
-    # peak of the forward: live tensors in op order (a tensor dies after its last use unless kept)
+        _add(acts, *width(k))
+    return acts, kept, region_saved
+
+
+def _forward_peak(step: StepLog, width: _Width, kept: dict) -> tuple[int, int]:
+    """``(peak bytes, largest tensor)`` of the forward's live tensors in op
+    order: a tensor dies after its last use unless the backward keeps it or
+    it is an output."""
+    skip = step.parameter_keys
     last_use: dict = {}
     for i, op in enumerate(step.ops):
         for k in op.ins:
@@ -92,24 +126,20 @@ def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> di
     alive: dict = {}
     for k in step.inputs:
         if k not in skip:
-            alive[k] = ab(k)[1]
-    live, fwd_peak, biggest = sum(alive.values()), 0, 0
+            alive[k] = width(k)[1]
+    live, peak, biggest = sum(alive.values()), 0, 0
     for i, op in enumerate(step.ops):
         for k in op.outs:
             if k not in alive and k not in skip:
-                alive[k] = b = ab(k)[1]
+                alive[k] = b = width(k)[1]
                 live += b
                 biggest = max(biggest, b)
         live += op.saved_extra
-        fwd_peak = max(fwd_peak, live)
+        peak = max(peak, live)
         for k in op.ins + op.outs:
             if k in alive and last_use.get(k, -1) <= i and k not in keep_alive:
                 live -= alive.pop(k)
-    trained = bool(step.trainable) or activations
-    p_bytes, g_bytes, s_bytes = sum(params.values()), sum(grads.values()), sum(states.values())
-    backward_peak = activations + max(region_saved.values(), default=0) + 2 * biggest if trained else 0
-    peak = p_bytes + g_bytes + s_bytes + max(fwd_peak, backward_peak)
-    return memory_dict(params, grads, states, acts, peak, optimizer, amp)
+    return peak, biggest
 
 
 def optimizer_state_bytes(trainable: Iterable[TensorBytes], optimizer: str | None, amp: str | None) -> dict:

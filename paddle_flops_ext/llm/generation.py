@@ -53,57 +53,21 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import paddle
 
+from ..api import profile
+from ..collect.inputs import dtype_name, model_float_dtype
+from ..estimates.generation import (Geometry, Phase, decode_affine, experts_touched, geometry, num, peaks_for,
+                                    scaled, weight_groups, width, with_time)
 from ..report.content import Column, Content
 from ..report.render import Renders, human, human_bytes, milliseconds
 
-WIDTH = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1, "float8_e4m3fn": 1,
-         "float8_e5m2": 1, "fp8": 1, "int4": 0.5}
-_PEAK_PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "int8": "int8"}
 _MEASURED: dict = {}
 
-
-def width(dtype) -> float:
-    """Bytes per element of a dtype name (``int4``: 0.5)."""
-    from ..collect.inputs import dtype_name
-    name = dtype_name(dtype)
-    if name not in WIDTH:
-        raise ValueError(f"unknown dtype {dtype!r}; one of {', '.join(WIDTH)}")
-    return WIDTH[name]
-
-
 # ----------------------------------------------------------------------------- the model's protocol
-
-@dataclass(frozen=True)
-class Geometry:
-    layers: int
-    kv_heads: int
-    head_dim: int
-
-    def kv_bytes_per_token(self, kv_width: float) -> float:
-        return 2 * self.layers * self.kv_heads * self.head_dim * kv_width
-
-
-def geometry(net) -> Geometry:
-    """Layers, KV heads and head size from the zoo's ``net.cfg`` or a
-    PaddleNLP ``net.config``."""
-    cfg = getattr(net, "cfg", None)
-    if cfg is not None and hasattr(cfg, "kv_heads"):
-        return Geometry(cfg.n_layers, cfg.kv_heads, cfg.head_dim)
-    cfg = getattr(net, "config", None)
-    if cfg is None:
-        raise TypeError(f"{type(net).__name__} has neither a zoo cfg nor a PaddleNLP config: cannot tell its "
-                        f"KV cache layout (layers, kv heads, head size)")
-    g = (lambda k, d=None: getattr(cfg, k, None) if getattr(cfg, k, None) is not None else d)
-    heads = g("num_attention_heads")
-    kv = g("num_key_value_heads", heads)
-    head_dim = g("head_dim") or g("hidden_size") // heads
-    return Geometry(int(g("num_hidden_layers")), int(kv), int(head_dim))
-
 
 def _input_name(net) -> str:
     params = [p for p in inspect.signature(net.forward).parameters.values()
@@ -124,61 +88,11 @@ def _zeros(shape, dtype):
 
 
 def _float_dtype(net) -> str:
-    from ..collect.inputs import model_float_dtype
     name = model_float_dtype(net)
     return "float32" if name == "bfloat16" else name   # numpy has no bfloat16: shapes are what count
 
 
 # ----------------------------------------------------------------------------- result
-
-@dataclass
-class Phase:
-    name: str
-    tokens: int                  # tokens processed (batch x tokens per sequence)
-    macs: float
-    flops: float
-    weight_bytes: float
-    kv_bytes: float
-    context: str = ""            # keys attended per sequence
-    compute_s: float | None = None
-    memory_s: float | None = None
-
-    @property
-    def bytes(self) -> float:
-        return self.weight_bytes + self.kv_bytes
-
-    @property
-    def intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes else float("inf")
-
-    @property
-    def time_s(self) -> float | None:
-        return None if self.compute_s is None else max(self.compute_s, self.memory_s)
-
-    @property
-    def bound(self) -> str | None:
-        if self.compute_s is None:
-            return None
-        return "compute" if self.compute_s >= self.memory_s else "memory"
-
-    def to_dict(self) -> dict:
-        return {"phase": self.name, "tokens": self.tokens, "context": self.context,
-                "macs": _num(self.macs), "flops": _num(self.flops),
-                "weight_bytes": _num(self.weight_bytes), "kv_bytes": _num(self.kv_bytes),
-                "bytes": _num(self.bytes), "flops_per_byte": round(self.intensity, 4),
-                "est_time_s": self.time_s, "bound": self.bound}
-
-
-def _num(x):
-    """Whole numbers as ints (exact); means stay floats."""
-    return int(x) if float(x).is_integer() else float(x)
-
-
-def _scaled(p: Phase, name: str, k: float, context: str) -> Phase:
-    return Phase(name, p.tokens / k, p.macs / k, p.flops / k, p.weight_bytes / k, p.kv_bytes / k, context,
-                 None if p.compute_s is None else p.compute_s / k,
-                 None if p.memory_s is None else p.memory_s / k)
-
 
 _COLUMNS = (Column("phase", "Phase", code=True), Column("tokens", "Tokens", "count"),
             Column("context", "Keys attended"), Column("macs", "MACs", "count"), Column("flops", "FLOPs", "count"),
@@ -223,7 +137,7 @@ class GenerationResult(Renders):
         (am, bm), (af, bf) = self.decode_affine["macs"], self.decode_affine["flops"]
         p = Phase(f"decode step {i}", self.batch, am + bm * c, af + bf * c, self.step_weight_bytes,
                   self.kv_bytes_per_token * c * self.batch, f"{c}")
-        return _with_time(p, self.peaks)
+        return with_time(p, self.peaks)
 
     def steps(self) -> list[Phase]:
         return [self.step(i) for i in range(1, self.new_tokens + 1)]
@@ -259,8 +173,8 @@ class GenerationResult(Renders):
         if self.prefill.compute_s is not None:
             total.compute_s = self.prefill.compute_s + self.decode.compute_s
             total.memory_s = self.prefill.memory_s + self.decode.memory_s
-        rows = [self.prefill, _scaled(self.prefill, "prefill per token", self.prefill.tokens, ""),
-                self.decode, _scaled(self.decode, "decode per token (mean step)", self.new_tokens,
+        rows = [self.prefill, scaled(self.prefill, "prefill per token", self.prefill.tokens, ""),
+                self.decode, scaled(self.decode, "decode per token (mean step)", self.new_tokens,
                                      f"{self.prompt_len + (self.new_tokens + 1) / 2:g}"),
                 self.step(1)]
         if self.new_tokens > 1:
@@ -273,7 +187,7 @@ class GenerationResult(Renders):
             "model": self.model, "batch": self.batch, "prompt_len": self.prompt_len,
             "new_tokens": self.new_tokens, "causal": self.causal, "dtype": self.dtype,
             "weight_dtype": self.weight_dtype, "kv_dtype": self.kv_dtype, "params": self.params,
-            "active_params": self.active_params, "kv_cache_bytes": _num(self.kv_cache_bytes),
+            "active_params": self.active_params, "kv_cache_bytes": num(self.kv_cache_bytes),
             "macs": self.macs, "flops": self.flops,
             "decode_step_macs": f"{self.decode_affine['macs'][0]} + {self.decode_affine['macs'][1]} x context",
             "decode_step_flops": f"{self.decode_affine['flops'][0]} + {self.decode_affine['flops'][1]} x context",
@@ -296,7 +210,7 @@ class GenerationResult(Renders):
                  f"{self.kv_dtype})",
                  f"Params: {human(self.params)} ({self.params:,})   active per token: "
                  f"{human(self.active_params)} ({self.active_params:,})",
-                 f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({_num(self.kv_cache_bytes):,} bytes)",
+                 f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({num(self.kv_cache_bytes):,} bytes)",
                  f"Total MACs: {human(self.macs)} ({self.macs:,})   FLOPs: {human(self.flops)} ({self.flops:,})",
                  f"Decode step at context c (exact): MACs = {s['decode_step_macs']}, "
                  f"FLOPs = {s['decode_step_flops']}"]
@@ -321,13 +235,6 @@ class GenerationResult(Renders):
                        data=self.to_dict())
 
 
-def _with_time(p: Phase, peaks: dict | None) -> Phase:
-    if peaks:
-        p.compute_s = p.flops / peaks["flops_per_s"]
-        p.memory_s = p.bytes / peaks["bytes_per_s"]
-    return p
-
-
 # ----------------------------------------------------------------------------- peaks
 
 def machine_peaks(peaks=None, dtype: str = "float32", notes: list | None = None) -> dict | None:
@@ -340,87 +247,19 @@ def machine_peaks(peaks=None, dtype: str = "float32", notes: list | None = None)
     if peaks is None:
         if "cpu" not in _MEASURED:
             try:
+                # local: measuring needs the bench package only when no peaks are given
                 from ..bench.peak import measure_peak
                 from ..bench.timing import available_cores, set_threads
             except Exception as exc:  # noqa: BLE001 - the bench package is optional here
                 notes.append(f"no roofline estimate: peaks not given and paddle_flops_ext.bench.peak is not "
                              f"importable ({exc}); pass peaks={{'flops_per_s': ..., 'bytes_per_s': ...}}")
                 return None
-            import paddle
             device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
             threads = available_cores()
             _MEASURED["cpu"] = measure_peak(device, quick=True, repeats=5, threads=threads)
             set_threads(threads)
         peaks = _MEASURED["cpu"]
-    if "flops_per_s" in peaks and "bytes_per_s" in peaks:
-        return {"source": "given peaks", **peaks}
-    if "matmul_gflops_peak" in peaks:
-        prec = _PEAK_PRECISION.get(dtype, "fp32")
-        entry = peaks.get("compute", {}).get(prec, {})
-        if entry.get("status") == "ran":
-            gflops = entry["gflops_peak"]
-        else:
-            gflops = peaks["matmul_gflops_peak"]
-            if prec != "fp32":
-                notes.append(f"no measured {prec} matmul peak on this machine "
-                             f"({entry.get('reason', 'not measured')}); the fp32 peak is used")
-                prec = "fp32"
-        return {"flops_per_s": gflops * 1e9, "bytes_per_s": peaks["copy_gbps_peak"] * 1e9,
-                "source": f"this machine's measured peaks ({prec} matmul, DRAM copy; paddle_flops_ext.bench.peak)"}
-    raise ValueError("peaks must be {'flops_per_s': ..., 'bytes_per_s': ...}, a bench.peak dict, None "
-                     "(measure) or False (no roofline)")
-
-
-# ----------------------------------------------------------------------------- weight bytes
-
-def _weight_groups(net, dtype: str, weight_dtype: str | None, tied: bool):
-    """Bytes of the parameters per kind: ``dense`` (read whole every
-    forward), ``embedding`` (bytes per looked-up row, per table), ``experts``
-    (bytes of one routed expert per MoE layer)."""
-    import paddle
-    from ..estimates.moe import moe_structure
-    moe = moe_structure(net)
-    expert_ids, expert_bytes = set(), []
-    if moe:
-        groups = {name: layer for name, layer in net.named_sublayers() if name in moe["moe_layers"]}
-        for name in moe["moe_layers"]:
-            per = []
-            for expert in groups[name]:
-                b = 0.0
-                for p in expert.parameters():
-                    expert_ids.add(id(p))
-                    b += _param_bytes(p, dtype, weight_dtype)
-                per.append(b)
-            expert_bytes.append(sum(per) / len(per))
-    emb_ids, emb_rows = set(), []
-    for layer in net.sublayers(include_self=True):
-        if isinstance(layer, paddle.nn.Embedding):
-            w = layer.weight
-            if id(w) in emb_ids:
-                continue
-            emb_ids.add(id(w))
-            emb_rows.append(_param_bytes(w, dtype, weight_dtype) / int(w.shape[0]))
-    if tied:
-        emb_ids = set()
-        emb_rows = []
-    dense, seen = 0.0, set()
-    for p in net.parameters():
-        if id(p) in seen or id(p) in expert_ids or id(p) in emb_ids:
-            continue
-        seen.add(id(p))
-        dense += _param_bytes(p, dtype, weight_dtype)
-    return dense, emb_rows, expert_bytes, moe
-
-
-def _param_bytes(p, dtype: str, weight_dtype: str | None) -> float:
-    from ..collect.inputs import dtype_name
-    n = math.prod(int(d) for d in p.shape)
-    stored = dtype_name(p.dtype)
-    if stored in ("int8", "uint8"):
-        return n * 1.0        # quantised storage: int4 is packed two per byte (half the elements)
-    if len(p.shape) >= 2:
-        return n * width(weight_dtype or dtype)
-    return n * width(dtype)
+    return peaks_for(peaks, dtype, notes)
 
 
 # ----------------------------------------------------------------------------- the counter
@@ -439,8 +278,6 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
     measures this machine, ``{"flops_per_s", "bytes_per_s"}`` gives them,
     ``False`` skips the roofline. ``causal``: as in :func:`profile`.
     """
-    from ..api import profile
-    from ..collect.inputs import dtype_name, model_float_dtype
     for name, v in (("prompt_len", prompt_len), ("new_tokens", new_tokens), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -453,65 +290,30 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
         if d is not None:
             width(d)
     geo = geometry(net)
-    key = _input_name(net)
-    fdt = _float_dtype(net)
     notes: list[str] = []
-    kw = dict(mode="trace", causal=causal, custom_ops=custom_ops, count_functional=count_functional)
-    extra = {} if key == "tokens" else {"return_dict": False} if "return_dict" in \
-        inspect.signature(net.forward).parameters else {}
-
-    def step_inputs(context: int) -> dict:
-        past = tuple((_zeros([batch, context - 1, geo.kv_heads, geo.head_dim], fdt),
-                      _zeros([batch, context - 1, geo.kv_heads, geo.head_dim], fdt)) for _ in range(geo.layers))
-        return {key: _zeros([batch, 1], np.int64), "past_key_values": past, "use_cache": True, **extra}
-
-    results = []
-    pre = profile(net, inputs={key: _zeros([batch, prompt_len], np.int64), "use_cache": True, **extra}, **kw)
-    results.append(pre)
+    tracer = _StepTracer(net, geo, batch, dict(mode="trace", causal=causal, custom_ops=custom_ops,
+                                                count_functional=count_functional))
+    pre = tracer.prefill(prompt_len)
     c1, c2 = prompt_len + 1, prompt_len + new_tokens
-    r1 = profile(net, inputs=step_inputs(c1), **kw)
-    results.append(r1)
-    if c2 != c1:
-        r2 = profile(net, inputs=step_inputs(c2), **kw)
-        results.append(r2)
-        affine = {}
-        for what in ("macs", "flops"):
-            v1, v2 = getattr(r1, what), getattr(r2, what)
-            slope, rem = divmod(v2 - v1, c2 - c1)
-            if rem:
-                raise RuntimeError(f"decode step {what} are not affine in the context length: {v1} at {c1}, "
-                                   f"{v2} at {c2} keys")
-            affine[what] = (v1 - slope * c1, slope)
-    else:
-        affine = {"macs": (r1.macs, 0), "flops": (r1.flops, 0)}
+    r1 = tracer.decode(c1)
+    r2 = tracer.decode(c2) if c2 != c1 else r1
+    affine = decode_affine((c1, r1.macs, r1.flops), (c2, r2.macs, r2.flops))
+    if c2 == c1:
         notes.append("one decode step: its cost is exact; the per-context slope was not measured (0 shown)")
     if verify_affine and new_tokens >= 3:
-        c3 = prompt_len + (new_tokens + 1) // 2
-        r3 = profile(net, inputs=step_inputs(c3), **kw)
-        results.append(r3)
-        for what in ("macs", "flops"):
-            a, b = affine[what]
-            if getattr(r3, what) != a + b * c3:
-                raise RuntimeError(f"decode step {what} at {c3} keys is {getattr(r3, what)}, off the line "
-                                   f"{a} + {b} x context through {c1} and {c2}")
-    exact = all(r.exact for r in results)
-    for n in dict.fromkeys(n for r in results for n in getattr(r, "inexact", [])):
-        notes.append(n if n.startswith("INEXACT") else f"INEXACT: {n}")
-    uncounted = sorted({u["name"] for r in results for u in r.uncounted})
-    if uncounted:
-        notes.append("ran with no formula (counted 0): " + ", ".join(uncounted))
+        _verify_affine(tracer, affine, prompt_len + (new_tokens + 1) // 2, c1, c2)
+    exact = _trace_notes(tracer.results, notes)
 
     # bytes
     cfg = getattr(net, "config", None)
     tied = bool(getattr(getattr(net, "cfg", None), "tie_embeddings", False)
                 or getattr(cfg, "tie_word_embeddings", False))
-    dense, emb_rows, expert_bytes, moe = _weight_groups(net, dtype, weight_dtype, tied)
+    dense, emb_rows, expert_bytes, moe = weight_groups(net, dtype, weight_dtype, tied)
 
     def weight_bytes(tokens: int) -> float:
         b = dense + sum(emb_rows) * tokens
         if moe:
-            touched = _touched(moe, tokens)
-            b += sum(expert_bytes) * touched
+            b += sum(expert_bytes) * experts_touched(moe, tokens)
         return b
 
     kv_tok = geo.kv_bytes_per_token(width(kv_dtype))
@@ -524,20 +326,78 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
                    af * new_tokens + bf * ctx_sum, weight_bytes(n_dec) * new_tokens, kv_tok * ctx_sum * batch,
                    f"{c1}..{c2}")
     peak = machine_peaks(peaks, dtype, notes)
-    _with_time(prefill, peak)
-    _with_time(decode, peak)
+    with_time(prefill, peak)
+    with_time(decode, peak)
+    moe_info = _moe_summary(moe, notes)
+    _convention_notes(notes, weight_dtype, peak, tracer.key, causal, exact)
+    return GenerationResult(
+        model=type(net).__name__, batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, causal=causal,
+        dtype=dtype, weight_dtype=weight_dtype or dtype, kv_dtype=kv_dtype, params=pre.params,
+        active_params=moe["active_params"] if moe else pre.params,
+        kv_cache_bytes=kv_tok * (prompt_len + new_tokens) * batch, prefill=prefill, decode=decode,
+        decode_affine=affine, step_weight_bytes=weight_bytes(n_dec), kv_bytes_per_token=kv_tok,
+        peaks=peak, exact=exact, notes=notes, moe=moe_info)
 
-    params = pre.params
-    active = params
-    moe_info = None
-    if moe:
-        active = moe["active_params"]
-        moe_info = {k: moe[k] for k in ("experts", "top_k", "params", "active_params", "shared_params")}
-        moe_info["moe_layers"] = len(moe["moe_layers"])
-        notes.append(f"MoE: {moe['experts']} routed experts per layer, top-{moe['top_k']}; expert MACs are "
-                     f"the N x k token-slots routed (exact in total for any routing without dropped tokens; "
-                     f"traced: split evenly over the experts, the expected routing); expert weight bytes are an "
-                     f"estimate: E(1 - (1 - k/E)^N) distinct experts read for N tokens under uniform routing")
+
+class _StepTracer:
+    """Shape-only traces of the prefill and of one decode step at a given
+    context length, on zero-stride inputs; keeps every result."""
+
+    def __init__(self, net, geo: Geometry, batch: int, profile_kwargs: dict):
+        self.net, self.geo, self.batch, self.kwargs = net, geo, batch, profile_kwargs
+        self.key = _input_name(net)
+        self.float_dtype = _float_dtype(net)
+        self.extra = {} if self.key == "tokens" else {"return_dict": False} if "return_dict" in \
+            inspect.signature(net.forward).parameters else {}
+        self.results: list = []
+
+    def _run(self, inputs: dict):
+        result = profile(self.net, inputs={**inputs, "use_cache": True, **self.extra}, **self.kwargs)
+        self.results.append(result)
+        return result
+
+    def prefill(self, prompt_len: int):
+        return self._run({self.key: _zeros([self.batch, prompt_len], np.int64)})
+
+    def decode(self, context: int):
+        geo, cached = self.geo, [self.batch, context - 1, self.geo.kv_heads, self.geo.head_dim]
+        past = tuple((_zeros(cached, self.float_dtype), _zeros(cached, self.float_dtype)) for _ in range(geo.layers))
+        return self._run({self.key: _zeros([self.batch, 1], np.int64), "past_key_values": past})
+
+
+def _verify_affine(tracer: _StepTracer, affine: dict, c3: int, c1: int, c2: int) -> None:
+    r3 = tracer.decode(c3)
+    for what in ("macs", "flops"):
+        a, b = affine[what]
+        if getattr(r3, what) != a + b * c3:
+            raise RuntimeError(f"decode step {what} at {c3} keys is {getattr(r3, what)}, off the line "
+                               f"{a} + {b} x context through {c1} and {c2}")
+
+
+def _trace_notes(results: list, notes: list) -> bool:
+    """Carry the traces' INEXACT notes and uncounted operations; True if
+    every trace was exact."""
+    for n in dict.fromkeys(n for r in results for n in getattr(r, "inexact", [])):
+        notes.append(n if n.startswith("INEXACT") else f"INEXACT: {n}")
+    uncounted = sorted({u["name"] for r in results for u in r.uncounted})
+    if uncounted:
+        notes.append("ran with no formula (counted 0): " + ", ".join(uncounted))
+    return all(r.exact for r in results)
+
+
+def _moe_summary(moe: dict | None, notes: list) -> dict | None:
+    if not moe:
+        return None
+    info = {k: moe[k] for k in ("experts", "top_k", "params", "active_params", "shared_params")}
+    info["moe_layers"] = len(moe["moe_layers"])
+    notes.append(f"MoE: {moe['experts']} routed experts per layer, top-{moe['top_k']}; expert MACs are "
+                 f"the N x k token-slots routed (exact in total for any routing without dropped tokens; "
+                 f"traced: split evenly over the experts, the expected routing); expert weight bytes are an "
+                 f"estimate: E(1 - (1 - k/E)^N) distinct experts read for N tokens under uniform routing")
+    return info
+
+
+def _convention_notes(notes: list, weight_dtype, peak, key: str, causal: str, exact: bool) -> None:
     if weight_dtype:
         notes.append(f"weight matrices counted at {weight_dtype} ({width(weight_dtype)} bytes per weight; "
                      f"scales and zero points not counted)")
@@ -551,14 +411,3 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
                  f"the prefill's causal attention")
     if not exact:
         notes.insert(0, "INEXACT: a trace had sizes computed at run time; see the INEXACT notes")
-    return GenerationResult(
-        model=type(net).__name__, batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, causal=causal,
-        dtype=dtype, weight_dtype=weight_dtype or dtype, kv_dtype=kv_dtype, params=params, active_params=active,
-        kv_cache_bytes=kv_tok * (prompt_len + new_tokens) * batch, prefill=prefill, decode=decode,
-        decode_affine=affine, step_weight_bytes=weight_bytes(n_dec), kv_bytes_per_token=kv_tok,
-        peaks=peak, exact=exact, notes=notes, moe=moe_info)
-
-
-def _touched(moe: dict, tokens: int) -> float:
-    from ..estimates.moe import expected_experts_touched
-    return expected_experts_touched(moe["experts"], moe["top_k"], tokens)

@@ -79,7 +79,7 @@ def _hook_multiplicity(model) -> dict[int, int]:
 
 def _counted(collection: Collection) -> ProfileResult:
     """The result of a profile, for every mode: the tree of
-    :class:`LayerNode` from an engine's :class:`~paddle_flops_ext.collect.core.Collection`
+    :class:`LayerNode` from an engine's :class:`~paddle_flops_ext.collect.records.Collection`
     (records with their parents, shapes, costs and ops) plus the parameters
     each layer owns. A layer counts as called if it or any layer below it
     ran (a ``LayerList`` is iterated, never called)."""
