@@ -7,7 +7,7 @@ writing ``benchmarks/results/generation.{json,md}``.
 import os
 import sys
 
-from paddle_flops_ext.bench.generation import main
+from paddle_flops_ext.cli.benchmarks import generation_main as main
 
 if __name__ == "__main__":
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "generation")

@@ -7,7 +7,7 @@ writing ``benchmarks/results/train_cpu.{json,md}``.
 import os
 import sys
 
-from paddle_flops_ext.bench.train import main
+from paddle_flops_ext.cli.benchmarks import train_main as main
 
 if __name__ == "__main__":
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu")

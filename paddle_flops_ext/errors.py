@@ -52,5 +52,12 @@ class StrictError(PaddleFlopsError, RuntimeError):
     counting formula."""
 
 
+class UsageError(PaddleFlopsError, ValueError):
+    """A mistake on the command line: the message names the flag and the fix."""
+
+    def __init__(self, flag: str, message: str):
+        super().__init__(f"{flag}: {message}")
+
+
 class ConfigError(PaddleFlopsError, ValueError):
     """A benchmark configuration that cannot be run as given."""

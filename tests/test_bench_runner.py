@@ -11,7 +11,8 @@ import textwrap
 
 import pytest
 
-from paddle_flops_ext.bench import cli, layers, runner
+from paddle_flops_ext.bench import layers, runner
+from paddle_flops_ext.cli import benchmarks as cli
 from paddle_flops_ext.estimates import roofline
 from paddle_flops_ext.bench.report import summary_table
 from test_bench import install_module

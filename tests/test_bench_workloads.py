@@ -3,7 +3,7 @@ work, and the generation loop's one-step adapter for both cache protocols."""
 import paddle
 
 from paddle_flops_ext.bench import generation
-from paddle_flops_ext.bench.cli import main
+from paddle_flops_ext.cli.benchmarks import main
 
 
 def test_train_with_an_unknown_model_is_refused(tmp_path, capsys):

@@ -13,10 +13,11 @@
                    layer's working set, compute- or memory-bound
 - :mod:`.machine`  machine description, caches, the load check
 - :mod:`.merge`    sharding the grid across ranks, merging ranks / processes
-- :mod:`.zoo`      the embedded model zoo and ``module:callable`` models
+- :mod:`.zoo`      the sweep's models (from ``paddle_flops_ext.models.zoo``) and
+                   ``module:callable`` models
 - :mod:`.runner`   the sweep (models x batch sizes x input sizes x modes)
 - :mod:`.report`   JSON / CSV / Markdown writers; :mod:`.plots` PNG plots
-- :mod:`.cli`      ``paddle-flops bench``
+- :mod:`.session`  what ``paddle-flops bench`` runs (its parser: ``paddle_flops_ext.cli``)
 
 Python use::
 

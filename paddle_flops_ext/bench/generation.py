@@ -26,21 +26,20 @@ is expected to be above it and the ratio says by how much.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+from types import SimpleNamespace
 
+from ..report.content import Column, Content
+from ..report.render import number, render_markdown
+from ..models.zoo import GENERATION_MODELS as MODELS, ZOO
+from ..quiet import import_paddle_quietly
 from .report import publish_markdown
-
-SIZES = {   # the zoo LLaMA at small sizes
-    "small": dict(vocab_size=32000, dim=512, n_layers=8, n_heads=8, n_kv_heads=4, ffn_dim=1408, max_seq_len=1024),
-    "medium": dict(vocab_size=32000, dim=1024, n_layers=12, n_heads=16, n_kv_heads=4, ffn_dim=2816,
-                   max_seq_len=1024),
-}
+from .timing import available_cores, set_threads
 
 
 def _step(model, ids, cache):
@@ -85,51 +84,36 @@ def measure(model, prompt, new, batch, repeats):
     return med
 
 
-MODELS = ("llama_small", "llama_medium", "paddlenlp_llama")
-
-
 def build(name):
-    """(model, config dict) for a generation model name."""
-    if name == "paddlenlp_llama":
-        try:
-            from paddlenlp.transformers import LlamaConfig as NLPConfig, LlamaForCausalLM
-        except Exception as exc:  # noqa: BLE001 - not installed here
-            raise ValueError(f"paddlenlp_llama needs PaddleNLP ({type(exc).__name__}: {exc})") from None
-        cfg = dict(vocab_size=32000, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
-                   num_key_value_heads=4, intermediate_size=1408, max_position_embeddings=1024)
-        return LlamaForCausalLM(NLPConfig(**cfg)), cfg
-    from ..models.llama import Llama, LlamaConfig
-    size = name.split("_", 1)[1] if name.startswith("llama_") else "small"
-    if size not in SIZES:
+    """(model, config dict) for a generation model name: the zoo model at its context."""
+    if name not in MODELS:
         raise ValueError(f"unknown generation model {name!r}; one of {', '.join(MODELS)}")
-    return Llama(LlamaConfig(**SIZES[size])), SIZES[size]
+    entry = ZOO[name]
+    return entry.build(entry.size), entry.config
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=MODELS, default="llama_small")
-    ap.add_argument("--prompt", type=int, default=128)
-    ap.add_argument("--new", type=int, default=32)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-    return run(args.model, args.prompt, args.new, args.batch, args.repeats, args.out,
-               command="paddle-flops bench --generate " + " ".join(argv or []))
+COLUMNS = [Column("phase", "phase"), Column("measured_s", "measured ms", "seconds"),
+           Column("estimate_s", "estimate ms (roofline)", "seconds"),
+           Column("ratio", "measured / estimate", "number"), Column("bound", "estimated bound")]
+
+
+def _measured_table(rows) -> str:
+    """``rows``: (phase, measured s, estimated s, estimated bound)."""
+    return render_markdown(Content(columns=COLUMNS, rows=[
+        {"phase": name, "measured_s": m, "estimate_s": e, "ratio": f"{number(m / e, 1)} x", "bound": bound}
+        for name, m, e, bound in rows]))
 
 
 def run(name, prompt, new, batch, repeats, out, command="") -> int:
     """Measure and estimate; writes ``out``.json/.md; exit status."""
-    from types import SimpleNamespace
     if min(prompt, new, batch, repeats) < 1:
         print("paddle-flops bench: error: --generate P,T, the batch and --repeats must be >= 1", file=sys.stderr)
         return 2
     args = SimpleNamespace(size=name, prompt=prompt, new=new, batch=batch, repeats=repeats, out=out)
-    from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
-    import paddle_flops_ext as pfe
-    from paddle_flops_ext.bench.peak import measure_peak
-    from paddle_flops_ext.bench.timing import available_cores, set_threads
+    # local: Paddle is imported quietly first (these import it)
+    from ..llm.generation import profile_generation
+    from .peak import measure_peak  # local: as above
 
     threads = available_cores()
     set_threads(threads)
@@ -142,7 +126,7 @@ def run(name, prompt, new, batch, repeats, out, command="") -> int:
     model.eval()
     peak = measure_peak("cpu", quick=False, repeats=10, threads=threads)
     set_threads(threads)
-    est = pfe.profile_generation(model, args.prompt, args.new, args.batch, peaks=peak)
+    est = profile_generation(model, args.prompt, args.new, args.batch, peaks=peak)
     set_threads(threads)
     got = measure(model, args.prompt, args.new, args.batch, args.repeats)
     rows = [("TTFT (prefill)", got["ttft_s"], est.ttft_s, est.prefill.bound),
@@ -163,16 +147,9 @@ def run(name, prompt, new, batch, repeats, out, command="") -> int:
              f"({est.params:,} params). Measured: median of {args.repeats} generations after a warm-up. "
              f"Peaks measured in the same run: {peak['matmul_gflops_peak']:.1f} GFLOP/s fp32 matmul "
              f"({peak['matmul_backend']}), {peak['copy_gbps_peak']:.1f} GB/s DRAM copy.", "",
-             "| phase | measured ms | estimate ms (roofline) | measured / estimate | estimated bound |",
-             "|---|---:|---:|---:|---|"]
-    for name, m, e, bound in rows:
-        lines.append(f"| {name} | {m * 1e3:.3f} | {e * 1e3:.3f} | {m / e:.1f} x | {bound} |")
+             _measured_table(rows)]
     lines += ["", f"Tokens per second (decode, batch {args.batch}): measured {got['tokens_per_s']:.1f}, "
                   f"estimate {est.tokens_per_s:.1f}.", "",
               "Exact counts (pfe.profile_generation):", "", "```", est.table(), "```"]
     publish_markdown(lines, args.out + ".md")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

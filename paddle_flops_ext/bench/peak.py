@@ -39,9 +39,9 @@ from __future__ import annotations
 import threading
 import time
 
-from .machine import cpu_has_bf16
+from .machine import cache_levels, cpu_has_bf16
 from .modes import prepare_mode
-from .timing import WallTimer, time_callable
+from .timing import WallTimer, set_threads, time_callable
 
 SIZES = {
     # (matmul n, DRAM copy bytes)
@@ -67,7 +67,6 @@ def unavailable(reason: str) -> dict:
 
 def _matmul_eager(n, repeats, warmup, timer, threads, dtype="float32"):
     import paddle
-    from .timing import set_threads
     set_threads(threads)          # a predictor created earlier may have reset it
     a = paddle.randn([n, n], dtype="float32").astype(dtype)
     b = paddle.randn([n, n], dtype="float32").astype(dtype)
@@ -239,7 +238,6 @@ def measure_peak(device: str = "cpu", quick: bool = False, repeats: int = 10, wa
                  sync=None, sizes: tuple[int, int] | None = None, threads: int = 1,
                  backends: tuple = ("eager", "inference"), caches: list | None = None,
                  timer=None) -> dict:
-    from .machine import cache_levels
     gpu = str(device).startswith("gpu")
     key = ("gpu" if gpu else "cpu") + ("_quick" if quick else "")
     n, dram = sizes or SIZES[key]

@@ -9,6 +9,8 @@ import os
 from ..report.content import Column, Content
 from ..report.render import human_bytes, number, percent, render_csv, render_markdown, render_table
 
+from .plots import write_plots
+
 RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "precision", "status", "reason",
                   "macs", "flops", "paddle_flops", "params", "weight_bytes",
                   "median_ms", "ci_low_ms", "ci_high_ms", "ci_rel", "converged", "stop",
@@ -313,7 +315,6 @@ def write_all(doc: dict, out_dir: str, stem: str, plots: bool = True, plot_model
     put("markdown", f"{stem}.md", to_markdown(doc))
     put("machine", f"{stem}_machine.txt", machine_text(doc))
     if plots:
-        from .plots import write_plots
         made, skipped = write_plots(doc, out_dir, stem, plot_model=plot_model)
         files.update(made)
         if skipped:

@@ -100,6 +100,7 @@ from . import modes as modes_mod
 from .layers import correct_overhead, hook_overhead, time_layers
 from .machine import describe_machine, load_average, load_check
 from .merge import grid, merge_ranks, shard
+from .report import to_json, write_all
 from .peak import combine_peaks, measure_peak
 from ..estimates.roofline import apply_peak, per_layer_rows, summarize_kinds
 from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_timer, pin_malloc,
@@ -273,7 +274,7 @@ class Progress:
 
 
 def _counts(model, inputs) -> dict:
-    from ..api import profile
+    from ..api import profile  # local: Paddle is imported quietly (quiet()) before the first profile
     try:
         r = profile(model, inputs=tuple(inputs))
     except Exception as e:
@@ -557,7 +558,6 @@ def _checkpoint(doc, cfg, stem) -> None:
     if cfg.world == 1:
         _write(doc, cfg, stem, plots=False)
         return
-    from .report import to_json
     path = os.path.join(cfg.out, f"{stem}.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(to_json(doc))
@@ -565,7 +565,6 @@ def _checkpoint(doc, cfg, stem) -> None:
 
 
 def _write(doc, cfg, stem, plots) -> dict:
-    from .report import write_all
     return write_all(doc, cfg.out, stem, plots=plots, plot_model=cfg.plot_model)
 
 

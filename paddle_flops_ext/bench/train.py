@@ -21,7 +21,6 @@ Writes ``<out>.json`` and ``<out>.md`` (``paddle-flops bench --train``: under
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -32,9 +31,12 @@ import subprocess
 import sys
 import time
 
+from ..report.content import Column, Content
+from ..report.render import render_markdown
+from ..models.zoo import TRAIN_MODELS as MODELS, ZOO, make_inputs
 from .report import publish_markdown
 
-MODELS = ("resnet50", "vit_b16", "gpt2_small")
+BATCH = {"resnet50": 8, "vit_b16": 8, "gpt2_small": 2}   # each model of MODELS at its zoo size
 
 
 def _rss_bytes() -> int:
@@ -48,16 +50,11 @@ def _peak_rss_bytes() -> int:
 
 def build(name):
     """(model, inputs tuple, what) for a model name."""
-    import paddle
-
-    if name == "resnet50":
-        return paddle.vision.models.resnet50(), (paddle.randn([8, 3, 224, 224]),), "ResNet-50, batch 8, 224x224"
-    if name == "vit_b16":
-        from paddle_flops_ext.models import vit_base_patch16
-        return vit_base_patch16(), (paddle.randn([8, 3, 224, 224]),), "ViT-B/16, batch 8, 224x224"
-
-    from paddle_flops_ext.models.gpt import gpt2_small
-    return gpt2_small(), (paddle.randint(0, 50257, [2, 512]),), "GPT-2 small shape (tied head), batch 2, 512 tokens"
+    entry, batch = ZOO[name], BATCH[name]
+    model = entry.build(entry.size)
+    inputs = tuple(make_inputs(entry, batch, seed=None))
+    shape = f"{entry.size} tokens" if entry.input_kind == "tokens" else f"{entry.size}x{entry.size}"
+    return model, inputs, f"{entry.title}, batch {batch}, {shape}"
 
 
 def run_one(name: str, steps: int, warmup: int) -> dict:
@@ -82,12 +79,12 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
             times.append(dt)
     measured = _peak_rss_bytes() - idle
     del loss
-    import paddle_flops_ext as pfe
+    from ..api import profile  # local: imported after the measured steps, outside their peak RSS
     t0 = time.perf_counter()
-    r = pfe.profile(model, inputs=inputs, training=True, optimizer="adamw")
+    r = profile(model, inputs=inputs, training=True, optimizer="adamw")
     profile_s = time.perf_counter() - t0
     try:
-        from paddle_flops_ext.bench.peak import cpu_compute
+        from .peak import cpu_compute  # local: as above
         peak_flops = cpu_compute(1024, 5, 2, os.cpu_count() or 1, backends=("eager",))[0]["fp32"]["gflops_peak"] * 1e9
         peak_from = "paddle_flops_ext.bench.peak (eager fp32 matmul, n=1024)"
     except Exception as exc:  # noqa: BLE001 - bench package changed: measure here
@@ -113,24 +110,35 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
     }
 
 
+_G, _MB = 1e-9, 2 ** -20
+COLUMNS = [Column("what", "model"), Column("step_s", "step s", "number", 2),
+           Column("training_flops", "training GFLOPs", "number", 1, _G),
+           Column("hardware_flops", "hardware GFLOPs", "number", 1, _G),
+           Column("achieved_flops_per_s", "achieved GFLOP/s", "number", 1, _G),
+           Column("peak_flops_per_s", "peak GFLOP/s", "number", 1, _G),
+           Column("mfu", "MFU", "percent", 1, 100), Column("hfu", "HFU", "percent", 1, 100),
+           Column("estimate_peak", "est. peak MB", "number", 0, _MB),
+           Column("measured_peak_bytes", "measured MB", "number", 0, _MB),
+           Column("estimate_over_measured", "estimate / measured", "number", 2),
+           Column("fixed", "params+grads+states MB", "number", 0, _MB),
+           Column("activations", "activations MB", "number", 0, _MB)]
+
+
 def _markdown_lines(results: list, machine: str) -> list[str]:
-    g = 1e9
-    lines = [f"# Training steps on {machine}", "",
-             "Fresh process per model; AdamW; loss = mean of the output; median of the timed steps "
-             "(warm-up excluded). Memory: peak RSS above the idle process (Paddle imported) vs "
-             "`r.memory['peak']` of `profile(training=True, optimizer='adamw')`.", "",
-             "| model | step s | training GFLOPs | hardware GFLOPs | achieved GFLOP/s | peak GFLOP/s | MFU | HFU "
-             "| est. peak MB | measured MB | estimate / measured | params+grads+states MB | activations MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = []
     for r in results:
         m = r["memory_estimate"]
-        fixed = m["parameters"] + m["gradients"] + m["optimizer_states"]
-        lines.append(
-            f"| {r['what']} | {r['step_s']:.2f} | {r['training_flops'] / g:.1f} | {r['hardware_flops'] / g:.1f} "
-            f"| {r['achieved_flops_per_s'] / g:.1f} | {r['peak_flops_per_s'] / g:.1f} | {100 * r['mfu']:.1f}% "
-            f"| {100 * r['hfu']:.1f}% | {m['peak'] / 2**20:.0f} | {r['measured_peak_bytes'] / 2**20:.0f} "
-            f"| {r['estimate_over_measured']:.2f} | {fixed / 2**20:.0f} | {m['activations'] / 2**20:.0f} |")
-    return lines
+        rows.append({**r, "estimate_peak": m["peak"], "activations": m["activations"],
+                     "fixed": m["parameters"] + m["gradients"] + m["optimizer_states"]})
+    return [f"# Training steps on {machine}", "",
+            "Fresh process per model; AdamW; loss = mean of the output; median of the timed steps "
+            "(warm-up excluded). Memory: peak RSS above the idle process (Paddle imported) vs "
+            "`r.memory['peak']` of `profile(training=True, optimizer='adamw')`.", "",
+            render_markdown(Content(columns=COLUMNS, rows=rows))]
+
+
+_CHILD = ("import json, sys; from paddle_flops_ext.bench.train import run_one; "
+          "print(json.dumps(run_one(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")
 
 
 def run(models, steps: int, warmup: int, out: str) -> int:
@@ -145,8 +153,8 @@ def run(models, steps: int, warmup: int, out: str) -> int:
         return 2
     results = []
     for name in models:
-        proc = subprocess.run([sys.executable, "-m", "paddle_flops_ext.bench.train", "--one", name,
-                               "--steps", str(steps), "--warmup", str(warmup)], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-c", _CHILD, name, str(steps), str(warmup)],
+                              capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr[-3000:], file=sys.stderr)
             return proc.returncode
@@ -160,23 +168,3 @@ def run(models, steps: int, warmup: int, out: str) -> int:
         json.dump({"machine": machine, "results": results}, f, indent=1)
     publish_markdown(_markdown_lines(results, machine), out + ".md")
     return 0
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--out", default=None, help="file stem of the .json and .md results")
-    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.one:   # the child process of run()
-        print(json.dumps(run_one(args.one, args.steps, args.warmup)))
-        return 0
-    if not args.out:
-        ap.error("--out is required")
-    return run(args.models.split(","), args.steps, args.warmup, args.out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import paddle.nn as nn
-
 COMPUTE, MEMORY = "compute", "memory"
 
 
@@ -96,7 +94,9 @@ def roof_for(nbytes: float | None, roofs: list[tuple]) -> tuple[str, float]:
 def layer_kind(layer) -> str:
     """A short label grouping layers for the per-kind summary."""
     name = type(layer).__name__
-    if isinstance(layer, (nn.Conv2D, nn.Conv1D, nn.Conv3D)):
+    # Paddle's own classes among the layer's bases, by name: no Paddle import for a label
+    paddle_bases = {c.__name__ for c in type(layer).__mro__ if c.__module__.startswith("paddle.nn")}
+    if paddle_bases & {"Conv1D", "Conv2D", "Conv3D"}:
         groups = getattr(layer, "_groups", 1) or 1
         cin = getattr(layer, "_in_channels", None)
         k = tuple(getattr(layer, "_kernel_size", ()) or ())
@@ -107,7 +107,7 @@ def layer_kind(layer) -> str:
         if k and all(int(d) == 1 for d in k):
             return "conv 1x1"
         return "conv kxk"
-    if isinstance(layer, nn.Linear):
+    if "Linear" in paddle_bases:
         return "linear"
     if "BatchNorm" in name or "LayerNorm" in name or "GroupNorm" in name or "RMSNorm" in name:
         return "norm"

@@ -17,7 +17,7 @@ from ..estimates.moe import moe_structure
 
 def __getattr__(name):
     if name in ("profile_generation", "GenerationResult"):
-        from . import generation
+        from . import generation  # local: keeps Paddle out of --help (generation imports Paddle)
         return getattr(generation, name)
     raise AttributeError(name)
 

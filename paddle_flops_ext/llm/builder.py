@@ -69,8 +69,9 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
     """``(LlamaConfig | MoEConfig, notes)`` from config keys. ``max_seq_len``
     sizes the rotary tables (default: the config's, capped at what is
     needed when given)."""
+    # local: keeps Paddle out of --help (the llm parser lists known_configs from here)
     from ..models.llama import LlamaConfig
-    from ..models.moe import MoEConfig
+    from ..models.moe import MoEConfig  # local: as above
     notes = []
     mt = str(cfg.get("model_type", "llama")).lower()
     if cfg.get("kv_lora_rank") or cfg.get("q_lora_rank") or mt.startswith("deepseek_v2") or mt.startswith("deepseek_v3"):
@@ -129,9 +130,9 @@ def build(cfg, max_seq_len: int | None = None, lazy: bool = True):
     """``(model, notes)``: the zoo LLaMA / MoE model for ``cfg`` (a spec
     :func:`load_config` takes, or a dict), built under ``paddle.LazyGuard()``
     unless ``lazy=False``."""
-    import paddle
-    from ..models.llama import Llama
-    from ..models.moe import MoEConfig, MoELlama
+    import paddle  # local: keeps Paddle out of --help (the llm parser lists known_configs from here)
+    from ..models.llama import Llama  # local: as above
+    from ..models.moe import MoEConfig, MoELlama  # local: as above
     mcfg, notes = model_config(load_config(cfg), max_seq_len)
     cls = MoELlama if isinstance(mcfg, MoEConfig) else Llama
     if not lazy:

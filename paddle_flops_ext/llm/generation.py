@@ -249,7 +249,7 @@ def machine_peaks(peaks=None, dtype: str = "float32", notes: list | None = None)
             try:
                 # local: measuring needs the bench package only when no peaks are given
                 from ..bench.peak import measure_peak
-                from ..bench.timing import available_cores, set_threads
+                from ..bench.timing import available_cores, set_threads  # local: as above
             except Exception as exc:  # noqa: BLE001 - the bench package is optional here
                 notes.append(f"no roofline estimate: peaks not given and paddle_flops_ext.bench.peak is not "
                              f"importable ({exc}); pass peaks={{'flops_per_s': ..., 'bytes_per_s': ...}}")

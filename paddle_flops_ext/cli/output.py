@@ -1,0 +1,34 @@
+"""What the commands that write a report share: the format from
+``--format`` / the ``--output`` suffix, writing the report, and errors that
+are not the user's."""
+from __future__ import annotations
+
+import os
+import sys
+
+from .parser import FORMAT_OF_SUFFIX
+
+
+def output_format(args) -> str:
+    """``--format``, else the one the ``--output`` suffix names, else table."""
+    return args.format or FORMAT_OF_SUFFIX.get(os.path.splitext(args.output or "")[1].lower(), "table")
+
+
+def exit_unexpected(parser, args, exc: Exception) -> None:
+    """An error that is not the user's: one line (the full trace with
+    ``--traceback``), exit status 1."""
+    if args.traceback:
+        raise exc
+    parser.exit(1, f"{parser.prog}: error: {type(exc).__name__}: {exc}\n"
+                   f"(run again with --traceback for the full trace)\n")
+
+
+def write_report(text: str, output: str | None, fmt: str) -> None:
+    """The rendered report to ``-o FILE`` (saying so on stderr) or stdout."""
+    text = text.rstrip("\n") + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {output} ({fmt})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,105 @@
+"""``paddle-flops profile MODEL`` (``profile`` may be left out): parameters,
+MACs and FLOPs per layer and in total, as a table, Markdown, CSV or JSON."""
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from importlib import import_module
+
+from ..loading import load_model
+from ..quiet import import_paddle_quietly, quiet
+from .output import exit_unexpected, output_format, write_report
+from .parser import EXIT_STRICT, EXIT_USAGE, UsageError
+
+
+def _forward_arity_error(model, shapes: list) -> UsageError | None:
+    """Before running: the number of shapes against forward's positional inputs."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+    forward = f"{type(model).__name__}.forward"
+    if len(shapes) < len(required):
+        names = ", ".join(p.name for p in required)
+        example = ";".join(",".join(map(str, shapes[0])) for _ in required)
+        return UsageError("--input-size", f"{forward} takes {len(required)} inputs ({names}) but "
+                                          f"{len(shapes)} shape was given; give one shape per input, "
+                                          f"separated by ';', e.g. --input-size \"{example}\"")
+    if not varargs and len(shapes) > len(positional):
+        return UsageError("--input-size", f"{forward} takes {len(positional)} input(s) but {len(shapes)} "
+                                          f"shapes were given (';' separates inputs)")
+    return None
+
+
+def _explain_forward_error(exc: Exception, dtype: str) -> UsageError:
+    text = str(exc)
+    cause = str(exc.__cause__ or "")
+    layer_type = getattr(exc, "layer_type", None) or ""
+    if dtype.startswith(("float", "bfloat")) and ("Embedding" in layer_type or "embedding input" in cause):
+        return UsageError("--dtype", f"an Embedding got {dtype} input — try --dtype int64 "
+                                     f"(token ids; the first shape is then batch,sequence)")
+    text = text.replace("Check input_size / inputs", "Check --input-size / --dtype")
+    return UsageError("--input-size", text)
+
+
+def _profile(args):
+    """Load and count inside ``quiet``; returns the result."""
+    with quiet(enabled=not args.verbose):
+        paddle = import_module("paddle") if args.verbose else import_paddle_quietly()
+        from ..api import profile  # local: keeps Paddle out of --help
+        from .. import ForwardError  # local: keeps Paddle out of --help
+        try:
+            model = load_model(args.model, args.model_kwargs)
+        except ValueError as exc:
+            raise UsageError("MODEL", str(exc)) from exc
+        error = _forward_arity_error(model, args.input_size)
+        if error is not None:
+            raise error
+        specs = [paddle.static.InputSpec(shape, args.dtype) for shape in args.input_size]
+        try:
+            training = {"training": True, "optimizer": args.optimizer, "amp": args.amp or False} if args.train else {}
+            return profile(model, input_spec=specs, mode=args.mode, causal=args.causal,
+                           count_functional=args.count_functional, time_layers=args.time_layers, **training)
+        except ForwardError as exc:
+            raise _explain_forward_error(exc, args.dtype) from exc
+
+
+def _check_combinations(parser, args) -> None:
+    """Flags that are each valid but do not go together; checked before any work."""
+    if args.depth is not None and args.by != "layer":
+        parser.error(f"argument --depth: applies to --by layer only (got --by {args.by}); drop --depth")
+    if args.sort == "params" and args.by == "op":
+        parser.error("argument --sort: operations hold no parameters; use --sort flops or macs with --by op")
+    if (args.optimizer or args.amp) and not args.train:
+        parser.error(f"argument --{'optimizer' if args.optimizer else 'amp'}: describes a training step; add --train")
+    args.format = output_format(args)
+    if args.output:
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder):
+            parser.error(f"argument -o/--output: folder {folder!r} does not exist; create it or pick another FILE")
+
+
+def run(args, parser, argv) -> int:
+    _check_combinations(parser, args)
+    try:
+        result = _profile(args)
+    except UsageError as exc:
+        if args.traceback:
+            raise
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
+    except Exception as exc:  # noqa: BLE001
+        exit_unexpected(parser, args, exc)
+    content = result.report(by=args.by, depth=args.depth, top=args.top, rank=args.sort)
+    render = {"table": content.table, "markdown": content.to_markdown,
+              "csv": content.to_csv, "json": content.to_json}[args.format]
+    write_report(render(), args.output, args.format)
+    if args.strict and content.uncounted:
+        names = ", ".join(f"{u.name} (x{u.calls})" for u in content.uncounted)
+        print(f"{parser.prog}: --strict: these ran with no counting formula: {names}; register a "
+              f"handler (paddle_flops_ext.register) or drop --strict", file=sys.stderr)
+        return EXIT_STRICT
+    return 0
