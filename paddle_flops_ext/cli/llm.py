@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from ..quiet import import_paddle_quietly, quiet
+from ..report.render import RENDERERS
 from .output import exit_unexpected, output_format, write_report
 
 
@@ -55,7 +56,7 @@ def render(out: dict, fmt: str, depth: int) -> str:
     for name, obj in parts:
         if name == "training":
             obj = obj.report(depth=depth)
-        text = {"table": obj.table, "markdown": obj.to_markdown, "csv": obj.to_csv}[fmt]()
+        text = RENDERERS[fmt](obj.content())
         head = f"## {out['config']}: {name}" if fmt == "markdown" else f"[{out['config']}: {name}]"
         pieces.append(f"{head}\n\n{text.rstrip()}" if fmt == "markdown" else f"{head}\n{text.rstrip()}")
     pieces.extend(f"Note: {n}" for n in out["notes"])

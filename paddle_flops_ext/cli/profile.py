@@ -9,6 +9,7 @@ from importlib import import_module
 
 from ..loading import load_model
 from ..quiet import import_paddle_quietly, quiet
+from ..report.render import RENDERERS
 from .output import exit_unexpected, output_format, write_report
 from .parser import EXIT_STRICT, EXIT_USAGE, UsageError
 
@@ -94,9 +95,7 @@ def run(args, parser, argv) -> int:
     except Exception as exc:  # noqa: BLE001
         exit_unexpected(parser, args, exc)
     content = result.report(by=args.by, depth=args.depth, top=args.top, rank=args.sort)
-    render = {"table": content.table, "markdown": content.to_markdown,
-              "csv": content.to_csv, "json": content.to_json}[args.format]
-    write_report(render(), args.output, args.format)
+    write_report(RENDERERS[args.format](content), args.output, args.format)
     if args.strict and content.uncounted:
         names = ", ".join(f"{u.name} (x{u.calls})" for u in content.uncounted)
         print(f"{parser.prog}: --strict: these ran with no counting formula: {names}; register a "
