@@ -11,8 +11,10 @@ result from the engine's records after the session has ended
 """
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import paddle
-from paddle.jit import pir_translated_layer, translated_layer
 
 from . import formulas  # noqa: F401  (registers every built-in formula)
 from .collect.eager import collect_eager
@@ -21,10 +23,11 @@ from .collect.pir import is_program
 from .collect.programs import collect_program
 from .collect.records import Collection
 from .collect.request import MODES, ProfileRequest  # noqa: F401  (MODES: the modes profile() takes)
-from .collect.trace import collect_trace, input_plan
+from .collect.trace import collect_trace, input_plan, is_loaded_layer
 from .collect.training import collect_trace_training, collect_training
 from .errors import StrictError, TraceError
 from .formulas import registry
+from .loading import load_saved
 from .report.assemble import assemble
 from .report.result import ProfileResult
 
@@ -86,9 +89,16 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     ``r.training_flops``, ``r.hardware_flops`` and ``r.memory`` for training
     (``amp``: ``True``/``"O2"`` or ``"O1"``); see :mod:`paddle_flops_ext.collect.training`.
 
+    ``net`` may also be the path of a saved model (a folder with a ``.json``
+    or ``.pdmodel`` program and its ``.pdiparams``, as ``paddle.jit.save`` and
+    Paddle Inference write them, or that file): it is counted at its saved
+    input shapes and dtypes, ``input_size`` sizing its -1 dimensions.
+
     The model, Paddle's global state and the global RNGs are as before when
     this returns or raises (see the README's guarantees).
     """
+    if isinstance(net, (str, os.PathLike)):
+        net = load_saved(net)
     request = ProfileRequest.build(input_size, inputs=inputs, input_spec=input_spec, custom_ops=custom_ops,
                                    count_functional=count_functional, strict=strict, mode=mode,
                                    time_layers=time_layers, causal=causal, dtype=dtype, training=training,
@@ -110,7 +120,7 @@ def _collect_training(patches, net, request: ProfileRequest):
     if not isinstance(net, paddle.nn.Layer):
         raise NotImplementedError("training=True counts a paddle.nn.Layer by running its forward; a program "
                                   "is not supported yet")
-    if isinstance(net, _loaded_layer_types()):
+    if is_loaded_layer(net):
         raise NotImplementedError("training=True is not supported for paddle.jit.load-ed models (no trainable "
                                   "Layer to differentiate); profile the original Layer")
     if request.mode == "trace" or (request.mode == "auto" and _has_lazy_parameters(net)):
@@ -136,23 +146,31 @@ def _collect(patches, net, request: ProfileRequest) -> Collection:
                              "dimensions) can be given with a program")
         _only_eager("time_layers", request.time_layers, "a program")
         return collect_program(net, request)
-    loaded = isinstance(net, _loaded_layer_types())
+    loaded = is_loaded_layer(net)
     lazy = _has_lazy_parameters(net)
     mode = request.mode
     if mode == "eager" and lazy:
         raise ValueError(f"{type(net).__name__} was built under paddle.LazyGuard: its parameters hold no "
                          f"data, so it cannot run; count it with mode='trace' (or the default mode='auto')")
     fallback = mode == "auto"
-    if mode == "auto":
+    notes = []
+    if loaded and mode == "eager":
+        _only_eager("time_layers", request.time_layers, "a paddle.jit.load-ed model")
+        notes.append("mode='eager' asked for a paddle.jit.load-ed model, which has no Python forward to observe "
+                     "(running it would count nothing): counted by tracing its saved program")
+    if mode == "auto" or loaded:
         mode = "trace" if (loaded or lazy) else "eager"
     if mode == "eager":
         return collect_eager(patches, net, request)
     _only_eager("time_layers", request.time_layers, "mode='trace'")
     if loaded:
+        request = _saved_inputs(net, request)
         _check_loaded_shapes(net, request)
     trace = Patches()   # a failed trace is undone before an eager run
     try:
-        return collect_trace(trace, net, request)
+        collection = collect_trace(trace, net, request)
+        collection.notes[:0] = notes
+        return collection
     except TraceError as exc:
         if lazy or loaded or not fallback:
             raise
@@ -180,9 +198,30 @@ def _has_lazy_parameters(net) -> bool:
     return False
 
 
-def _loaded_layer_types() -> tuple:
-    """Layers returned by ``paddle.jit.load`` (old IR and PIR)."""
-    return (translated_layer.TranslatedLayer, pir_translated_layer.PirTranslatedLayer)
+def _saved_inputs(net, request: ProfileRequest) -> ProfileRequest:
+    """A ``jit.load``-ed model takes inputs of its saved dtypes: with no input
+    given, at its saved shapes (all fixed, else the -1 dimensions must be
+    given); with ``input_size`` (and no ``dtype``), at those shapes."""
+    if request.inputs is not None or request.input_spec is not None or request.dtype is not None:
+        return request
+    try:
+        saved = [(list(spec.shape), spec.dtype) for spec in net._input_spec()]
+    except Exception:  # noqa: BLE001 - no saved specs: the request stands as given
+        return request
+    if request.input_size is None:
+        if any(d is None or d < 0 for shape, _ in saved for d in shape):
+            raise ValueError(f"this saved model takes input(s) of shape "
+                             f"{'; '.join(str(shape) for shape, _ in saved)} (-1 = chosen at run time): "
+                             f"give input_size with those sizes")
+        shapes = [shape for shape, _ in saved]
+    else:
+        given = request.input_size
+        shapes = given if given and isinstance(given[0], (list, tuple)) else [given]
+        if len(shapes) != len(saved):
+            raise ValueError(f"this saved model takes {len(saved)} input(s) "
+                             f"({'; '.join(str(shape) for shape, _ in saved)}); input_size gives {len(shapes)}")
+    specs = [paddle.static.InputSpec(list(shape), dtype) for shape, (_, dtype) in zip(shapes, saved)]
+    return dataclasses.replace(request, input_size=None, input_spec=specs)
 
 
 def _check_loaded_shapes(net, request: ProfileRequest) -> None:

@@ -156,12 +156,12 @@ def test_two_input_model_with_one_shape_gets_the_hint(workdir):
 def test_model_errors_name_model(workdir):
     assert_usage_error(run(workdir, "mymod:Nope"), "MODEL: module 'mymod' has no attribute 'Nope'")
     proc = run(workdir, "resnet50")
-    assert_usage_error(proc, "argument MODEL: 'resnet50' is not module:callable or path/to/file.py:callable "
-                             "(e.g. paddle.vision.models:resnet50)")
+    assert_usage_error(proc, "argument MODEL: 'resnet50' is not module:callable, path/to/file.py:callable or a "
+                             "saved model (e.g. paddle.vision.models:resnet50, or a folder with inference.json)")
     proc = run(workdir, "--depth", "1", "bench")
-    assert_usage_error(proc, "argument MODEL: 'bench' is not module:callable or path/to/file.py:callable "
-                             "(e.g. paddle.vision.models:resnet50); to run the benchmark harness: "
-                             "paddle-flops bench --help")
+    assert_usage_error(proc, "argument MODEL: 'bench' is not module:callable, path/to/file.py:callable or a "
+                             "saved model (e.g. paddle.vision.models:resnet50, or a folder with inference.json); "
+                             "to run the benchmark harness: paddle-flops bench --help")
 
 
 def test_traceback_flag_shows_the_trace(workdir):

@@ -12,6 +12,7 @@ import json
 
 from ..errors import UsageError  # noqa: F401  (raised by the subcommands' runners)
 from ..llm.builder import known_configs
+from ..loading import saved_model_prefix
 from ..models.zoo import GENERATION_MODELS, TRAIN_MODELS
 
 COMMANDS = ("profile", "bench", "formulas", "llm", "bench-train", "bench-generation")
@@ -98,12 +99,14 @@ def json_object(text: str) -> dict:
 
 
 def model_spec(text: str) -> str:
+    if saved_model_prefix(text) is not None:     # a saved / inference model: a folder or its program file
+        return text
     module, _, attr = text.rpartition(":")
     if not module or not attr:
         hint = (f"; to run the benchmark harness: paddle-flops {text} --help" if text in COMMANDS else "")
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not module:callable or path/to/file.py:callable "
-            f"(e.g. paddle.vision.models:resnet50){hint}")
+            f"{text!r} is not module:callable, path/to/file.py:callable or a saved model "
+            f"(e.g. paddle.vision.models:resnet50, or a folder with inference.json){hint}")
     return text
 
 
@@ -190,22 +193,29 @@ def _add_profile(sub) -> None:
         epilog="examples:\n"
                "  paddle-flops paddle.vision.models:resnet50 --depth 1\n"
                "  paddle-flops mymodel.py:build --input-size 2,128 --dtype int64 --top 10\n"
-               "  paddle-flops mymod:Net --input-size '2,16;2,4' --by type -o report.md")
+               "  paddle-flops mymod:Net --input-size '2,16;2,4' --by type -o report.md\n"
+               "  paddle-flops path/to/inference_dir --input-size 4,3,640,640   (a saved model)")
     p.add_argument("model", type=model_spec, metavar="MODEL",
                    help="module:callable or path/to/file.py:callable returning a paddle.nn.Layer "
-                        "(the current directory is importable), e.g. paddle.vision.models:resnet50")
+                        "(the current directory is importable), e.g. paddle.vision.models:resnet50; or a "
+                        "saved model: a folder with a .json or .pdmodel program and its .pdiparams "
+                        "(paddle.jit.save, PaddleX / PaddleOCR inference folders), or that file")
     inp = p.add_argument_group("input")
-    inp.add_argument("--input-size", type=input_shapes, default="1,3,224,224", metavar="SHAPE",
+    inp.add_argument("--input-size", type=input_shapes, default=None, metavar="SHAPE",
                      help="input shape, dimensions >= 1; ';' separates the inputs of a forward "
-                          "taking several, e.g. '2,16;2,4'")
-    inp.add_argument("--dtype", choices=DTYPES, default="float32", metavar="DTYPE",
+                          "taking several, e.g. '2,16;2,4'; a saved model is counted at its saved shapes and "
+                          "this sizes its -1 dimensions (default: 1,3,224,224)")
+    inp.add_argument("--dtype", choices=DTYPES, default=None, metavar="DTYPE",
                      help=f"input dtype, one of {', '.join(DTYPES)}; int64 for token ids "
-                          f"(integer inputs get small valid ids)")
+                          f"(integer inputs get small valid ids); a saved model keeps its saved dtypes "
+                          f"(default: float32)")
     inp.add_argument("--model-kwargs", type=json_object, default=None, metavar="JSON",
                      help="""keyword arguments for the callable as a JSON object, e.g. '{"num_classes": 10}'""")
     cnt = p.add_argument_group("counting")
-    cnt.add_argument("--mode", choices=("eager", "trace"), default="eager",
-                     help="eager runs the model; trace counts a traced program without running kernels")
+    cnt.add_argument("--mode", choices=("auto", "eager", "trace"), default="auto",
+                     help="eager runs the model; trace counts a traced program without running kernels; auto "
+                          "traces paddle.jit.load-ed models and models built under paddle.LazyGuard and runs "
+                          "everything else")
     add_causal(cnt)
     cnt.add_argument("--no-functional", dest="count_functional", action="store_false",
                      help="do not count operations written inside forward (listed as uncounted instead)")

@@ -7,11 +7,13 @@ import os
 import sys
 from importlib import import_module
 
-from ..loading import load_model
+from ..loading import load_model, load_saved, saved_model_prefix
 from ..quiet import import_paddle_quietly, quiet
 from ..report.render import RENDERERS
 from .output import exit_unexpected, output_format, write_report
 from .parser import EXIT_STRICT, EXIT_USAGE, UsageError
+
+DEFAULT_INPUT_SIZE = [1, 3, 224, 224]
 
 
 def _forward_arity_error(model, shapes: list) -> UsageError | None:
@@ -53,20 +55,41 @@ def _profile(args):
         paddle = import_module("paddle") if args.verbose else import_paddle_quietly()
         from ..api import profile  # local: keeps Paddle out of --help
         from .. import ForwardError  # local: keeps Paddle out of --help
+        training = {"training": True, "optimizer": args.optimizer, "amp": args.amp or False} if args.train else {}
+        options = dict(mode=args.mode, causal=args.causal, count_functional=args.count_functional,
+                       time_layers=args.time_layers, **training)
+        if saved_model_prefix(args.model) is not None:
+            return _profile_saved(args, profile, options)
         try:
             model = load_model(args.model, args.model_kwargs)
         except ValueError as exc:
             raise UsageError("MODEL", str(exc)) from exc
-        error = _forward_arity_error(model, args.input_size)
+        shapes, dtype = args.input_size or [DEFAULT_INPUT_SIZE], args.dtype or "float32"
+        error = _forward_arity_error(model, shapes)
         if error is not None:
             raise error
-        specs = [paddle.static.InputSpec(shape, args.dtype) for shape in args.input_size]
+        specs = [paddle.static.InputSpec(shape, dtype) for shape in shapes]
         try:
-            training = {"training": True, "optimizer": args.optimizer, "amp": args.amp or False} if args.train else {}
-            return profile(model, input_spec=specs, mode=args.mode, causal=args.causal,
-                           count_functional=args.count_functional, time_layers=args.time_layers, **training)
+            return profile(model, input_spec=specs, **options)
         except ForwardError as exc:
-            raise _explain_forward_error(exc, args.dtype) from exc
+            raise _explain_forward_error(exc, dtype) from exc
+
+
+def _profile_saved(args, profile, options: dict):
+    """A saved model: its saved input dtypes, at its saved shapes or at
+    --input-size."""
+    if args.dtype is not None:
+        raise UsageError("--dtype", "a saved model's inputs keep the dtypes they were saved with; drop --dtype")
+    if args.model_kwargs is not None:
+        raise UsageError("--model-kwargs", "a saved model is not called with keyword arguments; drop --model-kwargs")
+    try:
+        model = load_saved(args.model)
+    except ValueError as exc:
+        raise UsageError("MODEL", str(exc)) from exc
+    try:
+        return profile(model, args.input_size, **options)
+    except ValueError as exc:    # sizes the saved program cannot take
+        raise UsageError("--input-size", str(exc).replace("input_size", "--input-size")) from exc
 
 
 def _check_combinations(parser, args) -> None:

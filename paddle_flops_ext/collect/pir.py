@@ -313,11 +313,16 @@ def program_notes(control_flow: dict, shapes: ValueShapes, how: str | None) -> l
     return notes
 
 
-def inexact_notes(shapes: ValueShapes) -> list[str]:
-    """Why the counts may be wrong: -1 dimensions (sizes computed at run
-    time, e.g. from ``paddle.shape(x)``) that had to be guessed."""
+def inexact_notes(shapes: ValueShapes, saved: bool = False) -> list[str]:
+    """Why the counts may be wrong: -1 dimensions that counts depend on and
+    that had to be guessed - sizes computed at run time (e.g. from
+    ``paddle.shape(x)``), or the variable sizes of a ``saved`` program."""
     if not shapes.replaced:
         return []
+    if saved:
+        return [f"INEXACT: {shapes.replaced} unknown (-1) dimension(s) of the saved program that counts depend "
+                f"on were counted as {shapes.unknown_dim} (the batch size given); a size that is not the "
+                f"batch would be wrong. Save the model with a fixed InputSpec (no -1/None) for exact figures"]
     return [f"INEXACT: {shapes.replaced} unknown (-1) dimension(s) in the traced program (sizes computed "
             f"at run time, e.g. with paddle.shape(x)) were counted as {shapes.unknown_dim}; counts that "
             f"depend on them may be wrong. Count this model with mode='eager' (it runs the model) for "
@@ -340,12 +345,30 @@ def _integer_only(op) -> bool:
         return False
 
 
+def _cost_depends_on_unknown(op, arguments: tuple, shapes: ValueShapes, options) -> bool:
+    """Whether the op's count changes with the size given to its unknown
+    (-1) dimensions: priced again with another size. An auxiliary output
+    of unknown shape that no formula reads leaves the count as it is."""
+    spec = registry.lookup_op(op.name())
+    ins, outs, attrs = arguments
+    other = ValueShapes(shapes.unknown_dim + 7)
+    try:
+        ins2, outs2, attrs2 = op_arguments(op, other)
+        return spec.cost(ins, outs, attrs, options) != spec.cost(ins2, outs2, attrs2, options)
+    except Exception:  # noqa: BLE001 - a formula that cannot take the other size: treat as dependent
+        return True
+
+
 def count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: ValueShapes) -> None:
     name = op.name()
     if registry.lookup_op(name) is None:
         attribution.count(rec, name, None, None, [])
         return
+    before = shapes.replaced
     ins, outs, attrs = op_arguments(op, shapes)
+    if shapes.replaced != before and not _cost_depends_on_unknown(op, (ins, outs, attrs), shapes,
+                                                                   attribution.options):
+        shapes.replaced = before   # only shapes no count reads were unknown (e.g. batch_norm's saved statistics)
     attribution.count(rec, name, lambda spec: (ins, attrs), None, outs, integer=lambda: _integer_only(op))
 
 

@@ -102,6 +102,7 @@ import paddle.nn.layer.layers as layers_mod
 import paddle.pir.core as ir_static
 import paddle.tensor.attribute as attribute
 from paddle.base import framework
+from paddle.jit import pir_translated_layer, translated_layer
 from paddle.jit.dy2static.utils import graph_tracing_guard
 from paddle.static import InputSpec
 
@@ -402,6 +403,12 @@ class Traced:
     batch: int
 
 
+def is_loaded_layer(net) -> bool:
+    """A layer returned by ``paddle.jit.load`` (old IR or PIR): a saved
+    program with no Python forward to observe."""
+    return isinstance(net, (translated_layer.TranslatedLayer, pir_translated_layer.PirTranslatedLayer))
+
+
 def collect_trace(patches: Patches, net, request: ProfileRequest) -> Collection:
     """Trace ``net`` (see the module docstring) and attribute every operation
     of the program; changes are logged in ``patches`` (the caller owns the
@@ -427,7 +434,7 @@ def trace_and_collect(patches: Patches, net, request: ProfileRequest, on_op_reco
             count_program_op(attribution, span.record, op, shapes)
     collection = Collection(net, attribution.order, input_shapes, "trace")
     collection.notes.extend(program_notes(control_flow_kinds(all_ops), shapes, how))
-    collection.inexact.extend(inexact_notes(shapes))
+    collection.inexact.extend(inexact_notes(shapes, saved=is_loaded_layer(net)))
     return collection, Traced(program, attribution, all_ops, batch)
 
 
