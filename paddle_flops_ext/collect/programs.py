@@ -58,6 +58,7 @@ def collect_program(program, request: ProfileRequest) -> Collection:
     attribution = Attribution(None, shapes, options=request.options)
     rec = LayerRecord("", None, calls=1, counted_by="ops")
     seen_params = set()
+    marked = 0   # parameters whose program says whether they train
     inputs = []
     all_ops = list(walk(pir_program.global_block()))
     for op in all_ops:
@@ -71,6 +72,7 @@ def collect_program(program, request: ProfileRequest) -> Collection:
             n = registry.numel(shapes.of(op.results()[0]) or ())
             rec.params += n
             train = attrs.get("trainable")
+            marked += train is not None
             stop = attrs.get("stop_gradient")
             train = train[0] if isinstance(train, list) and train else train
             stop = stop[0] if isinstance(stop, list) and stop else stop
@@ -85,6 +87,10 @@ def collect_program(program, request: ProfileRequest) -> Collection:
         count_program_op(attribution, rec, op, shapes)
     rec.input_shapes = list(inputs)
     collection = Collection(None, [rec], list(inputs), "program")
+    if seen_params and not marked:
+        collection.notes.append(f"the program does not record which parameters train (an inference program "
+                                f"keeps none of that): trainable_params counts every parameter not marked "
+                                f"stop_gradient ({rec.trainable_params:,} of {rec.params:,})")
     if translated:
         collection.notes.append("legacy paddle.static.Program translated to PIR with paddle.pir.translate_to_pir")
     collection.notes.extend(program_notes(control_flow_kinds(all_ops), shapes, None))
