@@ -486,8 +486,36 @@ def bracket_layer_calls(patches: Patches, attribution: Attribution) -> None:
     patches.setattr(layer_cls, "__call__", __call__)
     for rec in attribution.order:
         layer = rec.layer
+        if layer._forward_pre_hooks or layer._forward_post_hooks:
+            for table in (layer._forward_pre_hooks, layer._forward_post_hooks):
+                for key, hook in list(table.items()):
+                    patches.setitem(table, key, _counting_hook(attribution, hook))
         if layer._forward_pre_hooks:
             handle = layer.register_forward_pre_hook(last_pre_hook, with_kwargs=True)
             patches.on_restore(handle.remove)
+
+
+def _counting_hook(attribution: Attribution, hook):
+    """``hook`` run so that the operations it runs are charged to the layer
+    whose call runs it - also a layer counted by its formula, which covers
+    only its forward: ``weight_norm`` recomputes the weight in a pre-hook on
+    every call, and that work is the layer's too. In trace mode the hook's
+    operations get a span of their own, nested in the layer's."""
+    def counted(*args, **kwargs):
+        frame = attribution.stack[-1] if attribution.stack and observing() else None
+        if frame is None or frame.counts_ops or attribution.composite_depth or not attribution.count_functional:
+            return hook(*args, **kwargs)
+        mark = attribution.mark
+        lo = mark() if mark else 0
+        frame.counts_ops = True
+        try:
+            return hook(*args, **kwargs)
+        finally:
+            frame.counts_ops = False
+            if mark:
+                attribution.spans.append(Span(lo, mark(), frame.record, True))
+
+    counted.__wrapped__ = hook
+    return counted
 
 
