@@ -112,6 +112,7 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
                 collection, training_records = _collect_training(patches, net, request)
             else:
                 collection, training_records = _collect(patches, net, request), None
+        collection.notes.extend(patches.notes)    # what restoring put right
         result = assemble(collection, training_records)
     return _check_strict(result, request.strict)
 

@@ -298,18 +298,46 @@ def test_forward_side_effects_on_statistics_buffers_and_attributes_are_undone():
     assert not np.array_equal(net.bn._mean.numpy(), before["bn._mean"]) and float(net.steps.numpy()[0]) == 1.0
 
 
-def test_trainable_parameter_written_in_place_is_reported():
+@pytest.mark.parametrize("how", ["scale_", "set_value", "copy_", "assign_output", "setitem", "zero_", "add_"])
+def test_trainable_parameter_written_in_place_is_put_back_and_reported(how):
+    writes = {
+        "scale_": lambda w: w.scale_(2.0),
+        "set_value": lambda w: w.set_value(paddle.zeros_like(w)),
+        "copy_": lambda w: w.copy_(paddle.ones_like(w), False),
+        "assign_output": lambda w: paddle.assign(paddle.full_like(w, 3.0), output=w),
+        "setitem": lambda w: w.__setitem__(slice(None), 0.5),
+        "zero_": lambda w: w.zero_(),
+        "add_": lambda w: w.add_(paddle.ones_like(w)),
+    }
+
     class Writer(nn.Layer):
         def __init__(self):
             super().__init__()
             self.fc = nn.Linear(2, 2)
 
         def forward(self, x):
-            self.fc.weight.scale_(2.0)
+            writes[how](self.fc.weight)
+            return self.fc(x)
+
+    net = Writer()
+    before = net.fc.weight.numpy().copy()
+    r = pfe.profile(net, [1, 2])
+    np.testing.assert_array_equal(net.fc.weight.numpy(), before)
+    assert any("wrote trainable parameter" in n and net.fc.weight.name in n for n in r.notes)
+
+
+def test_a_write_that_is_not_observed_cannot_be_put_back_and_raises():
+    class Writer(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            self.fc.weight.scale_(2.0)      # with count_functional=False no operation is observed
             return self.fc(x)
 
     with pytest.raises(pfe.ModelChanged, match="in place"):
-        pfe.profile(Writer(), [1, 2])
+        pfe.profile(Writer(), [1, 2], count_functional=False)
 
 
 # ---------------------------------------------------------------- registry

@@ -154,16 +154,67 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
         param_ids = set(map(id, params))
         buffers = [t for t in buffers if id(t) not in param_ids]
     copies = [(t, t.clone()) for t in chain(compress(params, frozen), buffers) if t._is_initialized()]
+    writes = _ParameterWrites(trainable)
 
     def restore():
         for t, copy in copies:  # kernels such as batch_norm write in place without a version bump
             t.copy_(copy, True)     # in place, like set_value, at a quarter of its cost
+        written = writes.put_back()
+        if written:
+            names = ", ".join(t.name for t, _ in writes.saved.values())
+            patches.notes.append(f"the forward wrote trainable parameter(s) {names} in place; their values "
+                                 f"were put back after profiling (the counts are of that forward)")
+        _check_versions([t for t in trainable if id(t) not in written], versions, trainable)
 
     patches.on_restore(restore)
-    patches.on_restore(lambda: _check_versions(trainable, versions))
+    writes.watch(patches)
 
 
-def _check_versions(tensors, versions) -> None:
+class _ParameterWrites:
+    """Trainable parameters the forward writes: each one's value is saved
+    just before the profiling thread first writes it - through
+    ``Tensor.set_value`` / ``Tensor.copy_`` (which leave Paddle's in-place
+    version as it is), ``w[...] = v`` or an in-place builtin (``scale_``,
+    ``assign(..., output=w)`` ...) - and put back after the forward. A write
+    that bypasses all of these (a C++ custom op; any in-place op when
+    operations are not observed, ``count_functional=False``) is caught by
+    the version check, which raises ``ModelChanged``."""
+
+    def __init__(self, trainable: list):
+        self.ids = set(map(id, trainable))
+        self.saved: dict[int, tuple] = {}
+
+    def save(self, args, kwargs=None) -> None:
+        for t in chain(args, kwargs.values() if kwargs else ()):
+            if id(t) in self.ids and id(t) not in self.saved:
+                self.saved[id(t)] = (t, t.detach().clone())
+
+    def watch(self, patches: Patches) -> None:
+        from . import intercept  # noqa: PLC0415 - local: intercept imports the patch log too (no cycle)
+        patches.setattr(intercept._ACTIVE, "before_write", self.save)
+        save, tensor = self.save, paddle.Tensor
+        for name in ("set_value", "copy_", "__setitem__"):
+            original = tensor.__dict__[name]
+
+            def writer(target, *args, __original=original, **kwargs):
+                if observing():
+                    save((target,))
+                return __original(target, *args, **kwargs)
+
+            writer.__name__, writer.__wrapped__ = name, original
+            patches.setattr(tensor, name, writer)
+
+    def put_back(self) -> set:
+        """Write every saved value back; the ids of those parameters."""
+        for t, value in self.saved.values():
+            t.copy_(value, True)
+        return set(self.saved)
+
+
+def _check_versions(tensors, versions, everyone=None) -> None:
+    everyone = tensors if everyone is None else everyone
+    kept = {id(t) for t in tensors}
+    versions = [v for t, v in zip(everyone, versions) if id(t) in kept]
     now = list(map(methodcaller("_inplace_version"), tensors))
     if now != versions:
         changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]

@@ -151,6 +151,7 @@ class _Callbacks:
     on_legacy_op = None
     on_enter = None
     on_exit = None
+    before_write = None    # an in-place op is about to write its tensor arguments (guards save parameters)
 
 
 _ACTIVE = _Callbacks()
@@ -159,6 +160,8 @@ _WRAPPERS: dict[tuple, object] = {}  # (kind, key) -> wrapper, built once
 
 def _c_op_wrapper(name: str, fn):
     owner, get_ident = OWNER, threading.get_ident   # observing(), inlined: this runs on every op
+    if name.endswith("_"):
+        return _inplace_op_wrapper(name, fn)
 
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
@@ -167,6 +170,27 @@ def _c_op_wrapper(name: str, fn):
             cb(name, args, kwargs, out)
         return out
 
+    wrapper.__name__ = name
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _inplace_op_wrapper(name: str, fn):
+    """An in-place builtin (``scale_``, ``assign_out_`` ...): before it runs,
+    the tensors it may write are reported to ``before_write``."""
+    def wrapper(*args, **kwargs):
+        if owner.thread == get_ident():
+            save = _ACTIVE.before_write
+            if save is not None:
+                save(args, kwargs)
+            out = fn(*args, **kwargs)
+            cb = _ACTIVE.on_op
+            if cb is not None:
+                cb(name, args, kwargs, out)
+            return out
+        return fn(*args, **kwargs)
+
+    owner, get_ident = OWNER, threading.get_ident
     wrapper.__name__ = name
     wrapper.__wrapped__ = fn
     return wrapper

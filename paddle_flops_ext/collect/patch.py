@@ -35,6 +35,7 @@ class Patches:
 
     def __init__(self):
         self._undo: list[Callable[[], None]] = []
+        self.notes: list[str] = []    # what restoring found and put right, for the result
 
     def setattr(self, obj: Any, name: str, value: Any) -> None:
         """``setattr(obj, name, value)``, undone by putting back what was there
