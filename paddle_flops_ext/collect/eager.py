@@ -14,6 +14,7 @@ import paddle
 from .core import Attribution, EagerShapes, tensor_shapes
 from .inputs import build_call_args
 from .instrument import ALL_OPS, instrument
+from .params import parameter_counts
 from .patch import Patches
 from .records import Collection
 from .request import ProfileRequest
@@ -38,4 +39,6 @@ def collect_eager(patches: Patches, model, request: ProfileRequest, args=None, k
             model(*args, **kwargs)
     except (Exception, MemoryError) as exc:
         raise attribution.explain(exc) from exc
-    return Collection(model, attribution.order, tensor_shapes([list(args), kwargs]), "eager")
+    collection = Collection(model, attribution.order, tensor_shapes([list(args), kwargs]), "eager")
+    collection.parameters = parameter_counts([rec.layer for rec in attribution.order])
+    return collection

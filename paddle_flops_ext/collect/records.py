@@ -114,6 +114,9 @@ class Collection:
     mode: str
     notes: list = field(default_factory=list)
     inexact: list = field(default_factory=list)   # why counts may be wrong (shown loudly, strict raises)
+    # the records' parameters as the forward left them (a parameter built on the first call included),
+    # read before the session puts the model back; None: read when the result is assembled
+    parameters: Any = None
 
 
 @dataclass

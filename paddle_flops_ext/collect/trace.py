@@ -114,6 +114,7 @@ from .instrument import COMPOSITES_ONLY, instrument
 from .intercept import replace_everywhere
 from .legacy_static import take_dynamic_branches
 from .parameter_values import answer_parameter_truth
+from .params import parameter_counts
 from .patch import Patches, observing
 from .pir import (Marks, ValueShapes, control_flow_kinds, count_program_op, inexact_notes, is_plumbing, is_value,
                   owners, program_notes, walk)
@@ -336,7 +337,7 @@ def _static_shapes(patches: Patches, modules) -> None:
 
 
 def _trace(patches: Patches, net, plan_args, plan_kwargs, request: ProfileRequest, batch, on_op_record=None):
-    """Trace ``net``: ``(program, attribution, how)``. Attempts, in order:
+    """Trace ``net``: ``(program, attribution, how, parameter counts)``. Attempts, in order:
     direct tracing with concrete ``paddle.shape`` answers, plain direct
     tracing, ``to_static``. Each attempt's changes to the model are undone
     before the next attempt (and by ``patches``)."""
@@ -358,8 +359,9 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, request: ProfileReques
                 _static_shapes(attempt, modules)
                 _value_names(attempt)
             program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
+            parameters = parameter_counts([rec.layer for rec in attribution.order])   # before the model is put back
             attempt.restore()
-            return program, attribution, how
+            return program, attribution, how, parameters
         except (Exception, MemoryError) as exc:  # noqa: BLE001 - reported below
             if isinstance(exc, HandlerError):
                 raise
@@ -425,7 +427,8 @@ def trace_and_collect(patches: Patches, net, request: ProfileRequest, on_op_reco
     input_shapes = [tuple(p.shape) for p in _placeholders((plan_args, plan_kwargs))]
     # a -1 left in the traced program (a data-dependent size) -> the batch size
     batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
-    program, attribution, how = _trace(patches, net, plan_args, plan_kwargs, request, batch, on_op_record)
+    program, attribution, how, parameters = _trace(patches, net, plan_args, plan_kwargs, request, batch,
+                                                   on_op_record)
     shapes = attribution.shapes
     all_ops = list(walk(program.global_block()))
     ops = [op for op in all_ops if not is_plumbing(op.name())]
@@ -433,6 +436,7 @@ def trace_and_collect(patches: Patches, net, request: ProfileRequest, on_op_reco
         if span is not None and span.counts_ops and span.record is not None:
             count_program_op(attribution, span.record, op, shapes)
     collection = Collection(net, attribution.order, input_shapes, "trace")
+    collection.parameters = parameters
     collection.notes.extend(program_notes(control_flow_kinds(all_ops), shapes, how))
     collection.inexact.extend(inexact_notes(shapes, saved=is_loaded_layer(net)))
     return collection, Traced(program, attribution, all_ops, batch)

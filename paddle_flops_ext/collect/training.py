@@ -41,6 +41,7 @@ from .inputs import dtype_name
 from .instrument import instrument, model_modules
 from .intercept import replace_everywhere
 from .pir import Marks, ValueShapes, flat_values, is_plumbing, is_value, op_tensors, owners, value_key
+from .params import parameter_counts
 from .records import Collection, LayerTraining, OpTensors, StepLog, TensorBytes, TrainingRecords, layer_records
 from .request import ProfileRequest
 from .trace import trace_and_collect
@@ -242,6 +243,7 @@ def collect_training(patches, model, request: ProfileRequest) -> tuple[Collectio
     _restore_grads(model, before)
     del output, outputs
     collection = Collection(model, attribution.order, tensor_shapes([list(args), kwargs]), "eager")
+    collection.parameters = parameter_counts([rec.layer for rec in attribution.order])
     training = TrainingRecords(dict(recorder.layers), request.optimizer_name, request.amp, step,
                                _recompute_notes(recorder))
     recorder.keep.clear()
@@ -385,5 +387,10 @@ def collect_trace_training(patches, net, request: ProfileRequest) -> tuple[Colle
     trainable = _trainable(net, request.optimizer)
     _charge_optimizer(recorder, attribution.order, trainable, request.optimizer_name)
     step = step_log(net, recorder, [], data, trainable)
+    built = sum(collection.parameters.trainable) - sum(p.numel for p in step.trainable)
+    if built > 0 and not isinstance(request.optimizer, paddle.optimizer.Optimizer):
+        collection.inexact.append(f"INEXACT: {built:,} trainable parameter element(s) were built during the traced "
+                                  f"forward: counted in params, but not in the optimizer step or training memory "
+                                  f"of trace mode; mode='eager' counts them")
     return collection, TrainingRecords(dict(recorder.layers), request.optimizer_name, request.amp, step,
                                        _recompute_notes(recorder))

@@ -86,7 +86,7 @@ def _counted(collection: Collection) -> ProfileResult:
     records = collection.records
     model = collection.model
     if model is not None:
-        counts = parameter_counts([r.layer for r in records])
+        counts = collection.parameters or parameter_counts([r.layer for r in records])
         owned = zip(records, counts.params, counts.trainable, counts.held)
     else:   # a bare program: its records carry their parameters
         owned = ((r, r.params, r.trainable_params, 0) for r in records)
