@@ -42,6 +42,7 @@ from .instrument import instrument, model_modules
 from .intercept import replace_everywhere
 from .pir import Marks, ValueShapes, flat_values, is_plumbing, is_value, op_tensors, owners, value_key
 from .params import parameter_counts
+from .patch import observing
 from .records import Collection, LayerTraining, OpTensors, StepLog, TensorBytes, TrainingRecords, layer_records
 from .request import ProfileRequest
 from .trace import trace_and_collect
@@ -217,6 +218,28 @@ def _patch_recompute(patches, recorder: Recorder, modules) -> None:
     replace_everywhere(patches, original, recompute, modules)
 
 
+# --------------------------------------------------------------------------- indexing
+
+def _observe_indexing(patches, attribution: Attribution, recorder: Recorder) -> None:
+    """Eager ``x[i]`` is a Tensor method no operation wrapper sees, but its
+    backward is real: every use feeds the indexed tensor a full-size
+    gradient that Paddle sums (``q, k, v = qkv`` adds three). Each indexing
+    is reported to the recorder as the ``slice`` a trace holds, so the
+    accumulation is counted in both modes alike."""
+    tensor = paddle.Tensor
+    original = tensor.__dict__["__getitem__"]
+
+    def __getitem__(self, item):
+        out = original(self, item)
+        if observing() and not attribution.composite_depth and isinstance(out, tensor):
+            recorder.add(attribution.stack[-1].record if attribution.stack else None, "slice",
+                         {"input": self}, {}, [out])
+        return out
+
+    __getitem__.__wrapped__ = original
+    patches.setattr(tensor, "__getitem__", __getitem__)
+
+
 # --------------------------------------------------------------------------- collection
 
 def collect_training(patches, model, request: ProfileRequest) -> tuple[Collection, TrainingRecords]:
@@ -229,6 +252,7 @@ def collect_training(patches, model, request: ProfileRequest) -> tuple[Collectio
                               False, on_op_record=recorder)
     modules = instrument(patches, attribution)
     _patch_recompute(patches, recorder, modules)
+    _observe_indexing(patches, attribution, recorder)
     before = _grads_of(model)
     try:
         with paddle.set_grad_enabled(True):

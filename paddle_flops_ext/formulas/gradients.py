@@ -226,6 +226,19 @@ def divide_grad(ins, outs, attrs, grads, forward):
     return pointwise(sum(per[n] * numel(out) + _reduce_adds(ins.get(n), out) for n in ("x", "y") if n in grads), 1)
 
 
+@grad_formula("swiglu", "fused_swiglu",
+              convention="per output element: x: 9 (sigmoid(x) 3, dO y 1, times s (1 + x (1 - s)) 5); "
+                         "y: 5 (silu(x) recomputed 4, dO silu 1); both 11; with no y, x holds both "
+                         "halves: 11",
+              saves=_saves(("*", ("x", "y"))))
+def swiglu_grad(ins, outs, attrs, grads, forward):
+    if ins.get("y") is None:                      # x = [gate | up]: both halves need their gradient
+        per = 11 if "x" in grads else 0
+    else:
+        per = {frozenset({"x"}): 9, frozenset({"y"}): 5, frozenset({"x", "y"}): 11}.get(frozenset(grads & {"x", "y"}), 0)
+    return pointwise(numel(_out(outs)) * per, 1)
+
+
 @grad_formula("add_n", convention="0: each input receives dO", saves=_saves_nothing)
 def add_n_grad(ins, outs, attrs, grads, forward):
     return ZERO

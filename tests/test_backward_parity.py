@@ -1,0 +1,58 @@
+"""The backward counts what Paddle's eager backward runs, in both modes
+alike: a tensor indexed several times receives one full-size gradient per
+use, summed (``q, k, v = qkv``), and fused activations have gradient
+formulas (``swiglu``). Expected figures are written out from the shapes."""
+from __future__ import annotations
+
+import paddle
+import pytest
+
+import paddle_flops_ext as pfe
+
+TOKENS, DIM = 4, 16
+
+
+class UnpackedQKV(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.qkv = paddle.nn.Linear(DIM, 3 * DIM)
+
+    def forward(self, x):
+        qkv = self.qkv(x).reshape([TOKENS, 3, DIM]).transpose([1, 0, 2])
+        q, k, v = qkv
+        return q + k * v
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_unpacking_a_tensor_sums_one_gradient_per_use(mode):
+    r = pfe.profile(UnpackedQKV(), [TOKENS, DIM], mode=mode, training=True)
+    n = 3 * TOKENS * DIM                       # the unpacked tensor
+    linear_macs = TOKENS * DIM * 3 * DIM
+    # dW of the projection (its MACs; the synthesized input needs no gradient), its bias (a sum
+    # over rows), k * v (dK and dV), and the three slices' gradients summed into the unpacked
+    # tensor: 2 additions per element
+    expected = 2 * linear_macs + (TOKENS - 1) * 3 * DIM + 2 * TOKENS * DIM + 2 * n
+    assert r.backward.flops == expected
+    assert r.backward.macs == linear_macs
+    accumulated = [v for node in r.layers() for k, v in node.backward_ops.items() if k == "gradient accumulation"]
+    assert sum(v["flops"] for v in accumulated) == 2 * n
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+@pytest.mark.parametrize("halves", [False, True])
+def test_swiglu_backward_has_a_formula(mode, halves):
+    class SwiGLU(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.up = paddle.nn.Linear(8, 32 if halves else 16)
+            self.gate = None if halves else paddle.nn.Linear(8, 16)
+
+        def forward(self, x):
+            if halves:
+                return paddle.nn.functional.swiglu(self.up(x))
+            return paddle.nn.functional.swiglu(self.up(x), self.gate(x))
+
+    r = pfe.profile(SwiGLU(), [2, 8], mode=mode, training=True, strict=True)
+    assert r.uncounted_backward == []
+    swiglu = [v for node in r.layers() for k, v in node.backward_ops.items() if k == "swiglu"]
+    assert sum(v["flops"] for v in swiglu) == 11 * 2 * 16     # both inputs need a gradient: 11 per output element
