@@ -16,7 +16,7 @@ PACKAGE = os.path.join(ROOT, "paddle_flops_ext")
 # Layer of each top-level part of the package: a module may import only from
 # its own part or from parts of a lower layer.
 LAYERS = {
-    "errors": 0, "quiet": 0,
+    "errors": 0, "quiet": 0, "files": 0,
     "formulas": 1, "models": 1,
     "collect": 2,
     "estimates": 3,

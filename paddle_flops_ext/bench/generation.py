@@ -37,6 +37,7 @@ from types import SimpleNamespace
 from ..report.content import Column, Content
 from ..report.render import number, render_markdown
 from ..models.zoo import GENERATION_MODELS as MODELS, ZOO
+from ..files import write_text
 from ..quiet import import_paddle_quietly
 from .report import publish_markdown
 from .timing import available_cores, set_threads
@@ -139,8 +140,7 @@ def run(name, prompt, new, batch, repeats, out, command="") -> int:
            "estimate": est.to_dict(), "peaks": {k: peak[k] for k in ("matmul_gflops_peak", "matmul_backend",
                                                                       "copy_gbps_peak")}}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(doc, f, indent=2)
+    write_text(args.out + ".json", json.dumps(doc, indent=2))
     lines = ["# Generation: measured next to the roofline estimate", "",
              f"`{command or 'paddle-flops bench --generate'}` on {machine['platform']}, {threads} threads, "
              f"Paddle {machine['paddle']}, eager float32. Model {name}: {json.dumps(cfg)} "

@@ -9,6 +9,7 @@ import os
 from ..report.content import Column, Content
 from ..report.render import human_bytes, number, percent, render_csv, render_markdown, render_table
 
+from ..files import write_text
 from .plots import write_plots
 
 RESULT_COLUMNS = ["model", "source", "batch_size", "input_size", "mode", "precision", "status", "reason",
@@ -30,8 +31,7 @@ def publish_markdown(lines: list, path: str | None = None) -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if path:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_text(path, text)
 
 
 def _json_default(o):
@@ -304,8 +304,7 @@ def write_all(doc: dict, out_dir: str, stem: str, plots: bool = True, plot_model
 
     def put(kind, name, text):
         path = os.path.join(out_dir, name)
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        write_text(path, text, newline="")
         files[kind] = path
 
     put("json", f"{stem}.json", to_json(doc))

@@ -107,6 +107,7 @@ from .timing import (CI_TARGET, NOISE_THRESHOLD, Adaptive, device_sync, make_tim
                      set_threads, thread_restorer, time_interleaved)
 from .zoo import make_inputs, resolve
 from ..errors import ConfigError
+from ..files import check_stem, write_text
 from ..quiet import quiet
 
 SCHEMA = "paddle_flops_ext.bench/2"
@@ -191,9 +192,10 @@ def validate(cfg: BenchConfig, check_out: bool = True) -> None:
     _check(cfg.load_wait_s >= 0, "--load-wait", f"must be >= 0 seconds (got {cfg.load_wait_s})")
     _check(0 <= cfg.rank < cfg.world, "rank", f"rank {cfg.rank} is not in a world of {cfg.world}")
     if cfg.tag is not None:
-        _check(bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", cfg.tag)) and ".." not in cfg.tag,
-               "--tag", f"a file name stem of letters, digits, '_', '-', '.' (no directories, no '..'); "
-                        f"got {cfg.tag!r}")
+        try:
+            check_stem(cfg.tag, "--tag")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     try:
         resolve(cfg.models, cfg.sample_shape, cfg.dtype)
     except ValueError as e:
@@ -558,10 +560,7 @@ def _checkpoint(doc, cfg, stem) -> None:
     if cfg.world == 1:
         _write(doc, cfg, stem, plots=False)
         return
-    path = os.path.join(cfg.out, f"{stem}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(to_json(doc))
-    os.replace(path + ".tmp", path)
+    write_text(os.path.join(cfg.out, f"{stem}.json"), to_json(doc))
 
 
 def _write(doc, cfg, stem, plots) -> dict:

@@ -27,9 +27,11 @@ import os
 import shlex
 import subprocess
 import sys
+import shutil
 import tempfile
 
 from ..errors import ConfigError
+from ..files import check_stem
 from ..quiet import quiet
 from . import generation, train
 from .merge import dist_env, merge_processes
@@ -94,6 +96,11 @@ def _other_workload(args) -> int:
     ``./paddle_flops_bench/<timestamp>/``), a table on the terminal."""
     if args.train and args.generate is not None:
         return _error("--train and --generate: give one of them")
+    if args.tag is not None:
+        try:
+            check_stem(args.tag, "--tag")
+        except ValueError as e:
+            return _error(str(e))
     out_dir = args.out or default_out_dir()
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -135,6 +142,20 @@ def run_processes(argv: list, n: int, cfg) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     tmp = tempfile.mkdtemp(prefix=".processes_", dir=cfg.out)
+    try:
+        docs = _run_parts(argv, n, env, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not docs:
+        raise SystemExit(_error("--processes: no process produced results"))
+    doc = merge_processes(docs)
+    doc["command"] = cfg.command
+    stem = cfg.tag or f"bench_{'gpu' if str(doc['machine'].get('device')).startswith('gpu') else 'cpu'}"
+    doc["files"] = write_all(doc, cfg.out, stem, plots=cfg.plots, plot_model=cfg.plot_model)
+    return doc
+
+
+def _run_parts(argv: list, n: int, env: dict, tmp: str) -> list:
     docs = []
     for i in range(n):
         out_i = os.path.join(tmp, f"p{i}")
@@ -146,10 +167,4 @@ def run_processes(argv: list, n: int, cfg) -> dict:
                 docs.append(json.load(f))
         except (OSError, ValueError) as e:
             print(f"process {i + 1} of {n} wrote no results ({e})", file=sys.stderr)
-    if not docs:
-        raise SystemExit(_error("--processes: no process produced results"))
-    doc = merge_processes(docs)
-    doc["command"] = cfg.command
-    stem = cfg.tag or f"bench_{'gpu' if str(doc['machine'].get('device')).startswith('gpu') else 'cpu'}"
-    doc["files"] = write_all(doc, cfg.out, stem, plots=cfg.plots, plot_model=cfg.plot_model)
-    return doc
+    return docs

@@ -34,6 +34,7 @@ import time
 from ..report.content import Column, Content
 from ..report.render import render_markdown
 from ..models.zoo import TRAIN_MODELS as MODELS, ZOO, make_inputs
+from ..files import write_text
 from .report import publish_markdown
 
 BATCH = {"resnet50": 8, "vit_b16": 8, "gpt2_small": 2}   # each model of MODELS at its zoo size
@@ -164,7 +165,6 @@ def run(models, steps: int, warmup: int, out: str) -> int:
               f"{r['estimate_over_measured']:.2f}", flush=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (CPU, fp32)"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out + ".json", "w") as f:
-        json.dump({"machine": machine, "results": results}, f, indent=1)
+    write_text(out + ".json", json.dumps({"machine": machine, "results": results}, indent=1))
     publish_markdown(_markdown_lines(results, machine), out + ".md")
     return 0

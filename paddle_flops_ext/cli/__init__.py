@@ -23,6 +23,8 @@ import sys
 from . import bench, formulas, llm, profile
 from .parser import COMMANDS, EXIT_USAGE, build_parser
 
+EXIT_INTERRUPTED = 130    # the shell's status for a SIGINT
+
 RUNNERS = {"profile": profile.run, "bench": bench.run, "formulas": formulas.run, "llm": llm.run,
            "bench-train": bench.run_train, "bench-generation": bench.run_generation}
 
@@ -56,7 +58,13 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _importable_cwd()
-    return RUNNERS[args.command](args, args.command_parser, argv[1:])
+    try:
+        return RUNNERS[args.command](args, args.command_parser, argv[1:])
+    except KeyboardInterrupt:
+        if getattr(args, "traceback", False):
+            raise
+        print(f"{args.command_parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 __all__ = ["main"]

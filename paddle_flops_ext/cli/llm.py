@@ -8,7 +8,7 @@ import json
 
 from ..quiet import import_paddle_quietly, quiet
 from ..report.render import RENDERERS
-from .output import exit_unexpected, output_format, write_report
+from .output import check_output, exit_unexpected, output_format, write_report
 
 
 def count(args) -> dict:
@@ -65,6 +65,7 @@ def render(out: dict, fmt: str, depth: int) -> str:
 
 def run(args, parser, argv) -> int:
     fmt = output_format(args)
+    check_output(parser, args)
     try:
         out = count(args)
     except ValueError as exc:

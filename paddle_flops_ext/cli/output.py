@@ -6,12 +6,21 @@ from __future__ import annotations
 import os
 import sys
 
+from ..files import output_problem, write_text
 from .parser import FORMAT_OF_SUFFIX
 
 
 def output_format(args) -> str:
     """``--format``, else the one the ``--output`` suffix names, else table."""
     return args.format or FORMAT_OF_SUFFIX.get(os.path.splitext(args.output or "")[1].lower(), "table")
+
+
+def check_output(parser, args) -> None:
+    """``-o FILE`` that cannot be written is a command-line mistake, found
+    before any work."""
+    problem = args.output and output_problem(args.output)
+    if problem:
+        parser.error(f"argument -o/--output: {problem}")
 
 
 def exit_unexpected(parser, args, exc: Exception) -> None:
@@ -27,8 +36,7 @@ def write_report(text: str, output: str | None, fmt: str) -> None:
     """The rendered report to ``-o FILE`` (saying so on stderr) or stdout."""
     text = text.rstrip("\n") + "\n"
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_text(output, text)
         print(f"wrote {output} ({fmt})", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -3,14 +3,13 @@ MACs and FLOPs per layer and in total, as a table, Markdown, CSV or JSON."""
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 from importlib import import_module
 
 from ..loading import load_model, load_saved, saved_model_prefix
 from ..quiet import import_paddle_quietly, quiet
 from ..report.render import RENDERERS
-from .output import exit_unexpected, output_format, write_report
+from .output import check_output, exit_unexpected, output_format, write_report
 from .parser import EXIT_STRICT, EXIT_USAGE, UsageError
 
 DEFAULT_INPUT_SIZE = [1, 3, 224, 224]
@@ -101,10 +100,7 @@ def _check_combinations(parser, args) -> None:
     if (args.optimizer or args.amp) and not args.train:
         parser.error(f"argument --{'optimizer' if args.optimizer else 'amp'}: describes a training step; add --train")
     args.format = output_format(args)
-    if args.output:
-        folder = os.path.dirname(os.path.abspath(args.output))
-        if not os.path.isdir(folder):
-            parser.error(f"argument -o/--output: folder {folder!r} does not exist; create it or pick another FILE")
+    check_output(parser, args)
 
 
 def run(args, parser, argv) -> int:

@@ -90,6 +90,7 @@ Differences from eager mode (documented in the README):
 from __future__ import annotations
 
 import operator
+import os
 import signal
 import threading
 import traceback
@@ -443,7 +444,10 @@ def trace_and_collect(patches: Patches, net, request: ProfileRequest, on_op_reco
 
 
 def _defer_interrupts(patches: Patches) -> None:
-    """Hold Ctrl-C back until the session is restored, then raise it.
+    """Hold Ctrl-C back until the session is restored, then deliver it as
+    the caller's own handler would have: ``KeyboardInterrupt`` under Python's
+    default, the caller's function called, the process ended under
+    ``SIG_DFL``; an ignored SIGINT stays ignored (nothing is installed).
 
     Paddle's C++ program builders call back into Python (the op call-stack
     capture); a KeyboardInterrupt raised inside such a callback aborts the
@@ -451,17 +455,27 @@ def _defer_interrupts(patches: Patches) -> None:
     reach only the main thread, so only there is anything to defer."""
     if threading.current_thread() is not threading.main_thread():
         return
-    pending: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        return
+    pending: list[tuple] = []
 
     def hold(signum, frame):
-        pending.append(signum)
+        pending.append((signum, frame))
 
-    previous = signal.signal(signal.SIGINT, hold)
+    signal.signal(signal.SIGINT, hold)
 
     def undo():
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-        if pending:
-            pending.clear()
+        if not pending:
+            return
+        signum, frame = pending[0]
+        pending.clear()
+        if previous is None or previous is signal.default_int_handler:
             raise KeyboardInterrupt
+        if previous is signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)     # what the default action would have done
+            return
+        previous(signum, frame)
 
     patches.on_restore(undo)
