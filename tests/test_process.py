@@ -148,3 +148,66 @@ def test_processes_remove_their_temporary_folder_even_when_no_process_produced_r
     with pytest.raises(SystemExit):
         session.run_processes(["--models", "resnet18"], 2, Config())
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- threads and forks
+
+def test_a_child_forked_while_another_thread_profiles_starts_clean():
+    proc = _python("""
+    import os, threading, time, paddle, paddle_flops_ext as pfe
+    from paddle_flops_ext.collect import patch
+
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = paddle.nn.Linear(4, 4)
+        def forward(self, x):
+            started.set()
+            release.wait(60)           # hold the profile open while the main thread forks
+            return self.fc(x)
+
+    worker = threading.Thread(target=lambda: pfe.profile(Slow(), [1, 4]))
+    worker.start()
+    started.wait(60)
+    original_call = paddle.nn.Layer.__dict__["__call__"]
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            clean = patch.OWNER.thread is None and not hasattr(paddle.nn.Layer.__call__, "__wrapped__")
+            r = pfe.profile(paddle.nn.Linear(4, 8), [2, 4])
+            status = 0 if clean and r.macs == 2 * 4 * 8 else 3
+        finally:
+            os._exit(status)
+    _, code = os.waitpid(pid, 0)
+    release.set()
+    worker.join()
+    print("CHILD", os.waitstatus_to_exitcode(code))
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "CHILD 0" in proc.stdout
+
+
+def test_overlapping_traces_in_two_threads_are_each_counted():
+    proc = _python("""
+    import threading, paddle, paddle_flops_ext as pfe
+    from paddle_flops_ext.models import llama as L
+    cfg = L.LlamaConfig(vocab_size=128, dim=64, n_layers=2, n_heads=4, ffn_dim=128, max_seq_len=64)
+    results, errors = [], []
+    models = [L.Llama(cfg) for _ in range(10)]   # built before: building a model beside a trace is not safe (see the README)
+    def work():
+        try:
+            m = models.pop()
+            results.append(pfe.profile(m, input_spec=[paddle.static.InputSpec([1, 16], "int64")], mode="trace").macs)
+        except Exception as e:
+            errors.append(repr(e))
+    for _ in range(5):
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    print("RESULTS", len(set(results)), len(results), errors[:1])
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RESULTS 1 10 []" in proc.stdout

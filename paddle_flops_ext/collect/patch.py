@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import operator
 import threading
 from typing import Any, Callable
@@ -164,6 +165,7 @@ _LOCK = threading.Lock()
 
 class _Owner:
     thread: int | None = None   # ident of the thread that is profiling
+    patches: "Patches | None" = None   # its session's log
 
 
 OWNER = _Owner()
@@ -197,6 +199,7 @@ def session():
         held[0] = True
         patches.on_restore(_clear_owner)
         OWNER.thread = me
+        OWNER.patches = patches
         yield patches
     finally:
         patches.restore()
@@ -220,4 +223,26 @@ def gc_paused():
 
 
 def _clear_owner() -> None:
-    OWNER.thread = None
+    OWNER.thread, OWNER.patches = None, None
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread profiled holds a copy of that
+    session - patched Paddle, a guarded model - but not the thread that
+    would end it: undo it, so the child starts as if no profile ran. (A
+    fork from the profiling thread itself goes on inside its session.)"""
+    global _LOCK
+    if OWNER.thread is None or OWNER.thread == threading.get_ident():
+        return
+    patches = OWNER.patches
+    OWNER.thread, OWNER.patches = None, None
+    if patches is not None:
+        try:
+            patches.restore()
+        except BaseException:  # noqa: BLE001 - the child starts clean whatever the old session's undo said
+            pass
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
