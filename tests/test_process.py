@@ -211,3 +211,21 @@ def test_overlapping_traces_in_two_threads_are_each_counted():
     """)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "RESULTS 1 10 []" in proc.stdout
+
+
+# ---------------------------------------------------------------- deep models
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_a_model_that_runs_plainly_can_be_profiled_however_deep(mode):
+    proc = _python(f"""
+    import sys, paddle, paddle_flops_ext as pfe
+    model = paddle.nn.Linear(4, 4)
+    for _ in range(330):
+        model = paddle.nn.Sequential(model)
+    model(paddle.randn([1, 4]))               # runs plainly at the default recursion limit
+    limit = sys.getrecursionlimit()
+    r = pfe.profile(model, [1, 4], mode="{mode}")
+    print("MACS", r.macs, "LIMIT_BACK", sys.getrecursionlimit() == limit)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "MACS 16 LIMIT_BACK True" in proc.stdout
