@@ -229,3 +229,32 @@ def test_a_model_that_runs_plainly_can_be_profiled_however_deep(mode):
     """)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MACS 16 LIMIT_BACK True" in proc.stdout
+
+
+def test_a_trace_beside_a_training_loop_on_the_same_model_never_crashes_it():
+    """Paddle's switch to static mode swaps the process-wide C++ tracer; while
+    the trace builds its program, the training thread's operations wait.
+    Without that, one run in three died with SIGSEGV in static_api_matmul."""
+    code = """
+    import threading, paddle, paddle_flops_ext as pfe
+    paddle.seed(0)
+    net = paddle.nn.Sequential(*[paddle.nn.Sequential(paddle.nn.Linear(64, 64), paddle.nn.ReLU()) for _ in range(8)])
+    opt = paddle.optimizer.Adam(parameters=net.parameters())
+    done, counts = threading.Event(), []
+    def profiler():
+        for _ in range(6):
+            counts.append(pfe.profile(net, [4, 64], mode="trace").macs)
+        done.set()
+    worker = threading.Thread(target=profiler)
+    worker.start()
+    steps = 0
+    while not done.is_set():
+        loss = net(paddle.randn([4, 64])).mean()
+        loss.backward(); opt.step(); opt.clear_grad(); steps += 1
+    worker.join()
+    print("COUNTS", sorted(set(counts)), len(counts), "STEPS", steps > 0)
+    """
+    for _ in range(4):
+        proc = _python(code)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"COUNTS [{8 * 4 * 64 * 64}] 6 STEPS True" in proc.stdout

@@ -149,9 +149,10 @@ def test_other_threads_get_the_plain_answer_while_tracing():
             return legacy_matmul(v, v)
 
     pfe.profile(Traced(), [2, 3], mode="trace")
-    # the profiling thread takes the dynamic branch; another thread gets
-    # Paddle's own answer (static mode: the trace switched the process there)
-    assert seen == {"tracing": True, "other": False}
+    # the profiling thread takes the dynamic branch; a thread started during
+    # the trace is in dynamic mode, as it would be without one (Paddle's own
+    # switch would have left it in static mode for good)
+    assert seen == {"tracing": True, "other": True}
 
 
 def test_legacy_call_outside_profile_is_plain():

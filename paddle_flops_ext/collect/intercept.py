@@ -31,6 +31,7 @@ seen; such work shows as missing rather than double-counted.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import types
@@ -158,18 +159,54 @@ _ACTIVE = _Callbacks()
 _WRAPPERS: dict[tuple, object] = {}  # (kind, key) -> wrapper, built once
 
 
+class _Gate:
+    """Held closed while the profiling thread builds a program: Paddle's
+    switch to static-graph mode swaps the process-wide C++ tracer, so an
+    eager operation another thread started then would run with none (and
+    crash the process). Other threads' operations wait at the wrappers
+    until the gate opens; the profiling thread passes."""
+
+    def __init__(self):
+        self.closed = False
+        self._cond = threading.Condition()
+
+    def wait_open(self) -> None:
+        with self._cond:
+            while self.closed:
+                self._cond.wait(0.1)
+
+    @contextlib.contextmanager
+    def held(self):
+        with self._cond:
+            self.closed = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.closed = False
+                self._cond.notify_all()
+
+
+GATE = _Gate()
+
+
 def _c_op_wrapper(name: str, fn):
     owner, get_ident = OWNER, threading.get_ident   # observing(), inlined: this runs on every op
     if name.endswith("_"):
         return _inplace_op_wrapper(name, fn)
 
     def wrapper(*args, **kwargs):
+        if owner.thread != get_ident():
+            if gate.closed:
+                gate.wait_open()
+            return fn(*args, **kwargs)
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_op
-        if cb is not None and owner.thread == get_ident():
+        if cb is not None:
             cb(name, args, kwargs, out)
         return out
 
+    gate = GATE
     wrapper.__name__ = name
     wrapper.__wrapped__ = fn
     return wrapper
@@ -188,9 +225,11 @@ def _inplace_op_wrapper(name: str, fn):
             if cb is not None:
                 cb(name, args, kwargs, out)
             return out
+        if gate.closed:
+            gate.wait_open()
         return fn(*args, **kwargs)
 
-    owner, get_ident = OWNER, threading.get_ident
+    owner, get_ident, gate = OWNER, threading.get_ident, GATE
     wrapper.__name__ = name
     wrapper.__wrapped__ = fn
     return wrapper
@@ -198,9 +237,13 @@ def _inplace_op_wrapper(name: str, fn):
 
 def _legacy_op_wrapper(name: str, fn):
     def wrapper(*args, **kwargs):
+        if not observing():
+            if GATE.closed:
+                GATE.wait_open()
+            return fn(*args, **kwargs)
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_legacy_op
-        if cb is not None and observing():
+        if cb is not None:
             cb(name, args, out)
         return out
 
@@ -211,6 +254,8 @@ def _legacy_op_wrapper(name: str, fn):
 
 def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
     def wrapper(self_, other):
+        if GATE.closed and not observing():
+            GATE.wait_open()
         out = method(self_, other)
         cb = _ACTIVE.on_op
         if cb is not None and out is not NotImplemented and observing():
@@ -249,10 +294,30 @@ def _cached(kind, key, make):
     w = _WRAPPERS.get((kind, key))
     if w is None:
         w = _WRAPPERS[(kind, key)] = make()
+        try:  # never rewritten by dy2static's AST pass (trace mode's to_static attempt)
+            paddle.jit.not_to_static(w)
+        except Exception:  # pragma: no cover - other Paddle versions
+            pass
     return w
 
 
 _PLAN: dict = {}
+
+
+class _TraceTargets:
+    """The ids of every target but the legacy builtins, per plan."""
+
+    def __init__(self):
+        self.key, self.ids = None, None
+
+    def get(self, targets: dict) -> frozenset:
+        if self.key is not targets:
+            legacy = set(_LEGACY_OP_TABLE) - set(_C_OP_TABLE)
+            self.key, self.ids = targets, frozenset(k for k in targets if k not in legacy)
+        return self.ids
+
+
+_TRACE_TARGETS = _TraceTargets()
 
 
 def _targets_and_wrappers():
@@ -282,33 +347,37 @@ def _targets_and_wrappers():
 def observe_ops(patches: Patches, attribution, extra_modules=(), composites_only: bool = False) -> None:
     """Install the op wrappers (logged in ``patches``) and send the profiling
     thread's operations to ``attribution`` (``on_op``, ``on_legacy_op``,
-    ``composite_enter``/``composite_exit``). ``composites_only``: wrap only
-    the composite functions (trace mode reads every other op off the program)."""
+    ``composite_enter``/``composite_exit``). ``composites_only``: report only
+    the composite functions (trace mode reads every other op off the
+    program); the other wrappers are installed all the same, as the
+    :data:`GATE` other threads' operations wait at while a program is built."""
     global _C_OP_TABLE, _LEGACY_OP_TABLE
     if _C_OP_TABLE is None:
         _C_OP_TABLE = _builtin_table(_C_ops)
         _LEGACY_OP_TABLE = _builtin_table(_legacy_C_ops)
     targets, replacement = _targets_and_wrappers()
-    if composites_only:
-        keep = {id(fn) for fn in registry.composite_functions().values()}
-        targets = {k: v for k, v in targets.items() if k in keep}
-    groups = _paddle_alias_groups(targets if composites_only else None)
+    # a trace keeps the legacy builtins as they are: its legacy static adapter finds them by identity
+    groups = _paddle_alias_groups(None if not composites_only else _TRACE_TARGETS.get(targets))
     if extra_modules:  # the user's modules change while they work: never cached
-        groups = groups + [(m.__dict__, {attr: (targets[key], replacement[key]) for attr, key in _aliases_in(m, targets)})
+        # a trace leaves the user's own aliases of builtins alone, but for composites (its legacy
+        # static adapter looks for the builtins there)
+        mine = targets if not composites_only else {
+            k: v for k, v in targets.items() if k in {id(fn) for fn in registry.composite_functions().values()}}
+        groups = groups + [(m.__dict__, {attr: (mine[key], replacement[key]) for attr, key in _aliases_in(m, mine)})
                            for m in extra_modules]
     patches.swap_module_entries(groups)
+    tensor = paddle.Tensor
+    for slot, (op_name, swap) in TENSOR_OPERATORS.items():
+        method = tensor.__dict__.get(slot)
+        if method is not None:
+            patches.setattr(tensor, slot, _cached("operator", (slot, id(method)),
+                                                  lambda: _operator_wrapper(slot, op_name, swap, method)))
+    # Tensor methods bound directly to C builtins (setattr on a type also
+    # updates its C slots)
+    for attr, value in list(vars(tensor).items()):
+        if id(value) in replacement and targets.get(id(value)) is value:
+            patches.setattr(tensor, attr, replacement[id(value)])
     if not composites_only:
-        tensor = paddle.Tensor
-        for slot, (op_name, swap) in TENSOR_OPERATORS.items():
-            method = tensor.__dict__.get(slot)
-            if method is not None:
-                patches.setattr(tensor, slot, _cached("operator", (slot, id(method)),
-                                                      lambda: _operator_wrapper(slot, op_name, swap, method)))
-        # Tensor methods bound directly to C builtins (setattr on a type also
-        # updates its C slots)
-        for attr, value in list(vars(tensor).items()):
-            if id(value) in replacement and targets.get(id(value)) is value:
-                patches.setattr(tensor, attr, replacement[id(value)])
         patches.setattr(_ACTIVE, "on_op", attribution.on_op)
         patches.setattr(_ACTIVE, "on_legacy_op", attribution.on_legacy_op)
     patches.setattr(_ACTIVE, "on_enter", attribution.composite_enter)

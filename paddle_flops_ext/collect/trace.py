@@ -89,6 +89,7 @@ Differences from eager mode (documented in the README):
 """
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import signal
@@ -112,7 +113,7 @@ from .core import Attribution, first_line
 from .guards import guard_process
 from .inputs import build_call_args, dtype_name
 from .instrument import COMPOSITES_ONLY, instrument
-from .intercept import replace_everywhere
+from .intercept import GATE, replace_everywhere
 from .legacy_static import take_dynamic_branches
 from .parameter_values import answer_parameter_truth
 from .params import parameter_counts
@@ -214,11 +215,30 @@ def _make_args(plan_args, plan_kwargs, make):
     return args, kwargs
 
 
+@contextlib.contextmanager
+def _static_mode():
+    """Static-graph mode for building a program, as Paddle's
+    ``framework._dygraph_guard(None)`` sets it - the calling thread's flag and
+    the C++ tracer, process-wide (other threads' operations wait at the
+    gate meanwhile) - but without its third effect: rewriting the module
+    default every new thread copies its own flag from, so a thread started
+    during a trace would take static mode for good."""
+    local = framework.global_var.__dict__
+    saved = local.get("_dygraph_tracer_")
+    local["_dygraph_tracer_"] = None
+    framework.core._switch_tracer(None)
+    try:
+        yield
+    finally:
+        local["_dygraph_tracer_"] = saved
+        framework.core._switch_tracer(saved)
+
+
 def _trace_direct(net, plan_args, plan_kwargs, to_static_view):
     """Run forward as plain Python in static-graph mode (no AST rewrite); a
     ``@to_static`` forward runs as Python here (the core's guard shows the
     profiling thread ``enable_to_static = False``)."""
-    with framework._dygraph_guard(None):
+    with _static_mode():
         main, startup = ir_static.Program(), ir_static.Program()
         with ir_static.program_guard(main, startup), graph_tracing_guard(main):
             args, kwargs = _make_args(plan_args, plan_kwargs,
@@ -359,7 +379,8 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, request: ProfileReques
             if static_shapes:
                 _static_shapes(attempt, modules)
                 _value_names(attempt)
-            program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
+            with GATE.held():   # other threads' eager operations wait while Paddle is in static mode
+                program, _ = fn(net, plan_args, plan_kwargs, to_static_view)
             parameters = parameter_counts([rec.layer for rec in attribution.order])   # before the model is put back
             attempt.restore()
             return program, attribution, how, parameters
