@@ -56,3 +56,21 @@ def test_swiglu_backward_has_a_formula(mode, halves):
     assert r.uncounted_backward == []
     swiglu = [v for node in r.layers() for k, v in node.backward_ops.items() if k == "swiglu"]
     assert sum(v["flops"] for v in swiglu) == 11 * 2 * 16     # both inputs need a gradient: 11 per output element
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+@pytest.mark.parametrize("interp, per_output", [("nearest", 1), ("bilinear", 8), ("bicubic", 32)])
+def test_interpolation_backward_sends_each_outputs_gradient_to_its_taps(mode, interp, per_output):
+    class Upsampled(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(3, 4, 1)
+
+        def forward(self, x):
+            return paddle.nn.functional.interpolate(self.conv(x), scale_factor=2, mode=interp)
+
+    r = pfe.profile(Upsampled(), [1, 3, 8, 8], mode=mode, training=True, strict=True)
+    assert r.uncounted_backward == []
+    out_elements = 1 * 4 * 16 * 16
+    got = sum(v["flops"] for node in r.layers() for k, v in node.backward_ops.items() if k.endswith("_interp"))
+    assert got == per_output * out_elements     # taps (1, 4 or 16) x (weight x dO, accumulate)

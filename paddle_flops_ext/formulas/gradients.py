@@ -239,6 +239,28 @@ def swiglu_grad(ins, outs, attrs, grads, forward):
     return pointwise(numel(_out(outs)) * per, 1)
 
 
+# interpolation: each output's gradient goes back to its taps, weighted (1 multiply) and
+# accumulated (1 add) per tap; the weights depend only on coordinates (not counted, as forward)
+_INTERP_TAPS = {"linear_interp": 2, "bilinear_interp": 4, "trilinear_interp": 8, "bicubic_interp": 16}
+
+
+def _interp_grad(taps):
+    def fn(ins, outs, attrs, grads, forward):
+        return pointwise(2 * taps * numel(_out(outs)) if "x" in grads else 0, 1)
+    return fn
+
+
+for _name, _taps in _INTERP_TAPS.items():
+    grad_formula(_name, args="x", convention=f"{2 * _taps} per output element ({_taps} taps: weight x dO, "
+                                             f"accumulated)", saves=_saves_nothing)(_interp_grad(_taps))
+
+
+@grad_formula("nearest_interp", args="x", convention="1 add per output element (dO accumulated into its source)",
+              saves=_saves_nothing)
+def nearest_interp_grad(ins, outs, attrs, grads, forward):
+    return pointwise(numel(_out(outs)) if "x" in grads else 0, 1)
+
+
 @grad_formula("add_n", convention="0: each input receives dO", saves=_saves_nothing)
 def add_n_grad(ins, outs, attrs, grads, forward):
     return ZERO
