@@ -74,3 +74,31 @@ def test_interpolation_backward_sends_each_outputs_gradient_to_its_taps(mode, in
     out_elements = 1 * 4 * 16 * 16
     got = sum(v["flops"] for node in r.layers() for k, v in node.backward_ops.items() if k.endswith("_interp"))
     assert got == per_output * out_elements     # taps (1, 4 or 16) x (weight x dO, accumulate)
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_deformable_convolution_backward_is_counted(mode):
+    from paddle.vision.ops import DeformConv2D
+
+    n, c_in, c_out, k, side = 1, 4, 8, 3, 6
+    out_side = side - k + 1
+
+    class Deformable(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.offsets = paddle.nn.Conv2D(c_in, 2 * k * k, k)    # offsets from the input: they need a gradient
+            self.conv = DeformConv2D(c_in, c_out, k)
+
+        def forward(self, x):
+            return self.conv(x, self.offsets(x))
+
+    r = pfe.profile(Deformable(), [n, c_in, side, side], mode=mode, training=True, strict=True)
+    assert r.uncounted_backward == []
+    macs = n * c_out * out_side * out_side * c_in * k * k
+    samples = n * c_in * k * k * out_side * out_side
+    # the columns sampled again (17 each) for dW; dW and the column gradient (the forward's MACs each);
+    # dX is not needed (the synthesized input), offsets: 16 per sample
+    expected_flops = 17 * samples + 2 * (2 * macs) + 16 * samples
+    got = [v for node in r.layers() for key, v in node.backward_ops.items() if key == "deformable_conv"]
+    assert sum(v["macs"] for v in got) == 2 * macs
+    assert sum(v["flops"] for v in got) == expected_flops

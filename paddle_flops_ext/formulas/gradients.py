@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from .contraction import conv_macs
+from .deformable import BILINEAR_SAMPLE, MASK_MULTIPLY, sampled_points
 from .registry import ZERO, Cost, DuplicateFormula, canonical_op_name, contraction, numel, pointwise, zero_cost_reason
 
 GradFn = Callable[[dict, list, dict, frozenset, Cost], Cost]
@@ -261,6 +263,34 @@ def nearest_interp_grad(ins, outs, attrs, grads, forward):
     return pointwise(numel(_out(outs)) if "x" in grads else 0, 1)
 
 
+@grad_formula("elementwise_pow", args="x, y",
+              convention="x: 3 per output element (dO y x^(y-1), reusing out / x); y: 3 (dO out ln x) + "
+                         "the sum of a broadcast", saves=_saves(("x", ("x", "y", "out")), ("y", ("x", "out"))))
+def elementwise_pow_grad(ins, outs, attrs, grads, forward):
+    out = _out(outs)
+    return pointwise(sum(3 * numel(out) + _reduce_adds(ins.get(n), out) for n in ("x", "y") if n in grads), 1)
+
+
+@grad_formula("deformable_conv", "deformable_conv_v1", args="x, offset, filter, mask",
+              convention="filter or mask: the columns sampled again (17 per sample, +1 masked); filter: the "
+                         "forward's MACs (dW = dO col^T); x, offset or mask: the forward's MACs for the column "
+                         "gradient (W^T dO); x: 16 per sample (4 corner weights 8, 4 weighted scatters 8), +1 "
+                         "masked; offset: 16 per sample (the bilinear weights' derivative in h and w, 7 each, "
+                         "times the column gradient); mask: 1 per sample (sample x column gradient)",
+              saves=_saves(("*", ("x", "offset", "filter", "mask"))), contraction=True)
+def deformable_conv_grad(ins, outs, attrs, grads, forward):
+    x, weight, out = ins.get("x"), ins.get("filter"), _out(outs)
+    macs = conv_macs(x, weight, out)
+    points = sampled_points(x, weight, out)
+    masked = ins.get("mask") is not None
+    needed = grads & {"x", "offset", "filter", "mask"}
+    flops = points * (BILINEAR_SAMPLE + (MASK_MULTIPLY if masked else 0)) if needed & {"filter", "mask"} else 0
+    products = (macs if "filter" in needed else 0) + (macs if needed & {"x", "offset", "mask"} else 0)
+    flops += points * ((16 + (1 if masked else 0)) * ("x" in needed) + 16 * ("offset" in needed)
+                       + 1 * ("mask" in needed))
+    return contraction(products, flops)
+
+
 @grad_formula("add_n", convention="0: each input receives dO", saves=_saves_nothing)
 def add_n_grad(ins, outs, attrs, grads, forward):
     return ZERO
@@ -403,11 +433,21 @@ def argument_names(name: str) -> tuple:
     return spec.args if spec is not None else ()
 
 
+# Operations Paddle defines no gradient for: their outputs stop the gradient, so
+# a backward never runs through them (detection post-processing, anchors).
+NO_GRADIENT = {name: "Paddle defines no gradient: its outputs stop the gradient" for name in (
+    "multiclass_nms", "multiclass_nms2", "multiclass_nms3", "matrix_nms", "nms", "locality_aware_nms",
+    "yolo_box", "yolo_box_head", "yolo_box_post", "prior_box", "density_prior_box", "anchor_generator",
+    "generate_proposals", "generate_proposals_v2", "distribute_fpn_proposals", "collect_fpn_proposals")}
+
+
 def free_gradient_reason(name: str) -> str | None:
-    """Forward ops declared free have a free gradient unless listed here."""
+    """Forward ops declared free have a free gradient unless listed here;
+    so do the operations Paddle defines no gradient for."""
     if lookup_grad(name) is not None:
         return None
-    return zero_cost_reason(name)
+    canonical = canonical_op_name(name)
+    return NO_GRADIENT.get(canonical) or zero_cost_reason(name)
 
 
 def grad_saves(spec: GradSpec, ins, outs, attrs, grads, forward: Cost) -> tuple[Iterable[str], int]:
