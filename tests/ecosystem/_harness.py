@@ -210,6 +210,17 @@ def make_tests(module_name, specs):
         r = get(by_id[mid]).eager
         assert not r.uncounted, f"ran with no formula: {[(e['name'], e['calls']) for e in r.uncounted]}"
 
+    @pytest.mark.parametrize("mid", marked("training", specs))
+    def test_training_step_backward_is_counted(mid):
+        """Every operation of the model's forward has a backward formula (or
+        Paddle defines no gradient for it): a training step of the real model
+        leaves nothing uncounted."""
+        import paddle_flops_ext as pfe
+        m = get(by_id[mid])
+        r = pfe.profile(m.net, inputs=_call_inputs(m.args, m.kwargs), mode="eager", training=True)
+        assert r.uncounted_backward == [], f"backward with no formula: {r.uncounted_backward}"
+        assert r.backward.macs > 0
+
     @pytest.mark.parametrize("mid", marked("trace", specs))
     def test_eager_equals_trace(mid):
         spec = by_id[mid]
@@ -271,7 +282,8 @@ def make_tests(module_name, specs):
 
     return dict(test_params=test_params, test_macs=test_macs, test_strict=test_strict,
                 test_eager_equals_trace=test_eager_equals_trace,
-                test_paddle_flops_parity=test_paddle_flops_parity, test_published=test_published)
+                test_paddle_flops_parity=test_paddle_flops_parity, test_published=test_published,
+                test_training_step_backward_is_counted=test_training_step_backward_is_counted)
 
 
 def _main(argv):
