@@ -79,3 +79,11 @@ def test_a_users_post_hook_is_counted_on_its_layer_and_the_hooks_are_restored(mo
     assert list(net.fc._forward_post_hooks.values()) == hooks_before
     assert all(a is b for a, b in zip(net.fc._forward_post_hooks.values(), hooks_before))
     assert dict(net.fc._forward_pre_hooks) == pre_hooks and len(post_hooks) == 0
+
+
+def test_with_count_functional_off_a_hooks_work_is_listed_as_uncounted():
+    net = weight_norm(paddle.nn.Conv1D(4, 4, 3))
+    r = pfe.profile(net, [1, 4, 8], count_functional=False)
+    assert [u["name"] for u in r.uncounted] == ["WeightNorm (forward hook)"]
+    with pytest.raises(pfe.StrictError):
+        pfe.profile(net, [1, 4, 8], count_functional=False, strict=True)

@@ -501,9 +501,14 @@ def _counting_hook(attribution: Attribution, hook):
     only its forward: ``weight_norm`` recomputes the weight in a pre-hook on
     every call, and that work is the layer's too. In trace mode the hook's
     operations get a span of their own, nested in the layer's."""
+    name = f"{getattr(hook, '__name__', type(hook).__name__)} (forward hook)"
+
     def counted(*args, **kwargs):
         frame = attribution.stack[-1] if attribution.stack and observing() else None
-        if frame is None or frame.counts_ops or attribution.composite_depth or not attribution.count_functional:
+        if frame is None or frame.counts_ops or attribution.composite_depth:
+            return hook(*args, **kwargs)
+        if not attribution.count_functional:     # its operations are not observed: say so, not 0
+            frame.record.add_unknown_op(name)
             return hook(*args, **kwargs)
         mark = attribution.mark
         lo = mark() if mark else 0
