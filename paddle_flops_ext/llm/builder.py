@@ -65,6 +65,39 @@ def _get(cfg: dict, *keys, default=None):
     return default
 
 
+# Keys whose name says they shape the model (experts, MoE layout, low-rank
+# attention, windows, per-layer types): one this reader does not handle below
+# stops the count - a model it cannot express is never counted as a dense one.
+_STRUCTURAL = ("expert", "moe", "lora_rank", "window", "layer_types", "sparse", "nope_head", "rope_head",
+               "v_head_dim", "dense_replace")
+_HANDLED = {
+    "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok", "moe_k",
+    "moe_intermediate_size", "shared_expert_intermediate_size", "n_shared_experts", "moe_num_shared_experts",
+    "first_k_dense_replace", "decoder_sparse_step", "mlp_only_layers", "moe_layer_start_index",
+    "moe_layer_end_index", "moe_layer_interval", "sliding_window", "use_sliding_window", "max_window_layers",
+    "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+}
+# named like structure, but training-only or runtime settings: no parameter or MAC depends on them
+_NO_COUNT = {
+    "router_aux_loss_coef", "output_router_logits", "router_z_loss_coef", "router_jitter_noise",
+    "moe_aux_loss_coeff", "moe_aux_loss_lambda", "moe_z_loss_lambda", "moe_orthogonal_loss_lambda",
+    "moe_use_aux_free", "moe_capacity", "moe_group", "moe_gate", "moe_dropout_prob", "moe_token_dispatcher_type",
+    "moe_multimodal_dispatch_use_allgather", "moe_use_hard_gate", "moe_dense_experts_token_type_id",
+    "moe_router_topk_scaling_factor", "routed_scaling_factor", "moe_layer_freq",
+}
+
+
+def _check_understood(cfg: dict) -> None:
+    unread = [k for k, v in cfg.items()
+              if v not in (None, False, 0, [], {}, "") and k not in _HANDLED and k not in _NO_COUNT
+              and any(word in k.lower() for word in _STRUCTURAL)]
+    if unread:
+        raise ValueError(f"config key(s) {', '.join(f'{k}={cfg[k]!r}' for k in unread)} shape the model in a way "
+                         f"this reader does not model; refusing rather than counting another structure. Build "
+                         f"the model's own class under paddle.LazyGuard() and count it with "
+                         f"pfe.profile(mode='trace')")
+
+
 def model_config(cfg: dict, max_seq_len: int | None = None):
     """``(LlamaConfig | MoEConfig, notes)`` from config keys. ``max_seq_len``
     sizes the rotary tables (default: the config's, capped at what is
@@ -73,15 +106,25 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
     from ..models.llama import LlamaConfig
     from ..models.moe import MoEConfig  # local: as above
     notes = []
+    _check_understood(cfg)
     mt = str(cfg.get("model_type", "llama")).lower()
     if cfg.get("kv_lora_rank") or cfg.get("q_lora_rank") or mt.startswith("deepseek_v2") or mt.startswith("deepseek_v3"):
         raise ValueError("DeepSeek-V2/V3 multi-head latent attention is not a LLaMA-style structure; build the "
                          "PaddleNLP class under paddle.LazyGuard() and count it with pfe.profile(mode='trace')")
-    if _get(cfg, "first_k_dense_replace", default=0) or _get(cfg, "decoder_sparse_step", default=1) != 1 \
-            or cfg.get("mlp_only_layers"):
+    layers = int(_get(cfg, "num_hidden_layers", "n_layers"))
+    mixed = (_get(cfg, "first_k_dense_replace", default=0) or _get(cfg, "decoder_sparse_step", default=1) != 1
+             or cfg.get("mlp_only_layers"))
+    if cfg.get("moe_num_experts"):     # ERNIE-4.5: MoE from layer start to end, every interval-th
+        start, end = cfg.get("moe_layer_start_index", 0), cfg.get("moe_layer_end_index", layers - 1)
+        interval = cfg.get("moe_layer_interval", 1)
+        if not all(isinstance(v, int) for v in (cfg["moe_num_experts"], start, end, interval)):
+            raise ValueError("ERNIE-4.5's per-modality MoE settings (lists of moe_num_experts / layer indices) "
+                             "are not expressible with the zoo MoE model; build the model's own class lazily")
+        mixed = mixed or start > 0 or interval != 1 or end not in (-1, layers - 1)
+    if mixed:
         raise ValueError("a stack mixing dense and MoE layers (first_k_dense_replace / decoder_sparse_step / "
-                         "mlp_only_layers) is not expressible with the zoo MoE model; build the PaddleNLP class "
-                         "lazily instead")
+                         "mlp_only_layers / moe_layer_start_index / moe_layer_interval) is not expressible with "
+                         "the zoo MoE model; build the model's own class lazily instead")
     dim = int(_get(cfg, "hidden_size", "dim", "n_embd"))
     heads = int(_get(cfg, "num_attention_heads", "n_heads", "n_head"))
     if cfg.get("head_dim") and int(cfg["head_dim"]) != dim // heads:
@@ -92,7 +135,7 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
         raise ValueError(f"hidden_act {act!r}: the zoo model has a SiLU-gated MLP only")
     model_max = int(_get(cfg, "max_position_embeddings", "max_seq_len", "seq_length", default=2048))
     fields = dict(
-        vocab_size=int(cfg["vocab_size"]), dim=dim, n_layers=int(_get(cfg, "num_hidden_layers", "n_layers")),
+        vocab_size=int(cfg["vocab_size"]), dim=dim, n_layers=layers,
         n_heads=heads, n_kv_heads=int(_get(cfg, "num_key_value_heads", "n_kv_heads", default=heads)),
         ffn_dim=int(_get(cfg, "intermediate_size", "ffn_dim")),
         max_seq_len=min(model_max, max_seq_len) if max_seq_len else model_max,
@@ -109,7 +152,7 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
             and max_seq_len > int(cfg["sliding_window"]):
         notes.append(f"sliding_window {cfg['sliding_window']} is not modelled: attention counted over "
                      f"every earlier token (an upper bound beyond the window)")
-    experts = _get(cfg, "num_local_experts", "num_experts", "n_routed_experts")
+    experts = _get(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
     if not experts:
         return LlamaConfig(**fields), notes
     top_k = int(_get(cfg, "num_experts_per_tok", "moe_k", "top_k", default=2))
@@ -119,8 +162,8 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
         n_shared, shared_ffn = 1, int(cfg["shared_expert_intermediate_size"])
         notes.append("Qwen2-MoE's shared_expert_gate (a sigmoid gate of hidden_size parameters per layer) "
                      "is not modelled")
-    elif cfg.get("n_shared_experts"):                        # DeepSeek-MoE: n shared experts
-        n_shared, shared_ffn = int(cfg["n_shared_experts"]), expert_ffn
+    elif cfg.get("n_shared_experts") or cfg.get("moe_num_shared_experts"):   # DeepSeek-MoE, ERNIE-4.5
+        n_shared, shared_ffn = int(_get(cfg, "n_shared_experts", "moe_num_shared_experts")), expert_ffn
     return MoEConfig(**fields, n_experts=int(experts), top_k=top_k, expert_ffn_dim=expert_ffn,
                      n_shared_experts=n_shared, shared_ffn_dim=shared_ffn,
                      norm_topk_prob=bool(cfg.get("norm_topk_prob", True))), notes

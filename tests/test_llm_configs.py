@@ -1,0 +1,39 @@
+"""Configurations are read completely: every key that shapes the model is
+either used or stops the count with a message - a mixture-of-experts config
+is never counted as a dense model."""
+from __future__ import annotations
+
+import pytest
+
+from paddle_flops_ext.llm import model_config
+
+BASE = {"model_type": "ernie4_5_moe", "vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 4,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 256, "hidden_act": "silu"}
+ERNIE_MOE = {**BASE, "moe_num_experts": 8, "moe_k": 2, "moe_intermediate_size": 32, "moe_num_shared_experts": 2,
+             "moe_layer_start_index": 0, "moe_layer_interval": 1, "moe_layer_end_index": 3,
+             "moe_capacity": [8, 8, 8], "router_aux_loss_coef": 0.001}
+
+
+def test_ernie_moe_keys_are_read():
+    mcfg, _ = model_config(ERNIE_MOE)
+    assert (mcfg.n_experts, mcfg.top_k, mcfg.expert_ffn_dim) == (8, 2, 32)
+    assert (mcfg.n_shared_experts, mcfg.shared_ffn_dim) == (2, 32)
+
+
+@pytest.mark.parametrize("key, value", [("moe_layer_start_index", 1), ("moe_layer_interval", 2),
+                                        ("moe_layer_end_index", 2), ("first_k_dense_replace", 3)])
+def test_a_stack_mixing_dense_and_moe_layers_is_refused_not_counted_dense(key, value):
+    with pytest.raises(ValueError, match="mixing dense and MoE layers"):
+        model_config({**ERNIE_MOE, key: value})
+
+
+@pytest.mark.parametrize("key, value", [("moe_expert_dims", [32, 64]), ("layer_types", ["sliding", "full"]),
+                                        ("num_experts_in_group", 4), ("attn_lora_rank", 16)])
+def test_a_key_that_shapes_the_model_and_is_not_understood_stops_the_count(key, value):
+    with pytest.raises(ValueError, match=f"{key}=.*does not model"):
+        model_config({**BASE, key: value})
+
+
+def test_dense_configs_and_training_only_keys_pass():
+    mcfg, _ = model_config({**BASE, "router_aux_loss_coef": 0.01, "use_sliding_window": False})
+    assert not hasattr(mcfg, "n_experts")
