@@ -160,25 +160,43 @@ _WRAPPERS: dict[tuple, object] = {}  # (kind, key) -> wrapper, built once
 
 
 class _Gate:
-    """Held closed while the profiling thread builds a program: Paddle's
-    switch to static-graph mode swaps the process-wide C++ tracer, so an
-    eager operation another thread started then would run with none (and
-    crash the process). Other threads' operations wait at the wrappers
-    until the gate opens; the profiling thread passes."""
+    """Closed while the profiling thread builds a program: Paddle's switch to
+    static-graph mode swaps the process-wide C++ tracer, so an eager
+    operation another thread ran then would run with none (and crash the
+    process). Other threads pass the wrappers through :meth:`run`, counted
+    while inside; :meth:`held` closes the gate and waits for the operations
+    already inside to finish before the switch, so none straddles it."""
 
     def __init__(self):
         self.closed = False
+        self._inside = 0
         self._cond = threading.Condition()
+        self._depth = threading.local()
 
-    def wait_open(self) -> None:
+    def run(self, fn, args, kwargs):
+        depth = getattr(self._depth, "n", 0)
+        if depth:       # an operation inside an operation: its outer one holds the pass
+            return fn(*args, **kwargs)
         with self._cond:
             while self.closed:
                 self._cond.wait(0.1)
+            self._inside += 1
+        self._depth.n = 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._depth.n = 0
+            with self._cond:
+                self._inside -= 1
+                if not self._inside:
+                    self._cond.notify_all()
 
     @contextlib.contextmanager
     def held(self):
         with self._cond:
             self.closed = True
+            while self._inside:
+                self._cond.wait(0.1)
         try:
             yield
         finally:
@@ -197,9 +215,7 @@ def _c_op_wrapper(name: str, fn):
 
     def wrapper(*args, **kwargs):
         if owner.thread != get_ident():
-            if gate.closed:
-                gate.wait_open()
-            return fn(*args, **kwargs)
+            return gate.run(fn, args, kwargs)
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_op
         if cb is not None:
@@ -225,9 +241,7 @@ def _inplace_op_wrapper(name: str, fn):
             if cb is not None:
                 cb(name, args, kwargs, out)
             return out
-        if gate.closed:
-            gate.wait_open()
-        return fn(*args, **kwargs)
+        return gate.run(fn, args, kwargs)
 
     owner, get_ident, gate = OWNER, threading.get_ident, GATE
     wrapper.__name__ = name
@@ -238,9 +252,7 @@ def _inplace_op_wrapper(name: str, fn):
 def _legacy_op_wrapper(name: str, fn):
     def wrapper(*args, **kwargs):
         if not observing():
-            if GATE.closed:
-                GATE.wait_open()
-            return fn(*args, **kwargs)
+            return GATE.run(fn, args, kwargs)
         out = fn(*args, **kwargs)
         cb = _ACTIVE.on_legacy_op
         if cb is not None:
@@ -254,8 +266,8 @@ def _legacy_op_wrapper(name: str, fn):
 
 def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
     def wrapper(self_, other):
-        if GATE.closed and not observing():
-            GATE.wait_open()
+        if not observing():
+            return GATE.run(method, (self_, other), {})
         out = method(self_, other)
         cb = _ACTIVE.on_op
         if cb is not None and out is not NotImplemented and observing():
