@@ -47,8 +47,8 @@ def moe_structure(net) -> dict | None:
     if not e or not k:
         return None
     groups = [(name, layer) for name, layer in net.named_sublayers()
-              if isinstance(layer, paddle.nn.LayerList) and name.split(".")[-1].endswith("experts")
-              and len(layer) == e]
+              if name.split(".")[-1].endswith("experts") and (
+                  (isinstance(layer, paddle.nn.LayerList) and len(layer) == e) or _stacked(layer, e))]
     if not groups:
         return None
     seen = set()
@@ -57,15 +57,26 @@ def moe_structure(net) -> dict | None:
         if id(p) not in seen:
             seen.add(id(p))
             total += _numel(p)
-    per_layer, routed = [], 0
-    for _, group in groups:
-        sizes = [sum(_numel(p) for p in expert.parameters()) for expert in group]
+    per_layer, routed, stacked = [], 0, []
+    for name, group in groups:
+        if isinstance(group, paddle.nn.LayerList):
+            sizes = [sum(_numel(p) for p in expert.parameters()) for expert in group]
+        else:       # one [E, ...] weight per projection: expert i is slice i of each
+            stacked.append(name)
+            sizes = [sum(_numel(p) for p in group.parameters()) / e] * e
         per_layer.append(sizes[0] if len(set(sizes)) == 1 else sum(sizes) / len(sizes))
         routed += sum(sizes)
     inactive = sum(round(size * (e - k)) for size in per_layer)
-    return {"experts": e, "top_k": k, "moe_layers": [name for name, _ in groups],
+    return {"experts": e, "top_k": k, "moe_layers": [name for name, _ in groups], "stacked_layers": stacked,
             "expert_params": per_layer, "params": total, "active_params": total - inactive,
-            "shared_params": total - routed}
+            "shared_params": total - round(routed)}
+
+
+def _stacked(layer, experts: int) -> bool:
+    """Routed experts kept as stacked weights (GPT-OSS): a layer, not a
+    list, whose every parameter has one slice per expert."""
+    params = list(layer.parameters())
+    return bool(params) and all(len(p.shape) >= 2 and int(p.shape[0]) == experts for p in params)
 
 
 def expected_experts_touched(experts: int, top_k: int, tokens: int) -> float:

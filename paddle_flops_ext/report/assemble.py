@@ -37,7 +37,11 @@ def moe_note(moe: dict) -> str:
             f"{moe['top_k']}; active parameters per token {human(moe['active_params'])} "
             f"({moe['active_params']:,}) of {human(moe['params'])} (shared parts + {moe['top_k']} experts); "
             f"expert MACs are priced by the tokens routed (eager: as routed; traced zoo MoE: the N x k "
-            f"token-slots split evenly over the experts, the expected routing)")
+            f"token-slots split evenly over the experts, the expected routing)"
+            + ("" if not moe.get("stacked_layers") else
+               f"; {len(moe['stacked_layers'])} layer(s) keep their experts as stacked [E, ...] weights: "
+               f"MACs are what the forward ran (a dense batched product over every expert runs all of "
+               f"them on every token)"))
 
 
 def _with_repeats(rec, hooked: int) -> dict:

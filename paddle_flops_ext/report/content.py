@@ -90,6 +90,7 @@ class Totals:
     trainable_params: int
     paddle_flops_reported: int = 0    # what paddle.flops itself prints (reproduced)
     paddle_params_reported: int = 0
+    active_params: int | None = None  # parameters one token uses (mixture of experts); None: all
 
     @property
     def non_trainable_params(self) -> int:
@@ -99,7 +100,8 @@ class Totals:
         return getattr(self, key)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "active_params" or self.active_params is not None}
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def _totals(result) -> Totals:
     return Totals(macs=result.macs, flops=result.flops, paddle_flops=result.paddle_flops,
                   params=result.params, trainable_params=result.trainable_params,
                   paddle_flops_reported=result.paddle_flops_reported,
-                  paddle_params_reported=result.paddle_params_reported)
+                  paddle_params_reported=result.paddle_params_reported,
+                  active_params=result.active_params if result.moe else None)
 
 
 def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Report:
@@ -90,7 +91,9 @@ def _footer(content: ProfileContent) -> list[str]:
         f"paddle.flops corrected: {human(t.paddle_flops)} ({t.paddle_flops:,})",
         f"Total params: {human(t.params)} ({t.params:,})   "
         f"trainable: {human(t.trainable_params)} ({t.trainable_params:,})   "
-        f"non-trainable: {t.non_trainable_params:,}",
+        f"non-trainable: {t.non_trainable_params:,}"
+        + ("" if t.active_params is None else f"   active per token: {human(t.active_params)} "
+                                              f"({t.active_params:,})"),
         f"Rows: {content.legend}",
         f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
         f"{t.paddle_params_reported:,}" + ("" if not content.reconciliation else "; from there: " + "; ".join(
