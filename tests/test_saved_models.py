@@ -140,3 +140,9 @@ def test_cli_mode_defaults_to_auto_and_eager_on_a_saved_model_still_counts(saved
     assert f'"macs": {_macs(2)}' in proc.stdout and "no Python forward" in proc.stdout
     help_text = _cli("profile", "--help").stdout
     assert "{auto,eager,trace}" in help_text and "default: auto" in help_text
+
+
+def test_cli_strict_fails_on_an_inexact_count(saved):
+    proc = _cli(str(saved / "variable"), "--input-size", f"3,{C_IN},{SIDE},{SIDE}", "--strict")
+    assert proc.returncode == 1
+    assert "--strict: the counts are not exact" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,7 +8,7 @@ import json
 
 from ..quiet import import_paddle_quietly, quiet
 from ..report.render import RENDERERS
-from .output import check_output, exit_unexpected, output_format, write_report
+from .output import check_output, output_format, run_or_exit, write_report
 
 
 def count(args) -> dict:
@@ -66,13 +66,6 @@ def render(out: dict, fmt: str, depth: int) -> str:
 def run(args, parser, argv) -> int:
     fmt = output_format(args)
     check_output(parser, args)
-    try:
-        out = count(args)
-    except ValueError as exc:
-        if args.traceback:
-            raise
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    except Exception as exc:  # noqa: BLE001
-        exit_unexpected(parser, args, exc)
+    out = run_or_exit(parser, args, lambda: count(args), (ValueError,))
     write_report(render(out, fmt, args.depth), args.output, fmt)
     return 0

@@ -23,6 +23,20 @@ def check_output(parser, args) -> None:
         parser.error(f"argument -o/--output: {problem}")
 
 
+def run_or_exit(parser, args, work, mistakes: tuple):
+    """``work()``'s result; an exception of ``mistakes`` (the user's) ends
+    the command with one line and exit status 2, any other with
+    :func:`exit_unexpected` (``--traceback`` shows either in full)."""
+    try:
+        return work()
+    except mistakes as exc:
+        if args.traceback:
+            raise
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except Exception as exc:  # noqa: BLE001
+        exit_unexpected(parser, args, exc)
+
+
 def exit_unexpected(parser, args, exc: Exception) -> None:
     """An error that is not the user's: one line (the full trace with
     ``--traceback``), exit status 1."""

@@ -9,8 +9,8 @@ from importlib import import_module
 from ..loading import load_model, load_saved, saved_model_prefix
 from ..quiet import import_paddle_quietly, quiet
 from ..report.render import RENDERERS
-from .output import check_output, exit_unexpected, output_format, write_report
-from .parser import EXIT_STRICT, EXIT_USAGE, UsageError
+from .output import check_output, output_format, run_or_exit, write_report
+from .parser import EXIT_STRICT, UsageError
 
 DEFAULT_INPUT_SIZE = [1, 3, 224, 224]
 
@@ -105,19 +105,15 @@ def _check_combinations(parser, args) -> None:
 
 def run(args, parser, argv) -> int:
     _check_combinations(parser, args)
-    try:
-        result = _profile(args)
-    except UsageError as exc:
-        if args.traceback:
-            raise
-        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
-    except Exception as exc:  # noqa: BLE001
-        exit_unexpected(parser, args, exc)
+    result = run_or_exit(parser, args, lambda: _profile(args), (UsageError,))
     content = result.report(by=args.by, depth=args.depth, top=args.top, rank=args.sort)
     write_report(RENDERERS[args.format](content), args.output, args.format)
     if args.strict and content.uncounted:
         names = ", ".join(f"{u.name} (x{u.calls})" for u in content.uncounted)
         print(f"{parser.prog}: --strict: these ran with no counting formula: {names}; register a "
               f"handler (paddle_flops_ext.register) or drop --strict", file=sys.stderr)
+        return EXIT_STRICT
+    if args.strict and result.inexact:
+        print(f"{parser.prog}: --strict: the counts are not exact: {'; '.join(result.inexact)}", file=sys.stderr)
         return EXIT_STRICT
     return 0
