@@ -181,3 +181,12 @@ def test_real_profile_lists_uncounted_layer_in_every_format():
     assert json.loads(r.to_json())["uncounted"][0]["name"] == "Scale"
     assert [row["name"] for row in _csv_rows(r.to_csv()) if row["row"] == "uncounted"] == ["Scale"]
     assert paddle.__version__
+
+
+def test_durations_carry_the_unit_their_size_calls_for():
+    from paddle_flops_ext.report.render import duration
+    assert duration(0.0123) == "12.3 ms"
+    assert duration(0.367511) == "368 ms"
+    assert duration(34.293559) == "34.29 s"
+    assert duration(1644.661554) == "1,644.66 s"
+    assert duration(None) == "-"

@@ -63,7 +63,7 @@ from ..collect.inputs import dtype_name, model_float_dtype
 from ..estimates.generation import (Geometry, Phase, decode_affine, experts_touched, geometry, num, peaks_for,
                                     scaled, weight_groups, width, with_time)
 from ..report.content import Column, Content
-from ..report.render import Renders, human, human_bytes, milliseconds
+from ..report.render import Renders, duration, human, human_bytes
 
 _MEASURED: dict = {}
 
@@ -99,7 +99,7 @@ _COLUMNS = (Column("phase", "Phase", code=True), Column("tokens", "Tokens", "cou
             Column("weight_bytes", "Weight bytes", "bytes", digits=2),
             Column("kv_bytes", "KV bytes", "bytes", digits=2), Column("bytes", "Bytes", "bytes", digits=2),
             Column("flops_per_byte", "FLOP/byte", "number", digits=2),
-            Column("est_time_s", "Est. time (ms)", "seconds"), Column("bound", "Bound (est.)"))
+            Column("est_time_s", "Est. time", "duration"), Column("bound", "Bound (est.)"))
 
 
 @dataclass
@@ -217,8 +217,8 @@ class GenerationResult(Renders):
         if self.peaks:
             lines.append(f"Roofline estimate on {self.peaks.get('source', 'given peaks')}: "
                          f"{self.peaks['flops_per_s'] / 1e9:,.1f} GFLOP/s, "
-                         f"{self.peaks['bytes_per_s'] / 1e9:,.1f} GB/s: TTFT {milliseconds(self.ttft_s)} ms "
-                         f"({self.prefill.bound}-bound), TPOT {milliseconds(self.tpot_s)} ms "
+                         f"{self.peaks['bytes_per_s'] / 1e9:,.1f} GB/s: TTFT {duration(self.ttft_s)} "
+                         f"({self.prefill.bound}-bound), TPOT {duration(self.tpot_s)} "
                          f"({self.decode.bound}-bound), {self.tokens_per_s:,.1f} tokens/s")
         return lines
 

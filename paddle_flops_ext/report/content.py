@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 OWN = "own"      # the layer's own work: sub-layers count in their own rows
 TOTAL = "total"  # the layer and everything below it
 RANK_KEYS = ("flops", "macs", "params")
-KINDS = ("text", "shape", "count", "bytes", "seconds", "number", "percent")
+KINDS = ("text", "shape", "count", "bytes", "seconds", "duration", "number", "percent")
 
 
 @dataclass(frozen=True)

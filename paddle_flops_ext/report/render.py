@@ -47,6 +47,16 @@ def milliseconds(s, digits: int = 3) -> str:
     return "-" if s is None else f"{s * 1e3:,.{digits}f}"
 
 
+def duration(s) -> str:
+    """Seconds with the unit their size calls for: '12.3 ms', '34.29 s'."""
+    if s is None:
+        return "-"
+    if s < 1:
+        ms = s * 1e3
+        return f"{ms:.3g} ms" if ms >= 0.001 else f"{ms:.2e} ms"
+    return f"{s:,.2f} s"
+
+
 def number(x, digits: int | None = 2, scale: float = 1.0) -> str:
     """``x * scale`` with ``digits`` decimals and thousands separators
     (integers exact); ``digits=None``: three significant figures (4.09, 0.301,
@@ -90,6 +100,8 @@ def cell(value, column: Column) -> str:
         return human_bytes(value * column.scale, column.digits)
     if kind == "seconds":
         return milliseconds(value, 3 if column.digits is None else column.digits)
+    if kind == "duration":
+        return duration(value)
     if kind == "number":
         return number(value, column.digits, column.scale)
     if kind == "percent":
