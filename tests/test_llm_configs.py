@@ -3,6 +3,7 @@ either used or stops the count with a message - a mixture-of-experts config
 is never counted as a dense model."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from paddle_flops_ext.llm import model_config
@@ -37,3 +38,35 @@ def test_a_key_that_shapes_the_model_and_is_not_understood_stops_the_count(key, 
 def test_dense_configs_and_training_only_keys_pass():
     mcfg, _ = model_config({**BASE, "router_aux_loss_coef": 0.01, "use_sliding_window": False})
     assert not hasattr(mcfg, "n_experts")
+
+
+def test_memory_is_priced_at_the_dtype_the_model_is_served_in():
+    import paddle
+
+    import paddle_flops_ext as pfe
+
+    r = pfe.profile(paddle.nn.Linear(4, 5), [1, 4])
+    assert r.memory["parameters"] == 4 * (4 * 5 + 5)
+    half = r.memory_at("bfloat16")
+    assert half["parameters"] == 2 * (4 * 5 + 5) and half["by_dtype"]["parameters"] == {"bfloat16": 50}
+    assert r.memory["parameters"] == 4 * (4 * 5 + 5)        # the result's own figure is left as it is
+
+
+def test_llm_cli_reports_memory_in_the_configurations_dtype(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    cfg = {"model_type": "llama", "vocab_size": 256, "hidden_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128,
+           "max_position_embeddings": 64, "torch_dtype": "bfloat16"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([sys.executable, "-m", "paddle_flops_ext", "llm", str(tmp_path), "--seq-len", "16",
+                           "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    from paddle_flops_ext.llm import build
+    model, _ = build(dict(cfg), max_seq_len=16)
+    elements = sum(int(np.prod(t.shape)) for t in list(model.parameters()) + list(model.buffers()))
+    assert doc["forward"]["memory"]["parameters"] == 2 * elements
+    assert any("bfloat16" in n for n in doc["notes"])

@@ -25,6 +25,9 @@ def count(args) -> dict:
         dtype = args.dtype or storage_dtype(cfg)
         forward = profile(model, input_spec=[paddle.static.InputSpec([args.batch, args.seq_len], "int64")],
                           mode="trace", causal=args.causal)
+        if dtype in ("float32", "float16", "bfloat16", "float64"):
+            forward.memory = forward.memory_at(dtype)     # the zoo model is built in float32
+            notes.append(f"memory at {dtype}, the configuration's dtype" + (" (--dtype)" if args.dtype else ""))
         gen = None
         if args.generate:
             from ..llm.generation import profile_generation  # local: keeps Paddle out of --help

@@ -170,12 +170,19 @@ def memory_dict(params, grads, states, acts, peak, optimizer, amp) -> dict:
     }
 
 
-def inference_memory(layers: list, root) -> dict:
+_FLOAT_WIDTH = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def inference_memory(layers: list, root, float_dtype: str | None = None) -> dict:
     """Inference (and trace mode): parameters and buffers of ``layers`` (a
     model's distinct layers, parents first) exactly, each once; no
     gradients, states or kept activations; peak = parameters + the largest
     input + output of any layer node under ``root`` that ran (from the
-    recorded shapes, at the parameters' float dtype)."""
+    recorded shapes, at the parameters' float dtype). ``float_dtype``: the
+    floating-point tensors as stored in that dtype instead (a model built
+    in float32 to be served in bfloat16)."""
+    if float_dtype is not None and float_dtype not in _FLOAT_WIDTH:
+        raise ValueError(f"float_dtype must be one of {', '.join(_FLOAT_WIDTH)}, got {float_dtype!r}")
     params: dict = {}
     seen = set()
     float_size = 4
@@ -185,10 +192,12 @@ def inference_memory(layers: list, root) -> dict:
         if id(p) in seen:
             continue
         seen.add(id(p))
-        dtype = dtype_name(p.dtype)
-        if dtype.startswith(("float", "bfloat")):
-            float_size = p.element_size()
-        _add(params, dtype, int(math.prod(p.shape)) * p.element_size())
+        dtype, width = dtype_name(p.dtype), p.element_size()
+        if dtype in _FLOAT_WIDTH:
+            if float_dtype is not None:
+                dtype, width = float_dtype, _FLOAT_WIDTH[float_dtype]
+            float_size = width
+        _add(params, dtype, int(math.prod(p.shape)) * width)
     largest = 0
     for node in root.walk():
         if node.called:

@@ -187,8 +187,17 @@ class ProfileResult:
         by dtype (inference: parameters and buffers, and the peak from the
         recorded shapes, computed on first use)."""
         if self._memory is None and self._layers is not None:
-            self._memory, self._layers = inference_memory(self._layers, self.root), None
+            self._memory = inference_memory(self._layers, self.root)
         return self._memory
+
+    def memory_at(self, float_dtype: str) -> dict:
+        """Inference memory with the floating-point tensors stored as
+        ``float_dtype`` (e.g. a model built in float32 that is served in
+        bfloat16); the result's own ``memory`` is left as it is."""
+        if self._layers is None or self.training:
+            raise ValueError("memory_at() prices an inference profile of a Layer; this result has no layers "
+                             "to re-price (a program, a training step, or memory set by hand)")
+        return inference_memory(self._layers, self.root, float_dtype)
 
     @memory.setter
     def memory(self, value: dict | None) -> None:
