@@ -13,25 +13,30 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _python(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+def _python(*parts: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the parts (each dedented on its own) as one script in a fresh interpreter."""
+    code = "\n".join(textwrap.dedent(part) for part in parts)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
-INTERRUPTED_MODEL = """
-    import os, signal, paddle, paddle_flops_ext as pfe
-    class Interrupted(paddle.nn.Layer):
-        def __init__(self):
-            super().__init__()
-            self.fc = paddle.nn.Linear(4, 4)
-        def forward(self, x):
-            os.kill(os.getpid(), signal.SIGINT)      # Ctrl-C while the trace is built
-            return self.fc(x)
+# a model whose forward presses Ctrl-C: a module for the CLI, the head of a script for the rest
+MODULE = """
+import os, signal, paddle
+class Interrupted(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(4, 4)
+    def forward(self, x):
+        os.kill(os.getpid(), signal.SIGINT)
+        return self.fc(x)
+def build():
+    return Interrupted()
 """
+INTERRUPTED_MODEL = MODULE + "import paddle_flops_ext as pfe\n"
 
 
 def test_trace_leaves_an_ignored_sigint_ignored():
-    proc = _python(INTERRUPTED_MODEL + """
+    proc = _python(INTERRUPTED_MODEL, """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     r = pfe.profile(Interrupted(), [1, 4], mode="trace")
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
@@ -42,7 +47,7 @@ def test_trace_leaves_an_ignored_sigint_ignored():
 
 
 def test_trace_calls_the_callers_own_handler_once_after_restoring_it():
-    proc = _python(INTERRUPTED_MODEL + """
+    proc = _python(INTERRUPTED_MODEL, """
     calls = []
     def mine(signum, frame):
         calls.append(signum)
@@ -56,7 +61,7 @@ def test_trace_calls_the_callers_own_handler_once_after_restoring_it():
 
 
 def test_trace_raises_keyboard_interrupt_under_pythons_default_handler():
-    proc = _python(INTERRUPTED_MODEL + """
+    proc = _python(INTERRUPTED_MODEL, """
     try:
         pfe.profile(Interrupted(), [1, 4], mode="trace")
     except KeyboardInterrupt:
@@ -67,20 +72,6 @@ def test_trace_raises_keyboard_interrupt_under_pythons_default_handler():
 
 
 # ---------------------------------------------------------------- the CLI under faults
-
-MODULE = """
-import os, signal, paddle
-class Interrupted(paddle.nn.Layer):
-    def __init__(self):
-        super().__init__()
-        self.fc = paddle.nn.Linear(4, 4)
-    def forward(self, x):
-        os.kill(os.getpid(), signal.SIGINT)
-        return self.fc(x)
-def build():
-    return Interrupted()
-"""
-
 
 def _cli(cwd, *args) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))

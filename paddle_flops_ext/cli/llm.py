@@ -19,13 +19,14 @@ def count(args) -> dict:
         paddle = import_paddle_quietly()
         from ..api import profile  # local: keeps Paddle out of --help
         from ..llm.builder import build, load_config, storage_dtype  # local: keeps Paddle out of --help
+        from ..collect.inputs import FLOAT_DTYPES  # local: keeps Paddle out of --help
         cfg = load_config(args.config)
         need = max(args.seq_len, sum(args.generate) if args.generate else 0)
         model, notes = build(cfg, max_seq_len=need)
         dtype = args.dtype or storage_dtype(cfg)
         forward = profile(model, input_spec=[paddle.static.InputSpec([args.batch, args.seq_len], "int64")],
                           mode="trace", causal=args.causal)
-        if dtype in ("float32", "float16", "bfloat16", "float64"):
+        if dtype in FLOAT_DTYPES:
             forward.memory = forward.memory_at(dtype)     # the zoo model is built in float32
             notes.append(f"memory at {dtype}, the configuration's dtype" + (" (--dtype)" if args.dtype else ""))
         gen = None

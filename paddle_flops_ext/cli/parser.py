@@ -189,7 +189,8 @@ def _add_profile(sub) -> None:
         description="Count parameters, MACs and FLOPs of a PaddlePaddle model, per layer and in total.\n"
                     "Every format (table, Markdown, CSV, JSON) carries the same rows, totals,\n"
                     "uncounted work, layers not called and notes; --depth, --by and --top apply to all.\n\n"
-                    "exit status: 0 done, 1 --strict found work without a formula or a count that is not exact, 2 command-line mistake",
+                    "exit status: 0 done, 1 --strict found work without a formula or a count that is not exact,\n"
+                    "2 command-line mistake",
         epilog="examples:\n"
                "  paddle-flops paddle.vision.models:resnet50 --depth 1\n"
                "  paddle-flops mymodel.py:build --input-size 2,128 --dtype int64 --top 10\n"

@@ -15,6 +15,7 @@ import numpy as np
 import paddle
 
 from ..errors import ModelChanged
+from . import intercept
 from .patch import Patches, observing
 
 _Tensor = paddle.Tensor
@@ -135,11 +136,12 @@ _MISSING = object()
 
 def _snapshot_values(patches: Patches, layers: list) -> None:
     """Copies of buffers and non-trainable parameters (small: statistics,
-    counters, caches) are written back after the forward; trainable
-    parameters are compared by Paddle's in-place version counter and, if a
-    forward wrote one in place, the call raises instead of leaving it
-    changed silently. Collected in C-level passes, like the layers'
-    tables."""
+    counters, caches) are written back after the forward; a trainable
+    parameter is copied only just before the forward first writes it
+    (:class:`_ParameterWrites`) and put back; one written where no wrapper
+    sees it is caught by Paddle's in-place version counter, and the call
+    raises instead of leaving it changed silently. Collected in C-level
+    passes, like the layers' tables."""
     def unique_tensors(tables):
         # tensors, or None for an unset slot (a bias=False)
         found = list(filter(_Tensor.__instancecheck__, chain.from_iterable(map(dict.values, tables))))
@@ -164,7 +166,7 @@ def _snapshot_values(patches: Patches, layers: list) -> None:
             names = ", ".join(t.name for t, _ in writes.saved.values())
             patches.notes.append(f"the forward wrote trainable parameter(s) {names} in place; their values "
                                  f"were put back after profiling (the counts are of that forward)")
-        _check_versions([t for t in trainable if id(t) not in written], versions, trainable)
+        _check_versions([(t, v) for t, v in zip(trainable, versions) if id(t) not in written])
 
     patches.on_restore(restore)
     writes.watch(patches)
@@ -190,7 +192,6 @@ class _ParameterWrites:
                 self.saved[id(t)] = (t, t.detach().clone())
 
     def watch(self, patches: Patches) -> None:
-        from . import intercept  # noqa: PLC0415 - local: intercept imports the patch log too (no cycle)
         patches.setattr(intercept._ACTIVE, "before_write", self.save)
         save, tensor = self.save, paddle.Tensor
         for name in ("set_value", "copy_", "__setitem__"):
@@ -211,12 +212,12 @@ class _ParameterWrites:
         return set(self.saved)
 
 
-def _check_versions(tensors, versions, everyone=None) -> None:
-    everyone = tensors if everyone is None else everyone
-    kept = {id(t) for t in tensors}
-    versions = [v for t, v in zip(everyone, versions) if id(t) in kept]
+def _check_versions(tensors_and_versions: list) -> None:
+    """``(tensor, in-place version before the forward)`` pairs: raise if any
+    version moved."""
+    tensors = [t for t, _ in tensors_and_versions]
     now = list(map(methodcaller("_inplace_version"), tensors))
-    if now != versions:
-        changed = [t.name for t, v, n in zip(tensors, versions, now) if n != v]
+    if now != [v for _, v in tensors_and_versions]:
+        changed = [t.name for (t, v), n in zip(tensors_and_versions, now) if n != v]
         raise ModelChanged(f"the model's forward wrote trainable parameter(s) {', '.join(changed[:5])} in "
                            f"place while being profiled; their old values could not be restored")

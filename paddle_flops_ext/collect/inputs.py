@@ -35,6 +35,13 @@ def check_size(size, what="input_size") -> list[int]:
     return [int(d) for d in dims]
 
 
+# bytes per element, by dtype_name()
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
+               "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
+               "float8_e4m3fn": 1, "float8_e5m2": 1}
+FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
+
+
 def dtype_name(dtype) -> str:
     s = str(dtype).lower()
     for prefix in ("paddle.", "vartype.", "datatype."):

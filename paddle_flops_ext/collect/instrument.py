@@ -33,10 +33,9 @@ def _recursion_room(patches: Patches, records: list) -> None:
     runs plainly can be profiled. (A dotted path's dots bound its depth from
     above; a sub-layer name holding a dot only gives more room.)"""
     depth = max(map(methodcaller("count", "."), map(attrgetter("path"), records)), default=0) + 1
-    old = sys.getrecursionlimit()
-    needed = old + _FRAMES_PER_LEVEL * depth
     if depth > 8:
-        sys.setrecursionlimit(needed)
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(old + _FRAMES_PER_LEVEL * depth)
         patches.on_restore(lambda: sys.setrecursionlimit(old))
 
 

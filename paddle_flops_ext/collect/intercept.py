@@ -270,7 +270,7 @@ def _operator_wrapper(slot: str, op_name: str, swap: bool, method):
             return GATE.run(method, (self_, other), {})
         out = method(self_, other)
         cb = _ACTIVE.on_op
-        if cb is not None and out is not NotImplemented and observing():
+        if cb is not None and out is not NotImplemented:
             cb(op_name, (other, self_) if swap else (self_, other), {}, out)
         return out
 
@@ -373,8 +373,11 @@ def observe_ops(patches: Patches, attribution, extra_modules=(), composites_only
     if extra_modules:  # the user's modules change while they work: never cached
         # a trace leaves the user's own aliases of builtins alone, but for composites (its legacy
         # static adapter looks for the builtins there)
-        mine = targets if not composites_only else {
-            k: v for k, v in targets.items() if k in {id(fn) for fn in registry.composite_functions().values()}}
+        if composites_only:
+            composite_ids = {id(fn) for fn in registry.composite_functions().values()}
+            mine = {k: v for k, v in targets.items() if k in composite_ids}
+        else:
+            mine = targets
         groups = groups + [(m.__dict__, {attr: (mine[key], replacement[key]) for attr, key in _aliases_in(m, mine)})
                            for m in extra_modules]
     patches.swap_module_entries(groups)

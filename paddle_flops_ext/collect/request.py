@@ -8,14 +8,13 @@ plain values).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import paddle
 
 from ..formulas import registry
-from .inputs import dtype_name
+from .inputs import FLOAT_DTYPES, dtype_name
 
 MODES = ("auto", "eager", "trace")
 CAUSAL = ("full", "half")
@@ -56,7 +55,7 @@ def amp_level(amp) -> str | None:
 
 def check_float_dtype(dtype) -> None:
     name = dtype_name(dtype)
-    if name not in ("float16", "bfloat16", "float32", "float64"):
+    if name not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be a floating-point dtype for input_size inputs "
                          f"(float16, bfloat16, float32, float64), got {dtype!r}; give integer inputs "
                          f"with input_spec=[InputSpec(shape, 'int64')]")
@@ -112,6 +111,3 @@ class ProfileRequest:
     def options(self) -> dict:
         """The formula options this request sets."""
         return {"causal": self.causal}
-
-    def with_mode(self, mode: str) -> "ProfileRequest":
-        return dataclasses.replace(self, mode=mode)

@@ -37,7 +37,7 @@ from ..formulas.optimizer import PER_ELEMENT
 from ..formulas.registry import ZERO, Cost
 from .core import Attribution, EagerShapes, bind_legacy_arguments, bind_op_arguments, tensor_shapes
 from .eager import call_args
-from .inputs import dtype_name
+from .inputs import DTYPE_BYTES, dtype_name
 from .instrument import instrument, model_modules
 from .intercept import replace_everywhere
 from .pir import Marks, ValueShapes, flat_values, is_plumbing, is_value, op_tensors, owners, value_key
@@ -79,15 +79,10 @@ def _shape_of(value):
     return tuple(value.shape) if isinstance(value, paddle.Tensor) else None
 
 
-_DTYPE_SIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
-               "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
-               "float8_e4m3fn": 1, "float8_e5m2": 1}
-
-
 def nbytes(t, shape=None) -> int:
     """Bytes of an eager tensor, a (lazy) parameter or a PIR value."""
     dims = t.shape if shape is None else shape
-    return int(math.prod(int(d) for d in dims)) * _DTYPE_SIZE.get(dtype_name(t.dtype), 4)
+    return int(math.prod(int(d) for d in dims)) * DTYPE_BYTES.get(dtype_name(t.dtype), 4)
 
 
 class Recorder:

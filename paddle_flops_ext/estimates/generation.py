@@ -144,7 +144,8 @@ def weight_groups(net, dtype: str, weight_dtype: str | None, tied: bool):
     if moe:
         groups = {name: layer for name, layer in net.named_sublayers() if name in moe["moe_layers"]}
         for name in moe["moe_layers"]:
-            experts = groups[name] if name not in moe.get("stacked_layers", ()) else [groups[name]]
+            stacked = name in moe.get("stacked_layers", ())     # one [E, ...] weight per projection
+            experts = [groups[name]] if stacked else groups[name]
             per = []
             for expert in experts:
                 b = 0.0
@@ -153,8 +154,7 @@ def weight_groups(net, dtype: str, weight_dtype: str | None, tied: bool):
                     b += param_bytes(p, dtype, weight_dtype)
                 per.append(b)
             # stacked weights hold every expert: one expert is 1/E of them
-            expert_bytes.append(sum(per) / len(per) / (moe["experts"] if len(experts) == 1 and
-                                                       name in moe.get("stacked_layers", ()) else 1))
+            expert_bytes.append(sum(per) / len(per) / (moe["experts"] if stacked else 1))
     emb_ids, emb_rows = set(), []
     for layer in net.sublayers(include_self=True):
         if isinstance(layer, paddle.nn.Embedding):

@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from typing import Iterable
 
-from ..collect.inputs import dtype_name
+from ..collect.inputs import DTYPE_BYTES, FLOAT_DTYPES, dtype_name
 from ..collect.records import StepLog, TensorBytes
 
 # optimizer -> (fp32 state values per parameter element, fp32 scalars per parameter tensor)
@@ -170,7 +170,7 @@ def memory_dict(params, grads, states, acts, peak, optimizer, amp) -> dict:
     }
 
 
-_FLOAT_WIDTH = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+_FLOAT_WIDTH = {name: DTYPE_BYTES[name] for name in FLOAT_DTYPES}
 
 
 def inference_memory(layers: list, root, float_dtype: str | None = None) -> dict:
