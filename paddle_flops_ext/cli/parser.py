@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 
 from ..errors import UsageError  # noqa: F401  (raised by the subcommands' runners)
 from ..llm.builder import known_configs
@@ -343,12 +344,12 @@ def _add_llm(sub) -> None:
                     "paddle.LazyGuard()\n(no weight is allocated) and count it in trace mode: one forward "
                     "of --seq-len tokens,\nand with --generate P,T the prefill of P tokens and T decode steps "
                     "with a KV cache\n(pfe.profile_generation: exact counts, bytes, roofline TTFT / TPOT "
-                    "estimates).\n\nshipped configurations: " + ", ".join(known_configs()),
+                    "estimates).\n\n" + textwrap.fill("shipped configurations: " + ", ".join(known_configs()), 96),
         epilog="examples:\n"
                "  paddle-flops llm llama-2-7b --seq-len 2048\n"
                "  paddle-flops llm mixtral-8x7b --seq-len 4096 --generate 4096,256 --format json\n"
-               "  paddle-flops llm path/to/config.json --seq-len 1024 --generate 1024,128 "
-               "--weight-dtype int4 --peaks 200,15")
+               "  paddle-flops llm path/to/config.json --seq-len 1024 --generate 1024,128 \\\n"
+               "      --weight-dtype int4 --peaks 200,15")
     p.add_argument("config", metavar="CONFIG",
                    help="a config.json (or a folder holding one), a PaddleNLP model name whose config is on "
                         "disk, or a shipped name")
