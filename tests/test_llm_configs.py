@@ -21,15 +21,15 @@ def test_ernie_moe_keys_are_read():
     assert (mcfg.n_shared_experts, mcfg.shared_ffn_dim) == (2, 32)
 
 
-@pytest.mark.parametrize("key, value", [("moe_layer_start_index", 1), ("moe_layer_interval", 2),
-                                        ("moe_layer_end_index", 2), ("first_k_dense_replace", 3)])
-def test_a_stack_mixing_dense_and_moe_layers_is_refused_not_counted_dense(key, value):
-    with pytest.raises(ValueError, match="mixing dense and MoE layers"):
-        model_config({**ERNIE_MOE, key: value})
+@pytest.mark.parametrize("key, value, moe_layers", [("moe_layer_start_index", 1, (1, 2, 3)),
+                                                    ("moe_layer_interval", 2, (1, 3)),
+                                                    ("moe_layer_end_index", 2, (0, 1, 2))])
+def test_a_stack_mixing_dense_and_moe_layers_is_read_layer_by_layer(key, value, moe_layers):
+    mcfg, _ = model_config({**ERNIE_MOE, key: value})
+    assert mcfg.moe_layers == moe_layers
 
 
-@pytest.mark.parametrize("key, value", [("moe_expert_dims", [32, 64]), ("layer_types", ["sliding", "full"]),
-                                        ("num_experts_in_group", 4), ("attn_lora_rank", 16)])
+@pytest.mark.parametrize("key, value", [("moe_expert_dims", [32, 64]), ("num_experts_in_group", 4), ("attn_lora_rank", 16)])
 def test_a_key_that_shapes_the_model_and_is_not_understood_stops_the_count(key, value):
     with pytest.raises(ValueError, match=f"{key}=.*does not model"):
         model_config({**BASE, key: value})

@@ -69,33 +69,93 @@ def _get(cfg: dict, *keys, default=None):
 # attention, windows, per-layer types): one this reader does not handle below
 # stops the count - a model it cannot express is never counted as a dense one.
 _STRUCTURAL = ("expert", "moe", "lora_rank", "window", "layer_types", "sparse", "nope_head", "rope_head",
-               "v_head_dim", "dense_replace")
+               "v_head_dim", "dense_replace", "sinks", "softcap", "nextn", "linear_", "mlp_only", "sliding")
 _HANDLED = {
     "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok", "moe_k",
-    "moe_intermediate_size", "shared_expert_intermediate_size", "n_shared_experts", "moe_num_shared_experts",
-    "first_k_dense_replace", "decoder_sparse_step", "mlp_only_layers", "moe_layer_start_index",
-    "moe_layer_end_index", "moe_layer_interval", "sliding_window", "use_sliding_window", "max_window_layers",
-    "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+    "experts_per_token", "moe_intermediate_size", "shared_expert_intermediate_size", "n_shared_experts",
+    "moe_num_shared_experts", "first_k_dense_replace", "moe_layer_freq", "decoder_sparse_step", "mlp_only_layers",
+    "moe_layer_start_index", "moe_layer_end_index", "moe_layer_interval", "moe_use_aux_free", "sliding_window",
+    "use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern", "kv_lora_rank",
+    "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "num_nextn_predict_layers",
+    "swiglu_limit",
 }
 # named like structure, but training-only or runtime settings: no parameter or MAC depends on them
 _NO_COUNT = {
     "router_aux_loss_coef", "output_router_logits", "router_z_loss_coef", "router_jitter_noise",
     "moe_aux_loss_coeff", "moe_aux_loss_lambda", "moe_z_loss_lambda", "moe_orthogonal_loss_lambda",
-    "moe_use_aux_free", "moe_capacity", "moe_group", "moe_gate", "moe_dropout_prob", "moe_token_dispatcher_type",
+    "moe_capacity", "moe_group", "moe_gate", "moe_dropout_prob", "moe_token_dispatcher_type",
     "moe_multimodal_dispatch_use_allgather", "moe_use_hard_gate", "moe_dense_experts_token_type_id",
-    "moe_router_topk_scaling_factor", "routed_scaling_factor", "moe_layer_freq",
+    "moe_router_topk_scaling_factor", "routed_scaling_factor", "ep_size", "moe_gate_act", "moe_norm_gate_logits",
 }
+# attention logit soft-capping is a few elementwise operations on the scores, not modelled (said in a note)
+_ELEMENTWISE_ONLY = {"final_logit_softcapping", "attn_logit_softcapping"}
 
 
 def _check_understood(cfg: dict) -> None:
     unread = [k for k, v in cfg.items()
               if v not in (None, False, 0, [], {}, "") and k not in _HANDLED and k not in _NO_COUNT
-              and any(word in k.lower() for word in _STRUCTURAL)]
+              and k not in _ELEMENTWISE_ONLY and any(word in k.lower() for word in _STRUCTURAL)]
     if unread:
         raise ValueError(f"config key(s) {', '.join(f'{k}={cfg[k]!r}' for k in unread)} shape the model in a way "
                          f"this reader does not model; refusing rather than counting another structure. Build "
                          f"the model's own class under paddle.LazyGuard() and count it with "
                          f"pfe.profile(mode='trace')")
+
+
+def _windows(cfg: dict, layers: int, notes: list) -> tuple | None:
+    """Per-layer sliding-window lengths (None: full attention), from
+    ``layer_types``, Gemma's ``sliding_window_pattern``, Qwen's
+    ``use_sliding_window`` / ``max_window_layers`` or a plain ``sliding_window``."""
+    window = cfg.get("sliding_window")
+    types = cfg.get("layer_types")
+    if types:
+        unknown = sorted(set(types) - {"sliding_attention", "full_attention"})
+        if unknown:
+            raise ValueError(f"layer_types {unknown} are not attention this reader models (it knows "
+                             f"sliding_attention and full_attention); build the model's own class lazily")
+        if len(types) != layers:
+            raise ValueError(f"layer_types lists {len(types)} layers, num_hidden_layers is {layers}")
+        if "sliding_attention" in types and not window:
+            raise ValueError("layer_types has sliding_attention layers but sliding_window is not set")
+        windows = tuple(int(window) if t == "sliding_attention" else None for t in types)
+    elif cfg.get("sliding_window_pattern") and window:        # Gemma: every pattern-th layer is global
+        n = int(cfg["sliding_window_pattern"])
+        windows = tuple(None if (i + 1) % n == 0 else int(window) for i in range(layers))
+    elif window and cfg.get("use_sliding_window", True) and "use_sliding_window" in cfg:   # Qwen
+        first = int(cfg.get("max_window_layers", layers))
+        windows = tuple(int(window) if i >= first else None for i in range(layers))
+    elif window and "use_sliding_window" not in cfg:           # Mistral: every layer
+        windows = (int(window),) * layers
+    else:
+        return None
+    if not any(windows):
+        return None
+    notes.append(f"sliding window of {window} tokens on {sum(1 for w in windows if w)} of {layers} layers: the "
+                 f"KV cache keeps at most the window there; attention without a cache is counted over every "
+                 f"earlier token, as a masked implementation computes it")
+    return windows
+
+
+def _moe_layers(cfg: dict, layers: int) -> tuple | None:
+    """Indices of the MoE layers (None: every layer), by each family's rule."""
+    if cfg.get("moe_num_experts"):     # ERNIE-4.5: from start to end, every interval-th
+        start, end = cfg.get("moe_layer_start_index", 0), cfg.get("moe_layer_end_index", layers - 1)
+        interval = cfg.get("moe_layer_interval", 1)
+        if not all(isinstance(v, int) for v in (cfg["moe_num_experts"], start, end, interval)):
+            raise ValueError("ERNIE-4.5's per-modality MoE settings (lists of moe_num_experts / layer indices) "
+                             "are not modelled; build the model's own class lazily")
+        end = layers - 1 if end == -1 else end
+        chosen = [i for i in range(layers) if start <= i <= end and (i + 1) % interval == 0]
+    elif cfg.get("first_k_dense_replace") is not None or cfg.get("moe_layer_freq") is not None:   # DeepSeek
+        first, freq = int(cfg.get("first_k_dense_replace") or 0), int(cfg.get("moe_layer_freq") or 1)
+        chosen = [i for i in range(layers) if i >= first and i % freq == 0]
+    else:                              # Qwen-MoE: every sparse-step-th layer not listed as MLP-only
+        step, dense = int(cfg.get("decoder_sparse_step") or 1), set(cfg.get("mlp_only_layers") or ())
+        chosen = [i for i in range(layers) if i not in dense and (i + 1) % step == 0]
+    return None if len(chosen) == layers else tuple(chosen)
+
+
+_ACTS = {"silu": "silu", "swish": "silu", "gelu_pytorch_tanh": "gelu_tanh", "gelu_tanh": "gelu_tanh"}
 
 
 def model_config(cfg: dict, max_seq_len: int | None = None):
@@ -108,32 +168,18 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
     notes = []
     _check_understood(cfg)
     mt = str(cfg.get("model_type", "llama")).lower()
-    if cfg.get("kv_lora_rank") or cfg.get("q_lora_rank") or mt.startswith("deepseek_v2") or mt.startswith("deepseek_v3"):
-        raise ValueError("DeepSeek-V2/V3 multi-head latent attention is not a LLaMA-style structure; build the "
-                         "PaddleNLP class under paddle.LazyGuard() and count it with pfe.profile(mode='trace')")
     layers = int(_get(cfg, "num_hidden_layers", "n_layers"))
-    mixed = (_get(cfg, "first_k_dense_replace", default=0) or _get(cfg, "decoder_sparse_step", default=1) != 1
-             or cfg.get("mlp_only_layers"))
-    if cfg.get("moe_num_experts"):     # ERNIE-4.5: MoE from layer start to end, every interval-th
-        start, end = cfg.get("moe_layer_start_index", 0), cfg.get("moe_layer_end_index", layers - 1)
-        interval = cfg.get("moe_layer_interval", 1)
-        if not all(isinstance(v, int) for v in (cfg["moe_num_experts"], start, end, interval)):
-            raise ValueError("ERNIE-4.5's per-modality MoE settings (lists of moe_num_experts / layer indices) "
-                             "are not expressible with the zoo MoE model; build the model's own class lazily")
-        mixed = mixed or start > 0 or interval != 1 or end not in (-1, layers - 1)
-    if mixed:
-        raise ValueError("a stack mixing dense and MoE layers (first_k_dense_replace / decoder_sparse_step / "
-                         "mlp_only_layers / moe_layer_start_index / moe_layer_interval) is not expressible with "
-                         "the zoo MoE model; build the model's own class lazily instead")
     dim = int(_get(cfg, "hidden_size", "dim", "n_embd"))
     heads = int(_get(cfg, "num_attention_heads", "n_heads", "n_head"))
-    if cfg.get("head_dim") and int(cfg["head_dim"]) != dim // heads:
-        raise ValueError(f"head_dim {cfg['head_dim']} != hidden_size / num_attention_heads "
-                         f"({dim // heads}); the zoo model derives head_dim from hidden_size")
-    act = str(cfg.get("hidden_act", "silu")).lower()
-    if act not in ("silu", "swish"):
-        raise ValueError(f"hidden_act {act!r}: the zoo model has a SiLU-gated MLP only")
+    act = str(_get(cfg, "hidden_activation", "hidden_act", default="silu")).lower()
+    if act not in _ACTS:
+        raise ValueError(f"hidden_act {act!r}: the zoo model has SiLU- and tanh-GELU-gated MLPs only")
+    gemma = mt.startswith("gemma")
+    if gemma and not mt.startswith("gemma3"):
+        raise ValueError(f"model_type {mt!r}: of the Gemma family only Gemma-3 is modelled")
     model_max = int(_get(cfg, "max_position_embeddings", "max_seq_len", "seq_length", default=2048))
+    qwen2 = mt in ("qwen2", "qwen2_moe")
+    bias = bool(_get(cfg, "attention_bias", "qkv_bias", "use_bias", default=qwen2))
     fields = dict(
         vocab_size=int(cfg["vocab_size"]), dim=dim, n_layers=layers,
         n_heads=heads, n_kv_heads=int(_get(cfg, "num_key_value_heads", "n_kv_heads", default=heads)),
@@ -141,32 +187,57 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
         max_seq_len=min(model_max, max_seq_len) if max_seq_len else model_max,
         norm_eps=float(_get(cfg, "rms_norm_eps", "norm_eps", default=1e-5)),
         rope_theta=float(_get(cfg, "rope_theta", default=10000.0)),
-        qkv_bias=bool(_get(cfg, "attention_bias", "qkv_bias", default=mt in ("qwen2", "qwen2_moe"))),
+        qkv_bias=bias, o_bias=bias and not qwen2,
         tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        head_size=int(cfg["head_dim"]) if cfg.get("head_dim") else None,
+        qk_norm=mt in ("qwen3", "qwen3_moe") or gemma, attn_sinks=mt == "gpt_oss",
+        windows=_windows(cfg, layers, notes), mlp_act=_ACTS[act],
+        sandwich_norm=gemma, norm_offset=gemma, embed_scale=gemma,
     )
+    if cfg.get("kv_lora_rank"):                # multi-head latent attention
+        missing = [k for k in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim") if not cfg.get(k)]
+        if missing:
+            raise ValueError(f"kv_lora_rank is set (latent attention) but {', '.join(missing)} is missing")
+        fields.update(q_lora_rank=cfg.get("q_lora_rank") or None, kv_lora_rank=int(cfg["kv_lora_rank"]),
+                      qk_nope_dim=int(cfg["qk_nope_head_dim"]), qk_rope_dim=int(cfg["qk_rope_head_dim"]),
+                      v_head_dim=int(cfg["v_head_dim"]), n_kv_heads=heads, head_size=None)
     if max_seq_len and max_seq_len > model_max:
         notes.append(f"sequence of {max_seq_len} tokens is longer than the model's "
                      f"max_position_embeddings {model_max}")
         fields["max_seq_len"] = max_seq_len
-    if cfg.get("sliding_window") and cfg.get("use_sliding_window", True) and max_seq_len \
-            and max_seq_len > int(cfg["sliding_window"]):
-        notes.append(f"sliding_window {cfg['sliding_window']} is not modelled: attention counted over "
-                     f"every earlier token (an upper bound beyond the window)")
+    if cfg.get("num_nextn_predict_layers"):
+        notes.append(f"num_nextn_predict_layers={cfg['num_nextn_predict_layers']}: the multi-token-prediction "
+                     f"module (training and speculative decoding) is not counted, as in the published totals")
+    if gemma:
+        notes.append("Gemma-3's local layers use their own rotary base and queries are scaled by "
+                     "query_pre_attn_scalar: values only, the counts are the same")
+    if any(cfg.get(k) for k in _ELEMENTWISE_ONLY):
+        notes.append("logit soft-capping (a tanh and two scalings per score) is not counted")
     experts = _get(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
     if not experts:
         return LlamaConfig(**fields), notes
-    top_k = int(_get(cfg, "num_experts_per_tok", "moe_k", "top_k", default=2))
+    top_k = int(_get(cfg, "num_experts_per_tok", "experts_per_token", "moe_k", "top_k", default=2))
     expert_ffn = int(_get(cfg, "moe_intermediate_size", default=fields["ffn_dim"]))
     n_shared, shared_ffn = 0, None
-    if cfg.get("shared_expert_intermediate_size"):          # Qwen2-MoE: one shared expert
+    if cfg.get("shared_expert_intermediate_size"):          # Qwen2-MoE: one gated shared expert
         n_shared, shared_ffn = 1, int(cfg["shared_expert_intermediate_size"])
-        notes.append("Qwen2-MoE's shared_expert_gate (a sigmoid gate of hidden_size parameters per layer) "
-                     "is not modelled")
     elif cfg.get("n_shared_experts") or cfg.get("moe_num_shared_experts"):   # DeepSeek-MoE, ERNIE-4.5
         n_shared, shared_ffn = int(_get(cfg, "n_shared_experts", "moe_num_shared_experts")), expert_ffn
+    gpt_oss = mt == "gpt_oss"
+    scoring = "topk_softmax" if gpt_oss else str(cfg.get("scoring_func", "softmax"))
+    if scoring not in ("softmax", "sigmoid", "topk_softmax"):
+        raise ValueError(f"scoring_func {scoring!r}: the zoo router scores experts by softmax or sigmoid only")
+    if cfg.get("n_group", 1) > 1:
+        notes.append(f"group-limited routing (n_group {cfg['n_group']}, topk_group {cfg.get('topk_group')}) "
+                     f"is selection only: it changes which experts run, not how much work they do")
     return MoEConfig(**fields, n_experts=int(experts), top_k=top_k, expert_ffn_dim=expert_ffn,
                      n_shared_experts=n_shared, shared_ffn_dim=shared_ffn,
-                     norm_topk_prob=bool(cfg.get("norm_topk_prob", True))), notes
+                     norm_topk_prob=bool(cfg.get("norm_topk_prob", not qwen2)),
+                     moe_layers=_moe_layers(cfg, layers), stacked=True, scoring=scoring,
+                     score_bias=cfg.get("topk_method") == "noaux_tc" or bool(cfg.get("moe_use_aux_free")),
+                     router_bias=gpt_oss, expert_bias=gpt_oss,
+                     expert_act="clamped_swiglu" if gpt_oss else "silu",
+                     shared_expert_gate=bool(cfg.get("shared_expert_intermediate_size"))), notes
 
 
 def build(cfg, max_seq_len: int | None = None, lazy: bool = True):
@@ -180,6 +251,10 @@ def build(cfg, max_seq_len: int | None = None, lazy: bool = True):
     cls = MoELlama if isinstance(mcfg, MoEConfig) else Llama
     if not lazy:
         return cls(mcfg), notes
+    if cls is MoELlama:
+        notes.append(f"routed experts are priced by expected routing (no weights, so no router runs): every "
+                     f"token goes to {mcfg.top_k} experts, spread evenly; the total does not depend on which, "
+                     f"shared experts and dense layers always run")
     with paddle.LazyGuard():
         return cls(mcfg), notes
 
