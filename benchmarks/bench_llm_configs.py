@@ -7,8 +7,13 @@ decode steps, two decode traces), and, when ``profile(training=True)`` can
 count a weightless model, for one training step.
 
 Reported per configuration: wall time of the child process (``import
-paddle`` included) and of each step, peak RSS (``ru_maxrss``), params,
-active params, forward MACs, generation totals, KV cache bytes.
+paddle`` included) and of each step, peak RSS (the child's own ``VmHWM``:
+``ru_maxrss`` would carry the parent's high-water mark across fork and exec),
+params, active params, forward MACs, generation totals, KV cache bytes.
+
+Targets: every configuration, the 671 B DeepSeek-V3 and the other
+mixture-of-experts flagships included, counted (forward, generation and the
+training step, in one process) in at most 10 s and 1 GiB on this machine.
 
     python benchmarks/bench_llm_configs.py [--seq 2048] [--prompt 2048] [--new 128] [--configs a,b]
 """
@@ -23,13 +28,17 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = {"config": "llama-3-405b", "wall_s": 10.0, "rss_mib": 1024.0}
+TARGET = {"wall_s": 10.0, "rss_mib": 1024.0}
+
+
+def _peak_rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024.0
 PEAKS = {"flops_per_s": 1e12, "bytes_per_s": 100e9}   # fixed: this benchmark times counting, not the roofline
 
 
 def run_one(name: str, seq: int, prompt: int, new: int) -> dict:
     t0 = time.perf_counter()
-    import resource
     import warnings
     warnings.filterwarnings("ignore")
     sys.path.insert(0, ROOT)
@@ -59,7 +68,7 @@ def run_one(name: str, seq: int, prompt: int, new: int) -> dict:
         "import_s": t_import - t0, "build_s": t_build - t_import, "forward_s": t_fwd - t_build,
         "generation_s": t_gen - t_fwd, "training_attempt_s": t_train - t_gen,
         "in_process_s": t_gen - t0,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mib": _peak_rss_mib(),
         "params": fwd.params, "active_params": fwd.active_params, "forward_macs": fwd.macs,
         "forward_flops": fwd.flops, "forward_exact": fwd.exact,
         "generation_macs": gen.macs, "generation_flops": gen.flops, "prefill_macs": gen.prefill.macs,
@@ -133,13 +142,18 @@ def main(argv=None) -> int:
              f"{args.new} decode steps (three traces); training = one training step at {args.seq} tokens "
              f"(profile(training=True), trace mode, no optimizer); RSS = the child's peak.", "",
              table(rows)]
-    target = next((r for r in rows if r.get("config") == TARGET["config"] and "error" not in r), None)
-    if target:
-        ok = target["wall_s"] <= TARGET["wall_s"] and target["peak_rss_mib"] <= TARGET["rss_mib"]
-        lines += ["", f"Target (issue 13): {TARGET['config']} counted in under "
-                      f"{TARGET['wall_s']:.0f} s and {TARGET['rss_mib']:.0f} MiB (forward, generation and training in one "
-                      f"process): "
-                      f"{target['wall_s']:.2f} s, {target['peak_rss_mib']:.0f} MiB: {'met' if ok else 'NOT met'}."]
+    judged = [r for r in rows if "error" not in r]
+    missed = [r["config"] for r in judged if r["wall_s"] > TARGET["wall_s"] or r["peak_rss_mib"] > TARGET["rss_mib"]]
+    failed = [r["config"] for r in rows if "error" in r]
+    lines += ["", f"Target: each configuration counted (forward, generation and training in one process) in at "
+                  f"most {TARGET['wall_s']:.0f} s and {TARGET['rss_mib']:.0f} MiB: "
+                  + ("met by every configuration" if not missed and not failed else
+                     f"NOT met by {', '.join(missed + failed)}") + "."]
+    if judged:
+        slowest = max(judged, key=lambda r: r["wall_s"])
+        largest = max(judged, key=lambda r: r["peak_rss_mib"])
+        lines += [f"Slowest: {slowest['config']} {slowest['wall_s']:.2f} s; largest: {largest['config']} "
+                  f"{largest['peak_rss_mib']:.0f} MiB."]
     reasons = {r["training"].get("reason") for r in rows if "training" in r and r["training"].get("reason")}
     if reasons:
         lines += ["", "Training step not counted: " + "; ".join(sorted(reasons))]

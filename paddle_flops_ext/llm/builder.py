@@ -1,21 +1,31 @@
 """Language models from a configuration, without weights.
 
-``load_config(spec)`` reads a ``config.json`` (Hugging Face / PaddleNLP
-LLaMA-style keys): a file, a directory holding one, the name of a
-configuration shipped with the package (``known_configs()``: LLaMA-2
-7B/13B/70B, LLaMA-3 8B/70B/405B, Qwen2 7B/72B, Mixtral 8x7B, written from the
-published ``config.json`` files), or a PaddleNLP model name whose config is
-already on disk (``$PPNLP_HOME`` or ``~/.paddlenlp/models/<name>/config.json``).
+``load_config(spec)`` reads a ``config.json`` (Hugging Face / PaddleNLP /
+PaddleFormers keys): a dict, a config object with ``to_dict()`` (a
+PaddleFormers ``model.config``), a file, a directory holding one, the name of
+a configuration shipped with the package (``known_configs()``: DeepSeek-V3,
+Qwen3 dense and MoE, ERNIE-4.5 dense and MoE, GPT-OSS, Gemma-3, Llama-2/3/3.1,
+Qwen2, Mixtral, written from the published ``config.json`` files), or a
+PaddleNLP model name whose config is already on disk (``$PPNLP_HOME`` or
+``~/.paddlenlp/models/<name>/config.json``).
 
-``model_config(cfg)`` maps the keys onto the zoo's
+``model_config(cfg)`` maps the keys onto the zoo decoder's
 :class:`~paddle_flops_ext.models.llama.LlamaConfig` (dense) or
-:class:`~paddle_flops_ext.models.moe.MoEConfig` (``num_local_experts`` /
-``num_experts`` with ``num_experts_per_tok``); ``build(cfg)`` builds the zoo
-model under ``paddle.LazyGuard()`` (no weight is allocated), so
-``pfe.profile(model, ..., mode="trace")`` counts it in seconds. Structures the
-zoo cannot express (DeepSeek's latent attention, dense-then-MoE stacks, a
-``head_dim`` other than ``hidden_size / heads``) are refused with the reason,
-never approximated silently.
+:class:`~paddle_flops_ext.models.moe.MoEConfig`: grouped-query or latent
+attention (``kv_lora_rank`` ...), ``head_dim``, q/k norms, biases, attention
+sinks, per-layer sliding windows (``layer_types``, ``sliding_window_pattern``,
+``max_window_layers``), Gemma's norms and scaling, and for mixtures of
+experts the experts, top-k, shared experts, router scoring and which layers
+are MoE (``first_k_dense_replace``, ``moe_layer_start_index``,
+``mlp_only_layers`` ...). ``build(cfg)`` builds it under
+``paddle.LazyGuard()`` (no weight is allocated), experts stacked as
+``[E, ...]`` weights, so ``pfe.profile(model, ..., mode="trace")`` counts a
+671 B model in seconds, routed experts by expected routing.
+
+A key whose name says it shapes the model and that this reader does not use
+stops the count with a message; structures it cannot express (linear
+attention layers, per-modality experts, Gemma-1/2) are refused with the
+reason, never approximated silently.
 """
 from __future__ import annotations
 
@@ -33,10 +43,13 @@ def known_configs() -> list[str]:
 
 
 def load_config(spec) -> dict:
-    """A config dict from a dict, a ``config.json`` path, a directory, a
-    shipped name or a PaddleNLP model name with its config on disk."""
+    """A config dict from a dict, a config object, a ``config.json`` path, a
+    directory, a shipped name or a PaddleNLP model name with its config on
+    disk."""
     if isinstance(spec, dict):
         return dict(spec)
+    if hasattr(spec, "to_dict"):          # a PaddleFormers / PaddleNLP config object
+        return dict(spec.to_dict())
     spec = str(spec)
     if os.path.isdir(spec):
         spec = os.path.join(spec, "config.json")
@@ -77,7 +90,7 @@ _HANDLED = {
     "moe_layer_start_index", "moe_layer_end_index", "moe_layer_interval", "moe_use_aux_free", "sliding_window",
     "use_sliding_window", "max_window_layers", "layer_types", "sliding_window_pattern", "kv_lora_rank",
     "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "num_nextn_predict_layers",
-    "swiglu_limit",
+    "swiglu_limit", "_sliding_window_pattern", "gated_linear_unit",
 }
 # named like structure, but training-only or runtime settings: no parameter or MAC depends on them
 _NO_COUNT = {
@@ -86,6 +99,11 @@ _NO_COUNT = {
     "moe_capacity", "moe_group", "moe_gate", "moe_dropout_prob", "moe_token_dispatcher_type",
     "moe_multimodal_dispatch_use_allgather", "moe_use_hard_gate", "moe_dense_experts_token_type_id",
     "moe_router_topk_scaling_factor", "routed_scaling_factor", "ep_size", "moe_gate_act", "moe_norm_gate_logits",
+    # PaddleFormers' parallelism, fusion and load-balancing switches
+    "expert_model_parallel_size", "moe_use_fusion_node", "moe_token_drop_policy", "moe_router_load_balancing_type",
+    "moe_router_bias_update_rate", "moe_shared_expert_overlap", "moe_router_fusion", "moe_deep_gemm",
+    "moe_ep_barrier", "moe_norm_min", "moe_group_orthogonal_loss", "num_nextn_predict_lambda", "moe_group_origin",
+    "moe_world_size",
 }
 # attention logit soft-capping is a few elementwise operations on the scores, not modelled (said in a note)
 _ELEMENTWISE_ONLY = {"final_logit_softcapping", "attn_logit_softcapping"}
@@ -118,8 +136,8 @@ def _windows(cfg: dict, layers: int, notes: list) -> tuple | None:
         if "sliding_attention" in types and not window:
             raise ValueError("layer_types has sliding_attention layers but sliding_window is not set")
         windows = tuple(int(window) if t == "sliding_attention" else None for t in types)
-    elif cfg.get("sliding_window_pattern") and window:        # Gemma: every pattern-th layer is global
-        n = int(cfg["sliding_window_pattern"])
+    elif _get(cfg, "sliding_window_pattern", "_sliding_window_pattern") and window:   # Gemma: every n-th is global
+        n = int(_get(cfg, "sliding_window_pattern", "_sliding_window_pattern"))
         windows = tuple(None if (i + 1) % n == 0 else int(window) for i in range(layers))
     elif window and cfg.get("use_sliding_window", True) and "use_sliding_window" in cfg:   # Qwen
         first = int(cfg.get("max_window_layers", layers))
@@ -174,6 +192,8 @@ def model_config(cfg: dict, max_seq_len: int | None = None):
     act = str(_get(cfg, "hidden_activation", "hidden_act", default="silu")).lower()
     if act not in _ACTS:
         raise ValueError(f"hidden_act {act!r}: the zoo model has SiLU- and tanh-GELU-gated MLPs only")
+    if cfg.get("gated_linear_unit") is False:
+        raise ValueError("gated_linear_unit is false: the zoo decoder's MLPs are gated")
     gemma = mt.startswith("gemma")
     if gemma and not mt.startswith("gemma3"):
         raise ValueError(f"model_type {mt!r}: of the Gemma family only Gemma-3 is modelled")

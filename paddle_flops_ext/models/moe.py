@@ -23,6 +23,14 @@ Routing, and what a counter sees:
 Both paths run the same operations per token-slot (gather, expert, scatter,
 weight, sum over k), so eager and traced counts agree. Outside counting the
 traced path is not a real router: use the model eagerly.
+
+Layouts: experts as a ``LayerList`` of SwiGLU MLPs, or stacked as ``[E, ...]``
+weights (:class:`StackedExperts`, one batched product per group of experts:
+how the config builder keeps every MoE, so a 256-expert model builds and
+traces in seconds); MoE on every layer or on ``moe_layers`` only (the rest
+dense MLPs); router scoring by softmax, sigmoid (with a per-expert selection
+bias, DeepSeek-V3 / ERNIE-4.5) or softmax over the top-k logits (GPT-OSS);
+optional router and expert biases, and a gated shared expert (Qwen2-MoE).
 """
 from __future__ import annotations
 
