@@ -10,13 +10,13 @@
 # "no new failure"; exits non-zero if any environment cannot be built or any
 # test fails (or an xfail unexpectedly passes).
 #
-#   usage: .ci/ecosystem.sh [env ...]          envs: cv nlp det ocr (default: all,
+#   usage: .ci/ecosystem.sh [env ...]      envs: cv nlp det ocr llm (default: all,
 #          ECO_FAMILIES="cv ocr" .ci/ecosystem.sh   or $ECO_FAMILIES)
 #
 # Timings (2-core CPU box, Paddle 3.3.1): tests with warm envs cv ~2 min, det
-# ~1.5 min, nlp ~20 s, ocr ~20 s; building an env from scratch adds several
-# minutes per env (pip download + install of ~1.5-2.3 GB) - see
-# tests/ecosystem/results.md.
+# ~1.5 min, nlp ~20 s, ocr ~20 s, llm (test_formers.py) ~15 s; building an env
+# from scratch adds several minutes per env (pip download + install of
+# ~1.5-2.3 GB; llm ~1 min here) - see tests/ecosystem/results.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -30,11 +30,12 @@ declare -A TESTS=(
   [nlp]="tests/ecosystem/test_nlp.py tests/ecosystem/test_diffusion.py"
   [det]="tests/ecosystem/test_det.py"
   [ocr]="tests/ecosystem/test_ocr.py"
+  [llm]="tests/ecosystem/test_formers.py tests/ecosystem/test_formers_configs.py"
 )
 envs=("$@")
 if [ ${#envs[@]} -eq 0 ]; then
   # shellcheck disable=SC2206
-  envs=(${ECO_FAMILIES:-cv nlp det ocr})
+  envs=(${ECO_FAMILIES:-cv nlp det ocr llm})
 fi
 for name in "${envs[@]}"; do
   if [ -z "${TESTS[$name]+x}" ]; then

@@ -206,7 +206,7 @@ def test_mixtral_8x7b_total_and_active_from_published_config():
     assert (r.params, r.active_params) == (total, active)
     assert (r.params, r.active_params) == M.param_count(model.cfg)
     assert any("mixture of experts" in n for n in r.to_dict()["notes"])
-    assert f"{active:,}" in r.to_markdown() and f"{active:,}" in r.to_csv()
+    assert f"{active:,}" in r.to_markdown() and f"total,active_params,,{active}" in r.summary_csv()
 
 
 def _moe_macs(cfg, tokens, seq):
@@ -321,7 +321,7 @@ def test_known_configs_and_refusals(tmp_path):
     path.write_text(json.dumps({"model_type": "deepseek_v2", "hidden_size": 64, "num_attention_heads": 4,
                                 "kv_lora_rank": 16, "vocab_size": 10, "num_hidden_layers": 1,
                                 "intermediate_size": 8}))
-    with pytest.raises(ValueError, match="latent attention"):
+    with pytest.raises(ValueError, match="latent attention.*qk_nope_head_dim"):
         build(str(tmp_path))
     with pytest.raises(ValueError, match="no configuration"):
         load_config("no-such-model-xyz")
@@ -363,3 +363,90 @@ def test_profile_generation_leaves_the_model_as_it_was():
     assert set(after) == set(before) and all(np.array_equal(after[k].numpy(), before[k]) for k in before)
     with pytest.raises(ValueError):
         profile_generation(model, 0, 3, peaks=False)
+
+
+# ----------------------------------------------------------------------------- KV-cache geometry
+
+def _config(**fields):
+    from types import SimpleNamespace
+    return SimpleNamespace(**fields)
+
+
+def test_mla_cache_holds_every_heads_k_and_v_and_reports_the_latent():
+    """DeepSeek-V3's published config: 61 layers, 128 heads, qk_nope 128 + qk_rope 64 per key, v 128,
+    kv_lora_rank 512. Per token: 61 x 128 x (192 + 128) elements cached per head; a latent cache
+    would hold 61 x (512 + 64)."""
+    from paddle_flops_ext.estimates.generation import config_geometry
+    cfg = _config(num_hidden_layers=61, num_attention_heads=128, num_key_value_heads=128, hidden_size=7168,
+                  qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, kv_lora_rank=512)
+    geo = config_geometry(cfg, windows=True)
+    assert geo.kv_elements(1) == 2_498_560 == 61 * 128 * (128 + 64 + 128)
+    assert geo.latent_elements(1) == 35_136 == 61 * (512 + 64)
+    assert geo.kv_elements(1000) == 1000 * 2_498_560 and geo.step_elements(7) == 7 * 2_498_560
+
+
+def test_sliding_window_layers_keep_window_minus_one_and_attend_at_most_the_window():
+    """GPT-OSS-120B's layout: 36 layers alternating sliding (window 128) and full attention, 8 KV heads
+    of 64. After n tokens a sliding layer keeps min(127, n) entries, a full one n; a decode step at
+    context c reads and writes min(128, c) entries of a sliding layer, c of a full one."""
+    from paddle_flops_ext.estimates.generation import config_geometry
+    types = ["sliding_attention", "full_attention"] * 18
+    cfg = _config(num_hidden_layers=36, num_attention_heads=64, num_key_value_heads=8, head_dim=64,
+                  hidden_size=2880, sliding_window=128, layer_types=types)
+    geo = config_geometry(cfg, windows=True)
+    per_entry = 8 * (64 + 64)
+    for n in (1, 100, 127, 128, 5000):
+        assert geo.kv_elements(n) == per_entry * (18 * n + 18 * min(127, n))
+    for c in (5, 128, 129, 4096):
+        assert geo.step_elements(c) == per_entry * (18 * c + 18 * min(128, c))
+    brute = sum(per_entry * (18 * c + 18 * min(128, c)) for c in range(100, 301))
+    assert geo.steps_elements(100, 300) == brute
+    # without the cache object's rule (PaddleNLP tuples) every layer keeps every token
+    assert config_geometry(cfg).kv_elements(5000) == per_entry * 36 * 5000
+
+
+def test_sliding_window_without_layer_types_makes_every_layer_sliding_and_breaks_the_decode_line():
+    from paddle_flops_ext.estimates.generation import config_geometry, decode_breaks
+    cfg = _config(num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4, hidden_size=256,
+                  sliding_window=16, layer_types=None)
+    geo = config_geometry(cfg, windows=True)
+    assert geo.windows == (16, 16, 16, 16)
+    assert geo.kv_elements(40) == 4 * 4 * (32 + 32) * 15
+    assert decode_breaks(geo, 10, 40) == [10, 16, 40] and decode_breaks(geo, 20, 40) == [20, 40]
+
+
+class _ToyCache:
+    """A KV-cache object (the get_seq_length protocol) whose update grows its tensors."""
+
+    def __init__(self, keys):
+        self.keys = keys
+
+    def get_seq_length(self):
+        return self.keys.shape[1]
+
+    def update(self, new):
+        self.keys = paddle.concat([self.keys, new], axis=1)
+        return self.keys
+
+
+class _AttendsCache(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.proj = paddle.nn.Linear(8, 8)
+
+    def forward(self, x, past_key_values):
+        keys = past_key_values.update(self.proj(x))
+        return paddle.matmul(x, keys, transpose_y=True)
+
+
+def test_profile_takes_a_cache_object_in_both_modes_and_leaves_it_unchanged():
+    net = _AttendsCache()
+    cache = _ToyCache(paddle.zeros([2, 5, 8]))
+    x = paddle.ones([2, 1, 8])
+    expected = 2 * 1 * 8 * 8 + 2 * 1 * 6 * 8      # Linear on one token + scores against 5 + 1 keys
+    for mode in ("eager", "trace"):
+        r = pfe.profile(net, inputs={"x": x, "past_key_values": cache}, mode=mode)
+        assert r.macs == expected, mode
+    assert cache.keys.shape == [2, 5, 8]
+    with pytest.raises(TypeError, match="KV-cache object"):
+        pfe.profile(net, inputs={"x": x, "past_key_values": object()})

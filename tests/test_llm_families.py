@@ -272,11 +272,11 @@ def test_sliding_window_layers_keep_at_most_the_window():
     cfg = SMALL["sinks_windows_stacked"]
     paddle.seed(1)
     model, _ = build(cfg, lazy=False)
-    _, cache = model(paddle.zeros([1, 3], dtype="int64"), use_cache=True)
-    assert [k.shape[1] for k, _ in cache] == [3, 3]
-    for step in range(4):
+    _, cache = model(paddle.zeros([1, 2], dtype="int64"), use_cache=True)
+    assert [k.shape[1] for k, _ in cache] == [2, 2]
+    for step in range(4):           # window 4: the next step's own key completes it
         _, cache = model(paddle.zeros([1, 1], dtype="int64"), past_key_values=cache, use_cache=True)
-        assert [k.shape[1] for k, _ in cache] == [min(4, 4 + step), 4 + step]
+        assert [k.shape[1] for k, _ in cache] == [min(3, 3 + step), 3 + step]
 
 
 def test_one_new_token_after_a_cache_gives_the_full_forwards_last_logits():
@@ -309,3 +309,24 @@ def test_structures_the_reader_does_not_model_are_refused(extra, message):
 
 def test_every_family_is_shipped():
     assert set(FAMILIES) <= set(known_configs())
+
+
+@pytest.mark.parametrize("name", ["mla_dense_then_moe", "sinks_windows_stacked"])
+def test_generation_counts_the_cache_and_every_step_the_zoo_runs(name):
+    """``profile_generation`` (traced, shapes only) against the model run
+    eagerly on its own cache: the cache bytes at the end, and each decode
+    step's MACs, across the sliding window's edge."""
+    cfg = SMALL[name]
+    paddle.seed(5)
+    model, _ = build(cfg, lazy=False)
+    model.eval()
+    prompt, new = 2, 5
+    g = pfe.profile_generation(model, prompt, new, peaks=False)
+    ids = paddle.zeros([1, prompt], dtype="int64")
+    _, cache = model(ids, use_cache=True)
+    for i in range(1, new + 1):
+        step = pfe.profile(model, inputs=(paddle.zeros([1, 1], dtype="int64"), cache, True), mode="eager")
+        assert g.step(i).macs == step.macs, f"decode step {i}"
+        _, cache = model(paddle.zeros([1, 1], dtype="int64"), past_key_values=cache, use_cache=True)
+    real = sum(4 * (math.prod(k.shape) + math.prod(v.shape)) for k, v in cache)
+    assert g.kv_cache_bytes == real

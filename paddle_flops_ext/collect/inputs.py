@@ -1,7 +1,15 @@
 """Turning ``input_size`` / ``inputs`` / ``input_spec`` into call arguments,
-with errors that say what is wrong."""
+with errors that say what is wrong.
+
+``inputs`` may hold, besides tensors, arrays and plain values, a KV-cache
+object (one with a ``get_seq_length`` method, as PaddleFormers' and
+Hugging Face's ``DynamicCache`` and their per-layer entries): it is copied,
+its tensors converted like any input (cloned in eager mode, placeholders of
+their shape in trace mode), so the forward call updates the copy and the
+caller's cache is left as it was."""
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -145,7 +153,8 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_i
 
     ``make_input(shape, dtype)`` builds an input from a shape (default: a
     random tensor that must fit in memory); ``convert_tensor(t)`` maps a
-    user-given tensor or array (default: kept as a tensor). The trace engine
+    user-given tensor or array (default: kept as a tensor; a cache object's
+    tensors are cloned). The trace engine
     passes placeholders for both. ``dtype``: of ``input_size`` inputs
     (default: the model's parameter dtype).
     """
@@ -157,7 +166,11 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_i
             check_fits([(shape, dtype_name(dt))])
             return synthesize(shape, dt, model, next(made))
     if convert_tensor is None:
-        convert_tensor = _to_tensor
+        def convert(t, in_cache):
+            return _cache_tensor(t) if in_cache else _to_tensor(t)
+    else:
+        def convert(t, in_cache):
+            return convert_tensor(t)
     given = [n for n, v in (("input_size", input_size), ("inputs", inputs), ("input_spec", input_spec)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give only one of input_size, inputs, input_spec (got {', '.join(given)})")
@@ -172,7 +185,7 @@ def build_call_args(model, input_size=None, inputs=None, input_spec=None, make_i
         return (make_input(check_size(input_size), float_dtype),), {}
     if inputs is not None:
         def conv(v, what):
-            return _as_input(v, what, convert_tensor)
+            return _as_input(v, what, convert)
         if isinstance(inputs, dict):
             return (), {k: conv(v, f"inputs[{k!r}]") for k, v in inputs.items()}
         if isinstance(inputs, (list, tuple)):
@@ -196,13 +209,62 @@ def _to_tensor(value):
     return value if isinstance(value, paddle.Tensor) else paddle.to_tensor(value)
 
 
+def _cache_tensor(value):
+    """A cache's tensor for an eager run: a copy, so a cache that writes in
+    place cannot change the caller's."""
+    return value.clone() if isinstance(value, paddle.Tensor) else paddle.to_tensor(value)
+
+
+def is_cache(value) -> bool:
+    """A KV-cache object (or one layer of it): anything with a
+    ``get_seq_length`` method that is not a Layer."""
+    return callable(getattr(value, "get_seq_length", None)) and not isinstance(value, paddle.nn.Layer)
+
+
+def map_inputs(value, leaf, is_leaf):
+    """``value`` rebuilt with ``leaf(x)`` for every ``x`` where ``is_leaf(x)``,
+    through dicts, lists, tuples and cache objects (copied, each attribute
+    mapped; the original is not touched); anything else is kept."""
+    if is_leaf(value):
+        return leaf(value)
+    if isinstance(value, dict):
+        return {k: map_inputs(v, leaf, is_leaf) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_inputs(v, leaf, is_leaf) for v in value)
+    if is_cache(value):
+        twin = copy.copy(value)
+        for name, attr in vars(value).items():
+            setattr(twin, name, map_inputs(attr, leaf, is_leaf))
+        return twin
+    return value
+
+
+def input_leaves(value, is_leaf) -> list:
+    """Every ``x`` with ``is_leaf(x)`` in a nested value, in order (through
+    the same containers as :func:`map_inputs`)."""
+    found = []
+
+    def keep(x):
+        found.append(x)
+        return x
+    map_inputs(value, keep, is_leaf)
+    return found
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (paddle.Tensor, np.ndarray))
+
+
 def _as_input(value, what, convert_tensor):
-    if isinstance(value, (paddle.Tensor, np.ndarray)):
-        return convert_tensor(value)
+    if _is_array(value):
+        return convert_tensor(value, False)
     if isinstance(value, dict):  # e.g. PaddleDetection's {"image": ..., "im_shape": ...}
         return {k: _as_input(v, f"{what}[{k!r}]", convert_tensor) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_as_input(v, f"{what}[{i}]", convert_tensor) for i, v in enumerate(value))
+    if is_cache(value):  # e.g. a DynamicCache: its tensors are inputs, its other state is kept
+        return map_inputs(value, lambda t: convert_tensor(t, True), _is_array)
     if value is None or isinstance(value, (numbers.Number, str)):
         return value  # passed through unchanged: forward may take non-tensor args
-    raise TypeError(f"{what} must be a paddle.Tensor or numpy array, got {type(value).__name__}")
+    raise TypeError(f"{what} must be a paddle.Tensor, a numpy array or a KV-cache object (one with "
+                    f"get_seq_length, such as DynamicCache), got {type(value).__name__}")

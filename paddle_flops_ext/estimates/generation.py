@@ -30,29 +30,143 @@ def width(dtype) -> float:
 
 @dataclass(frozen=True)
 class Geometry:
+    """The KV cache a decoder keeps, per layer: ``kv_heads`` cached heads of
+    a ``head_dim``-wide key and a ``value_dim``-wide value (default
+    ``head_dim``).
+
+    ``windows``: one entry per layer, ``None`` for full attention or the
+    sliding window ``w`` of that layer (empty: every layer full). A windowed
+    layer attends ``min(w, c)`` keys at a decode step of context ``c`` and
+    keeps ``min(w - 1, n)`` entries after ``n`` tokens (the next query is the
+    window's last key; PaddleFormers' ``DynamicSlidingWindowLayer``).
+
+    ``latent_dim``: multi-head latent attention (DeepSeek-V2/V3): what a
+    cache of the compressed latent would hold per layer and token
+    (``kv_lora_rank + qk_rope_head_dim``); ``None`` otherwise.
+    """
     layers: int
     kv_heads: int
     head_dim: int
+    value_dim: int | None = None
+    windows: tuple = ()
+    latent_dim: int | None = None
+
+    @property
+    def entry_elements(self) -> int:
+        """Elements one cached token takes in one layer (K and V)."""
+        return self.kv_heads * (self.head_dim + (self.head_dim if self.value_dim is None else self.value_dim))
+
+    def window(self, layer: int):
+        return self.windows[layer] if self.windows else None
+
+    @property
+    def windowed(self) -> bool:
+        return any(w is not None for w in self.windows)
+
+    def kept(self, layer: int, tokens: int) -> int:
+        """Entries ``layer`` holds after ``tokens`` tokens."""
+        w = self.window(layer)
+        return tokens if w is None else min(w - 1, tokens)
+
+    def attended(self, layer: int, context: int) -> int:
+        """Keys ``layer`` attends at a decode step of context ``context``
+        (its cached entries and the new one): the entries a step reads and
+        writes."""
+        w = self.window(layer)
+        return context if w is None else min(w, context)
+
+    def kv_elements(self, tokens: int) -> int:
+        """Cache elements per sequence after ``tokens`` tokens."""
+        return self.entry_elements * sum(self.kept(i, tokens) for i in range(self.layers))
+
+    def step_elements(self, context: int) -> int:
+        """Cache elements a decode step of context ``context`` reads and
+        writes, per sequence."""
+        return self.entry_elements * sum(self.attended(i, context) for i in range(self.layers))
+
+    def steps_elements(self, first: int, last: int) -> int:
+        """:meth:`step_elements` summed over contexts ``first..last``."""
+        total = 0
+        for i in range(self.layers):
+            w = self.window(i)
+            total += _sum_capped(first, last, w)
+        return self.entry_elements * total
+
+    def latent_elements(self, tokens: int) -> int | None:
+        """Elements a latent (MLA) cache would hold per sequence."""
+        return None if self.latent_dim is None else self.layers * self.latent_dim * tokens
 
     def kv_bytes_per_token(self, kv_width: float) -> float:
-        return 2 * self.layers * self.kv_heads * self.head_dim * kv_width
+        """Bytes of one cached token over every layer (a windowed layer's
+        cache stops growing at its window)."""
+        return self.layers * self.entry_elements * kv_width
 
 
-def geometry(net) -> Geometry:
-    """Layers, KV heads and head size from the zoo's ``net.cfg`` or a
-    PaddleNLP ``net.config``."""
+def _sum_capped(first: int, last: int, cap) -> int:
+    """``sum(min(cap, c) for c in first..last)`` (``cap`` None: no cap)."""
+    if last < first:
+        return 0
+    if cap is None or last <= cap:
+        return (first + last) * (last - first + 1) // 2
+    if first >= cap:
+        return cap * (last - first + 1)
+    return (first + cap) * (cap - first + 1) // 2 + cap * (last - cap)
+
+
+def zoo_geometry(cfg) -> Geometry:
+    """The KV cache of the zoo's decoder from its config: per-head keys and
+    values (latent attention: ``qk_nope + qk_rope`` and ``v_head_dim`` wide,
+    with the latent a latent cache would hold), and the per-layer windows."""
+    latent = cfg.kv_lora_rank + cfg.qk_rope_dim if getattr(cfg, "kv_lora_rank", None) else None
+    return Geometry(cfg.n_layers, cfg.kv_heads, cfg.head_dim, value_dim=getattr(cfg, "value_dim", None),
+                    windows=tuple(getattr(cfg, "windows", None) or ()), latent_dim=latent)
+
+
+def config_geometry(cfg, windows: bool = False) -> Geometry:
+    """The KV cache of a PaddleNLP / PaddleFormers decoder from its config.
+
+    Multi-head latent attention (``kv_lora_rank``, ``qk_nope_head_dim``):
+    every query head's key (``qk_nope_head_dim + qk_rope_head_dim``) and
+    value (``v_head_dim``) are cached, as PaddleFormers does, and the latent
+    size is kept too. ``windows``: read the sliding windows by the rule of
+    PaddleFormers' ``DynamicCache(config=...)`` (``layer_types``, else every
+    layer sliding when ``sliding_window`` or ``attention_chunk_size`` is
+    set); without it every layer keeps every token (PaddleNLP's tuples)."""
+    def g(key, default=None):
+        value = getattr(cfg, key, None)
+        return default if value is None else value
+    layers, heads = int(g("num_hidden_layers")), int(g("num_attention_heads"))
+    window_list = ()
+    if windows:
+        window = g("sliding_window") or g("attention_chunk_size")
+        types = g("layer_types") or [("sliding_attention" if window else "full_attention")] * layers
+        if g("num_kv_shared_layers"):
+            types = types[:-int(g("num_kv_shared_layers"))]
+        if window and any(t in ("sliding_attention", "chunked_attention") for t in types):
+            window_list = tuple(int(window) if t in ("sliding_attention", "chunked_attention") else None
+                                for t in types)
+        layers = len(types)
+    if g("kv_lora_rank") and g("qk_nope_head_dim"):
+        rope = int(g("qk_rope_head_dim"))
+        return Geometry(layers, heads, int(g("qk_nope_head_dim")) + rope, int(g("v_head_dim")), window_list,
+                        int(g("kv_lora_rank")) + rope)
+    kv = int(g("num_key_value_heads", heads))
+    head_dim = int(g("head_dim") or g("hidden_size") // heads)
+    return Geometry(layers, kv, head_dim, None, window_list)
+
+
+def geometry(net, windows: bool = False) -> Geometry:
+    """The KV cache of the zoo's model (``net.cfg``) or of a PaddleNLP /
+    PaddleFormers decoder (``net.config``); ``windows``: see
+    :func:`config_geometry`."""
     cfg = getattr(net, "cfg", None)
     if cfg is not None and hasattr(cfg, "kv_heads"):
-        return Geometry(cfg.n_layers, cfg.kv_heads, cfg.head_dim)
+        return zoo_geometry(cfg)
     cfg = getattr(net, "config", None)
     if cfg is None:
         raise TypeError(f"{type(net).__name__} has neither a zoo cfg nor a PaddleNLP config: cannot tell its "
                         f"KV cache layout (layers, kv heads, head size)")
-    g = (lambda k, d=None: getattr(cfg, k, None) if getattr(cfg, k, None) is not None else d)
-    heads = g("num_attention_heads")
-    kv = g("num_key_value_heads", heads)
-    head_dim = g("head_dim") or g("hidden_size") // heads
-    return Geometry(int(g("num_hidden_layers")), int(kv), int(head_dim))
+    return config_geometry(cfg, windows)
 
 
 @dataclass
@@ -187,6 +301,20 @@ def param_bytes(p, dtype: str, weight_dtype: str | None) -> float:
 
 def experts_touched(moe: dict, tokens: int) -> float:
     return expected_experts_touched(moe["experts"], moe["top_k"], tokens)
+
+
+def decode_breaks(geo: Geometry, first: int, last: int) -> list[int]:
+    """Contexts between which a decode step's cost is affine: ``first``,
+    every window length strictly inside, ``last`` (a windowed layer's
+    attention grows with the context up to its window, then stays)."""
+    inside = sorted({w for w in geo.windows if w is not None and first < w < last})
+    return [first, *inside, last] if last != first else [first]
+
+
+def affine_sum(a: int, b: int, first: int, last: int) -> int:
+    """``sum(a + b c for c in first..last)``."""
+    n = last - first + 1
+    return a * n + b * (first + last) * n // 2
 
 
 def decode_affine(first: tuple[int, int, int], last: tuple[int, int, int]) -> dict:

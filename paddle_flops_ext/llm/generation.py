@@ -9,15 +9,20 @@
   cached ones and its own); after step ``T`` the cache holds ``P + T``
   tokens per sequence.
 
-Exactness: prefill is one shape-only trace (``pfe.profile(mode="trace")``).
-A decode step's cost is affine in its context length ``c`` (projections,
-MLP, norms, rotary and the head do the same work for every step; the score
-and value products, the softmax and the mask grow by one key at a time), so
-the decode step is traced at two context lengths, ``c1 = P + 1`` and
-``c2 = P + T``, and ``cost(c) = a + b c`` gives every step and the exact sum
-``T a + b (T P + T (T + 1) / 2)``: two traces for any ``T``.
-``verify_affine=True`` traces a third length and raises if it is off the
-line.
+Exactness: prefill is one shape-only trace (``pfe.profile(mode="trace")``;
+``mode="eager"`` runs the model on zero inputs instead, with the same
+counts). A decode step's cost is affine in its context length ``c``
+(projections, MLP, norms, rotary and the head do the same work for every
+step; the score and value products, the softmax and the mask grow by one key
+at a time), so the decode step is counted at two context lengths,
+``c1 = P + 1`` and ``c2 = P + T``, and ``cost(c) = a + b c`` gives every
+step and the exact sum ``T a + b (T P + T (T + 1) / 2)``: two traces for any
+``T``. A sliding-window layer attends ``min(w, c)`` keys, so the cost is
+affine between the window lengths that fall inside ``c1..c2``: one more
+trace per such window, and a line per segment (``decode_segments``).
+``verify_affine=True`` traces a third length per segment and raises if it
+is off the line. A model trace mode cannot go through is run (eager, on zero
+inputs), said in the notes.
 
 Bytes moved (a lower bound: activations are not counted):
 
@@ -30,12 +35,18 @@ Bytes moved (a lower bound: activations are not counted):
   Routed experts of an MoE model: only the experts the phase's tokens use,
   ``E (1 - (1 - k/E)^N)`` expected distinct experts for ``N`` tokens under
   uniform routing (an *estimate*, said in the notes).
-* KV cache: prefill writes ``P`` entries; decode step ``i`` reads the
-  ``P + i - 1`` cached entries and writes one: ``P + i`` entries of
-  ``2 L n_kv d_head`` elements at ``kv_dtype`` (default ``dtype``), per
-  sequence.
+* KV cache (:class:`~paddle_flops_ext.estimates.generation.Geometry`: the
+  cache the implementation really keeps): prefill writes ``P`` entries per
+  layer; decode step ``i`` reads the ``P + i - 1`` cached entries and writes
+  one: ``P + i`` entries of ``n_kv (d_k + d_v)`` elements per layer at
+  ``kv_dtype`` (default ``dtype``), per sequence. A sliding-window layer
+  keeps at most ``w - 1`` entries and a step touches at most ``w``.
+  Multi-head latent attention (DeepSeek-V2/V3) caches every head's key
+  (``qk_nope + qk_rope``) and value (``v_head_dim``), as PaddleFormers does;
+  ``kv_cache_latent_bytes`` is what a cache of the latent
+  (``kv_lora_rank + qk_rope``) would hold.
 
-``kv_cache_bytes`` = ``2 L n_kv d_head (P + T) B`` x ``kv_dtype`` width.
+``kv_cache_bytes``: the cache after ``P + T`` tokens, ``B`` sequences.
 
 Roofline (an *estimate*): a phase takes ``max(FLOPs / peak FLOP/s, bytes /
 peak bandwidth)`` and is compute-bound when the first term is larger.
@@ -45,12 +56,18 @@ are measured on this machine by :mod:`paddle_flops_ext.bench.peak` (once per
 process) unless given (``peaks={"flops_per_s": ..., "bytes_per_s": ...}``).
 
 Models: the zoo LLaMA / MoE (``forward(tokens, past_key_values,
-use_cache)``) and PaddleNLP decoders (``forward(input_ids, ...,
-use_cache=True, past_key_values=...)`` with ``[batch, seq, kv_heads,
-head_dim]`` caches and the geometry in ``net.config``).
+use_cache)``), PaddleNLP 2.x decoders (``forward(input_ids, ...,
+use_cache=True, past_key_values=...)`` with per-layer ``(key, value)``
+tuples of ``[batch, seq, kv_heads, head_dim]`` and the geometry in
+``net.config``), and PaddleFormers decoders, which keep their cache in a
+``DynamicCache`` object: the decode steps get one built from the model's
+config (sliding-window layers included), its layers holding ``[batch,
+kv_heads, kept, head_dim]``, with explicit ``position_ids`` and
+``return_dict=True`` (PaddleFormers' generation path).
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -58,10 +75,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import paddle
 
-from ..api import profile
+from ..api import _has_lazy_parameters, profile
 from ..collect.inputs import dtype_name, model_float_dtype
-from ..estimates.generation import (Geometry, Phase, decode_affine, experts_touched, geometry, num, peaks_for,
-                                    scaled, weight_groups, width, with_time)
+from ..errors import TraceError
+from ..estimates.generation import (Geometry, Phase, affine_sum, decode_affine, decode_breaks, experts_touched,
+                                    geometry, num, peaks_for, scaled, weight_groups, width, with_time)
 from ..report.content import Column, Content
 from ..report.render import Renders, duration, human, human_bytes
 
@@ -79,6 +97,15 @@ def _input_name(net) -> str:
         raise TypeError(f"{type(net).__name__}.forward has no past_key_values/use_cache arguments: it does not "
                         f"follow the KV-cache protocol profile_generation counts")
     return "input_ids" if "input_ids" in names else names[0]
+
+
+def _cache_classes(net):
+    """PaddleFormers' cache module when ``net`` is a PaddleFormers model (it
+    keeps its KV cache in a ``DynamicCache`` object), else ``None`` (the zoo
+    and PaddleNLP 2.x take per-layer ``(key, value)`` tuples)."""
+    if not type(net).__module__.startswith("paddleformers."):
+        return None
+    return importlib.import_module("paddleformers.transformers.cache_utils")
 
 
 def _zeros(shape, dtype):
@@ -127,6 +154,12 @@ class GenerationResult(Renders):
     exact: bool = True
     notes: list = field(default_factory=list)
     moe: dict | None = None
+    geometry: Geometry | None = None           # the cache the model keeps (windows, MLA latent size)
+    kv_cache_latent_bytes: float | None = None  # MLA: a cache of the latent instead, at the end
+    # [{"first", "last", "macs": [a, b], "flops": [a, b]}]: steps of contexts first..last cost a + b x context
+    # (one segment, unless a sliding window ends inside the decode)
+    decode_segments: list = field(default_factory=list)
+    mode: str = "trace"                        # how the steps were counted ("eager" after a failed trace)
 
     # per step -----------------------------------------------------------------
     def step(self, i: int) -> Phase:
@@ -134,9 +167,16 @@ class GenerationResult(Renders):
         if not 1 <= i <= self.new_tokens:
             raise ValueError(f"decode steps are 1..{self.new_tokens}, got {i}")
         c = self.prompt_len + i
-        (am, bm), (af, bf) = self.decode_affine["macs"], self.decode_affine["flops"]
+        affine = self.decode_affine
+        for seg in self.decode_segments:
+            if seg["first"] <= c <= seg["last"]:
+                affine = seg
+                break
+        (am, bm), (af, bf) = affine["macs"], affine["flops"]
+        kv = (self.geometry.step_elements(c) * width(self.kv_dtype) if self.geometry is not None
+              else self.kv_bytes_per_token * c)
         p = Phase(f"decode step {i}", self.batch, am + bm * c, af + bf * c, self.step_weight_bytes,
-                  self.kv_bytes_per_token * c * self.batch, f"{c}")
+                  kv * self.batch, f"{c}")
         return with_time(p, self.peaks)
 
     def steps(self) -> list[Phase]:
@@ -188,32 +228,50 @@ class GenerationResult(Renders):
             "new_tokens": self.new_tokens, "causal": self.causal, "dtype": self.dtype,
             "weight_dtype": self.weight_dtype, "kv_dtype": self.kv_dtype, "params": self.params,
             "active_params": self.active_params, "kv_cache_bytes": num(self.kv_cache_bytes),
+            "kv_cache_latent_bytes": None if self.kv_cache_latent_bytes is None else num(self.kv_cache_latent_bytes),
             "macs": self.macs, "flops": self.flops,
-            "decode_step_macs": f"{self.decode_affine['macs'][0]} + {self.decode_affine['macs'][1]} x context",
-            "decode_step_flops": f"{self.decode_affine['flops'][0]} + {self.decode_affine['flops'][1]} x context",
+            "decode_step_macs": self._step_formula("macs"), "decode_step_flops": self._step_formula("flops"),
             "est_ttft_s": self.ttft_s, "est_tpot_s": self.tpot_s, "est_tokens_per_s": self.tokens_per_s,
             "peak_flops_per_s": (self.peaks or {}).get("flops_per_s"),
             "peak_bytes_per_s": (self.peaks or {}).get("bytes_per_s"),
             "peak_source": (self.peaks or {}).get("source"), "exact": self.exact,
         }
 
+    def _step_formula(self, what: str) -> str:
+        segments = self.decode_segments or [{"first": None, "last": None, what: self.decode_affine[what]}]
+        parts = [f"{seg[what][0]} + {seg[what][1]} x context" for seg in segments]
+        if len(parts) == 1:
+            return parts[0]
+        return "; ".join(f"{p} (context {seg['first']}..{seg['last']})" for p, seg in zip(parts, segments))
+
+    def _step_lines(self) -> list[str]:
+        if len(self.decode_segments) <= 1:
+            return [f"Decode step at context c (exact): MACs = {self._step_formula('macs')}, "
+                    f"FLOPs = {self._step_formula('flops')}"]
+        lines = ["Decode step at context c (exact; a sliding window ends inside the decode):"]
+        for seg in self.decode_segments:
+            (am, bm), (af, bf) = seg["macs"], seg["flops"]
+            lines.append(f"  c = {seg['first']}..{seg['last']}: MACs = {am} + {bm} c, FLOPs = {af} + {bf} c")
+        return lines
+
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "phases": [p.to_dict() for p in self.phases()],
                 "decode_affine": {k: list(v) for k, v in self.decode_affine.items()},
-                "moe": self.moe, "notes": list(self.notes)}
+                "decode_segments": list(self.decode_segments), "moe": self.moe, "notes": list(self.notes)}
 
     # renderings: one Content, the report renderers -----------------------------
     def footer_lines(self) -> list[str]:
-        s = self.summary()
         lines = [f"{self.model}: batch {self.batch}, prompt {self.prompt_len} tokens, {self.new_tokens} decode "
                  f"steps, causal={self.causal}, dtype {self.dtype} (weights {self.weight_dtype}, KV cache "
                  f"{self.kv_dtype})",
                  f"Params: {human(self.params)} ({self.params:,})   active per token: "
                  f"{human(self.active_params)} ({self.active_params:,})",
-                 f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({num(self.kv_cache_bytes):,} bytes)",
-                 f"Total MACs: {human(self.macs)} ({self.macs:,})   FLOPs: {human(self.flops)} ({self.flops:,})",
-                 f"Decode step at context c (exact): MACs = {s['decode_step_macs']}, "
-                 f"FLOPs = {s['decode_step_flops']}"]
+                 f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({num(self.kv_cache_bytes):,} bytes)"]
+        if self.kv_cache_latent_bytes is not None:
+            lines.append(f"MLA latent cache instead: {human_bytes(self.kv_cache_latent_bytes, 2)} "
+                         f"({num(self.kv_cache_latent_bytes):,} bytes; kv_lora_rank + rope per layer)")
+        lines += [f"Total MACs: {human(self.macs)} ({self.macs:,})   FLOPs: {human(self.flops)} ({self.flops:,})",
+                  *self._step_lines()]
         if self.peaks:
             lines.append(f"Roofline estimate on {self.peaks.get('source', 'given peaks')}: "
                          f"{self.peaks['flops_per_s'] / 1e9:,.1f} GFLOP/s, "
@@ -266,7 +324,7 @@ def machine_peaks(peaks=None, dtype: str = "float32", notes: list | None = None)
 
 def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *, causal: str = "full",
                        dtype=None, weight_dtype=None, kv_dtype=None, peaks=None, verify_affine: bool = False,
-                       custom_ops=None, count_functional: bool = True) -> GenerationResult:
+                       custom_ops=None, count_functional: bool = True, mode: str = "trace") -> GenerationResult:
     """Prefill of ``prompt_len`` tokens and ``new_tokens`` decode steps of a
     ``batch`` of sequences (see the module doc for every convention).
 
@@ -277,32 +335,39 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
     ``kv_dtype``: of the cache (default ``dtype``). ``peaks``: ``None``
     measures this machine, ``{"flops_per_s", "bytes_per_s"}`` gives them,
     ``False`` skips the roofline. ``causal``: as in :func:`profile`.
+    ``mode``: ``"trace"`` (shapes only; a model that cannot be traced is
+    run instead, said in the notes) or ``"eager"`` (runs the model on zero
+    inputs: the prompt and the cache must fit in memory).
     """
     for name, v in (("prompt_len", prompt_len), ("new_tokens", new_tokens), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     if causal not in ("full", "half"):
         raise ValueError(f"causal must be 'full' or 'half', got {causal!r}")
+    if mode not in ("trace", "eager"):
+        raise ValueError(f"mode must be 'trace' or 'eager', got {mode!r}")
     dtype = dtype_name(dtype) if dtype is not None else model_float_dtype(net)
     weight_dtype = dtype_name(weight_dtype) if weight_dtype is not None else None
     kv_dtype = dtype_name(kv_dtype) if kv_dtype is not None else dtype
     for d in (dtype, weight_dtype, kv_dtype):
         if d is not None:
             width(d)
-    geo = geometry(net)
+    geo = geometry(net, windows=_cache_classes(net) is not None)
     notes: list[str] = []
-    tracer = _StepTracer(net, geo, batch, dict(mode="trace", causal=causal, custom_ops=custom_ops,
-                                                count_functional=count_functional))
+    tracer = _StepTracer(net, geo, batch, mode, dict(causal=causal, custom_ops=custom_ops,
+                                                     count_functional=count_functional))
     pre = tracer.prefill(prompt_len)
     c1, c2 = prompt_len + 1, prompt_len + new_tokens
-    r1 = tracer.decode(c1)
-    r2 = tracer.decode(c2) if c2 != c1 else r1
-    affine = decode_affine((c1, r1.macs, r1.flops), (c2, r2.macs, r2.flops))
+    segments = _decode_segments(tracer, decode_breaks(geo, c1, c2))
     if c2 == c1:
         notes.append("one decode step: its cost is exact; the per-context slope was not measured (0 shown)")
     if verify_affine and new_tokens >= 3:
-        _verify_affine(tracer, affine, prompt_len + (new_tokens + 1) // 2, c1, c2)
+        for seg in segments:
+            if seg.last - seg.first >= 2:
+                _verify_affine(tracer, seg.affine, (seg.first + seg.last) // 2, seg.first, seg.last)
     exact = _trace_notes(tracer.results, notes)
+    for failure in dict.fromkeys(tracer.fallbacks):
+        notes.append(f"counted by running the model (eager, on zero inputs) because the trace failed: {failure}")
 
     # bytes
     cfg = getattr(net, "config", None)
@@ -316,53 +381,160 @@ def profile_generation(net, prompt_len: int, new_tokens: int, batch: int = 1, *,
             b += sum(expert_bytes) * experts_touched(moe, tokens)
         return b
 
-    kv_tok = geo.kv_bytes_per_token(width(kv_dtype))
+    kv_width = width(kv_dtype)
     n_pre, n_dec = batch * prompt_len, batch
-    prefill = Phase("prefill", n_pre, pre.macs, pre.flops, weight_bytes(n_pre), kv_tok * prompt_len * batch,
-                    "causal" if prompt_len > 1 else "1")
-    (am, bm), (af, bf) = affine["macs"], affine["flops"]
-    ctx_sum = new_tokens * prompt_len + new_tokens * (new_tokens + 1) // 2
-    decode = Phase("decode (all steps)", n_dec * new_tokens, am * new_tokens + bm * ctx_sum,
-                   af * new_tokens + bf * ctx_sum, weight_bytes(n_dec) * new_tokens, kv_tok * ctx_sum * batch,
+    prefill = Phase("prefill", n_pre, pre.macs, pre.flops, weight_bytes(n_pre),
+                    geo.kv_elements(prompt_len) * kv_width * batch, "causal" if prompt_len > 1 else "1")
+    decode_macs = sum(affine_sum(*seg.affine["macs"], seg.first, seg.last) for seg in _disjoint(segments))
+    decode_flops = sum(affine_sum(*seg.affine["flops"], seg.first, seg.last) for seg in _disjoint(segments))
+    decode = Phase("decode (all steps)", n_dec * new_tokens, decode_macs, decode_flops,
+                   weight_bytes(n_dec) * new_tokens, geo.steps_elements(c1, c2) * kv_width * batch,
                    f"{c1}..{c2}")
     peak = machine_peaks(peaks, dtype, notes)
     with_time(prefill, peak)
     with_time(decode, peak)
     moe_info = _moe_summary(moe, notes)
     _convention_notes(notes, weight_dtype, peak, tracer.key, causal, exact)
+    _cache_notes(notes, geo, tracer.cache_module is not None)
+    latent = geo.latent_elements(prompt_len + new_tokens)
     return GenerationResult(
         model=type(net).__name__, batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, causal=causal,
         dtype=dtype, weight_dtype=weight_dtype or dtype, kv_dtype=kv_dtype, params=pre.params,
         active_params=moe["active_params"] if moe else pre.params,
-        kv_cache_bytes=kv_tok * (prompt_len + new_tokens) * batch, prefill=prefill, decode=decode,
-        decode_affine=affine, step_weight_bytes=weight_bytes(n_dec), kv_bytes_per_token=kv_tok,
-        peaks=peak, exact=exact, notes=notes, moe=moe_info)
+        kv_cache_bytes=geo.kv_elements(prompt_len + new_tokens) * kv_width * batch, prefill=prefill,
+        decode=decode, decode_affine=segments[0].affine, step_weight_bytes=weight_bytes(n_dec),
+        kv_bytes_per_token=geo.kv_bytes_per_token(kv_width), peaks=peak, exact=exact, notes=notes,
+        moe=moe_info, geometry=geo,
+        kv_cache_latent_bytes=None if latent is None else latent * kv_width * batch,
+        decode_segments=[seg.to_dict() for seg in segments], mode=tracer.mode)
+
+
+@dataclass
+class _Segment:
+    """Decode steps of contexts ``first..last`` cost ``a + b x context``."""
+    first: int
+    last: int
+    affine: dict
+
+    def to_dict(self) -> dict:
+        return {"first": self.first, "last": self.last, **{k: list(v) for k, v in self.affine.items()}}
+
+
+def _decode_segments(tracer, breaks: list[int]) -> list[_Segment]:
+    """One decode step counted at every break; an affine fit between each
+    pair of neighbours."""
+    counted = {c: tracer.decode(c) for c in breaks}
+    if len(breaks) == 1:
+        c, r = breaks[0], counted[breaks[0]]
+        return [_Segment(c, c, decode_affine((c, r.macs, r.flops), (c, r.macs, r.flops)))]
+    out = []
+    for lo, hi in zip(breaks, breaks[1:]):
+        a, b = counted[lo], counted[hi]
+        out.append(_Segment(lo, hi, decode_affine((lo, a.macs, a.flops), (hi, b.macs, b.flops))))
+    return out
+
+
+def _disjoint(segments: list[_Segment]) -> list[_Segment]:
+    """The segments with shared end contexts counted once (each segment
+    after the first starts one past its predecessor's end)."""
+    return [seg if i == 0 else _Segment(seg.first + 1, seg.last, seg.affine) for i, seg in enumerate(segments)]
+
+
+def _cache_notes(notes: list, geo: Geometry, own_cache: bool) -> None:
+    if own_cache:
+        notes.append("past keys and values go in through the model's own cache object (PaddleFormers "
+                     "DynamicCache built from its config)")
+    if geo.windowed:
+        sizes = sorted({w for w in geo.windows if w is not None})
+        count = sum(w is not None for w in geo.windows)
+        notes.append(f"sliding-window attention in {count} of {geo.layers} layers (window "
+                     f"{', '.join(map(str, sizes))}): such a layer keeps the last window - 1 entries and a "
+                     f"decode step attends min(window, context) keys, which is what the model computes; the "
+                     f"prefill computes the whole prompt x prompt score matrix and masks it (counted in full)")
+    if geo.latent_dim is not None:
+        notes.append(f"multi-head latent attention: the cache PaddleFormers keeps holds every head's key "
+                     f"({geo.head_dim}) and value ({geo.value_dim}), {geo.entry_elements} elements per layer and "
+                     f"token; a cache of the latent (kv_lora_rank + qk_rope_head_dim) would hold "
+                     f"{geo.latent_dim} (kv_cache_latent_bytes)")
 
 
 class _StepTracer:
-    """Shape-only traces of the prefill and of one decode step at a given
-    context length, on zero-stride inputs; keeps every result."""
+    """Counts of the prefill and of one decode step at a given context
+    length, on zero inputs (zero-stride arrays: a trace reads only their
+    shapes); keeps every result.
 
-    def __init__(self, net, geo: Geometry, batch: int, profile_kwargs: dict):
-        self.net, self.geo, self.batch, self.kwargs = net, geo, batch, profile_kwargs
+    The past keys and values go in as the model keeps them: per-layer
+    ``(key, value)`` tuples of ``[batch, seq, kv_heads, head_dim]`` for the
+    zoo and PaddleNLP, or a PaddleFormers ``DynamicCache`` built from the
+    model's config (its sliding-window layers included) whose layers hold
+    ``[batch, kv_heads, kept, head_dim]`` tensors. ``mode="trace"`` first;
+    a trace that fails is redone by running the model (``mode="eager"``),
+    said in ``fallbacks``."""
+
+    def __init__(self, net, geo: Geometry, batch: int, mode: str, profile_kwargs: dict):
+        self.net, self.geo, self.batch, self.mode, self.kwargs = net, geo, batch, mode, profile_kwargs
         self.key = _input_name(net)
+        self.cache_module = _cache_classes(net)
         self.float_dtype = _float_dtype(net)
-        self.extra = {} if self.key == "tokens" else {"return_dict": False} if "return_dict" in \
-            inspect.signature(net.forward).parameters else {}
+        params = inspect.signature(net.forward).parameters
+        # PaddleNLP: tuples out; PaddleFormers: return_dict=True is its generation path (ERNIE-4.5 with
+        # return_dict=False takes its training path, which asserts labels are given)
+        self.extra = ({} if self.key == "tokens" or "return_dict" not in params
+                      else {"return_dict": self.cache_module is not None})
+        self.positions = self.cache_module is not None and "position_ids" in params
         self.results: list = []
+        self.fallbacks: list[str] = []
 
-    def _run(self, inputs: dict):
-        result = profile(self.net, inputs={**inputs, "use_cache": True, **self.extra}, **self.kwargs)
+    def _run(self, make_inputs):
+        inputs = {**make_inputs(), "use_cache": True, **self.extra}
+        if self.mode == "trace":
+            try:
+                result = profile(self.net, inputs=inputs, mode="trace", **self.kwargs)
+            except TraceError as exc:
+                if _has_lazy_parameters(self.net):     # no weights: nothing to run instead
+                    raise
+                self.mode = "eager"
+                self.fallbacks.append(f"{exc}".split(". Trace mode builds")[0])
+                inputs = {**make_inputs(), "use_cache": True, **self.extra}
+                result = profile(self.net, inputs=inputs, mode="eager", **self.kwargs)
+        else:
+            result = profile(self.net, inputs=inputs, mode=self.mode, **self.kwargs)
         self.results.append(result)
         return result
 
+    def _tokens(self, first: int, count: int) -> dict:
+        inputs = {self.key: _zeros([self.batch, count], np.int64)}
+        if self.positions:   # explicit positions: some models derive them wrongly from the cache length
+            inputs["position_ids"] = np.broadcast_to(np.arange(first, first + count, dtype=np.int64),
+                                                     (self.batch, count))
+        return inputs
+
     def prefill(self, prompt_len: int):
-        return self._run({self.key: _zeros([self.batch, prompt_len], np.int64)})
+        return self._run(lambda: self._tokens(0, prompt_len))
 
     def decode(self, context: int):
-        geo, cached = self.geo, [self.batch, context - 1, self.geo.kv_heads, self.geo.head_dim]
-        past = tuple((_zeros(cached, self.float_dtype), _zeros(cached, self.float_dtype)) for _ in range(geo.layers))
-        return self._run({self.key: _zeros([self.batch, 1], np.int64), "past_key_values": past})
+        return self._run(lambda: {**self._tokens(context - 1, 1), "past_key_values": self.past(context - 1)})
+
+    def past(self, cached: int):
+        """The cache after ``cached`` tokens, in the model's own form."""
+        geo, dt = self.geo, self.float_dtype
+        value_dim = geo.head_dim if geo.value_dim is None else geo.value_dim
+        if self.cache_module is None:
+            return tuple((_zeros([self.batch, geo.kept(i, cached), geo.kv_heads, geo.head_dim], dt),
+                          _zeros([self.batch, geo.kept(i, cached), geo.kv_heads, value_dim], dt))
+                         for i in range(geo.layers))
+        cache = self.cache_module.DynamicCache(config=self.net.config)
+        if len(cache.layers) != geo.layers:
+            raise RuntimeError(f"{type(self.net).__name__}: DynamicCache(config) has {len(cache.layers)} layers, "
+                               f"the geometry {geo.layers}")
+        for i, layer in enumerate(cache.layers):
+            kept = geo.kept(i, cached)
+            layer.keys = _zeros([self.batch, geo.kv_heads, kept, geo.head_dim], dt)
+            layer.values = _zeros([self.batch, geo.kv_heads, kept, value_dim], dt)
+            layer.is_initialized = True
+            if getattr(layer, "is_sliding", False):
+                layer.cumulative_length = cached
+        return cache
 
 
 def _verify_affine(tracer: _StepTracer, affine: dict, c3: int, c1: int, c2: int) -> None:

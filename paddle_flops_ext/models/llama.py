@@ -162,18 +162,20 @@ def attend(q, k, v, past_len: int, training: bool, sinks=None):
 
 
 def keep_window(k, v, window: int | None):
-    """A sliding-window layer keeps only its last ``window`` keys and values."""
-    if window is None or k.shape[1] <= window:
+    """A sliding-window layer keeps its last ``window - 1`` keys and values:
+    with the next token's own, a step attends ``window`` keys (as
+    PaddleFormers' sliding-window cache keeps them)."""
+    if window is None or k.shape[1] < window:
         return k, v
-    return k[:, -window:], v[:, -window:]
+    return k[:, 1 - window:], v[:, 1 - window:]
 
 
 class Attention(nn.Layer):
     """Grouped-query attention with rotary positions; per the config: q/k/v
     and output biases, per-head q/k RMSNorm, attention sinks, and a sliding
-    window (the cache keeps at most ``window`` entries; attention without a
-    cache is counted as full causal attention, which is what a masked
-    implementation computes)."""
+    window (the cache keeps at most ``window - 1`` entries, so a decode step
+    attends at most ``window`` keys; a forward over many tokens is counted as
+    full causal attention, which is what a masked implementation computes)."""
 
     def __init__(self, cfg: LlamaConfig, window: int | None = None):
         super().__init__()
