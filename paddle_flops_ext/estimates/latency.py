@@ -1,0 +1,406 @@
+"""Latency predicted from a traced profile and a calibration of the machine,
+without running the model.
+
+**Work items.** :func:`work_items` turns a :class:`ProfileResult` into the
+kernels a forward runs, each a :class:`Work`: the layer that pays, a
+**kind** (``conv_3x3``, ``conv_1x1``, ``conv_dw``, ``matmul``, ``softmax``,
+``movement`` ...), its calls, FLOPs (this package's convention) and bytes
+(:func:`~.roofline.layer_bytes` for a leaf layer; 0 for an operation run
+directly inside a layer, whose tensors are not recorded). A leaf layer with
+a formula is one item; every operation a layer runs itself is one item per
+operation name; data-movement operations (``transpose``, ``concat`` ...)
+are priced by their calls and the owning layer's output bytes; views
+(``reshape``, ``flatten`` ...) by their calls. In ``eager`` mode every
+called layer also pays one ``layer_call`` (Python's ``Layer.__call__``).
+
+**Fusion.** Paddle Inference on the CPU (oneDNN) folds a batch norm into the
+convolution before it and fuses the activation after a convolution or a
+Linear into that kernel. :func:`work_items` marks such a layer ``fused``
+(kind ``fused``, no time) when it follows, in the layer order, a
+convolution or Linear (or a folded norm after one) whose output has its
+input's shape. Eager runs every layer.
+
+**Cost of one kind.** ``seconds = calls x per_call + flops x per_flop +
+bytes x per_byte`` (:class:`KindCoefficients`), one line per kind, fitted
+by :func:`fit` to micro-benchmarks (:mod:`paddle_flops_ext.bench.calibrate`)
+whose features are made by this same module, so a counting convention can
+never differ between calibration and prediction. The fit is a
+non-negative least squares on relative error over every micro-benchmark
+at once (one benchmark may run several kinds: eager conv + bn + relu).
+Each mode also pays ``run`` once per forward (the predictor's run and the
+output copy, or the eager call).
+
+**Prediction.** :func:`predict` sums the items per layer and in total, and
+puts the roofline time (``max(flops / peak, bytes / bandwidth)`` per item
+against the cache-aware roofs of :mod:`.roofline`) beside it. A kind the
+calibration has no coefficients for is priced as ``elementwise`` and listed
+in ``uncalibrated``; an operation the counter does not know is priced as
+``other`` and listed too: the prediction says where it guessed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .roofline import _shapes, bandwidth_roofs, layer_bytes, roof_for, roofline_seconds
+
+MODES = ("inference", "inference_bf16", "eager")
+COMPILED = ("inference", "inference_bf16")      # modes whose program Paddle Inference fuses
+FEATURES = ("per_call", "per_flop", "per_byte")
+
+CONV_BASES = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+NORM_BATCH = ("BatchNorm", "BatchNorm1D", "BatchNorm2D", "BatchNorm3D", "SyncBatchNorm")
+NORM_OTHER = ("LayerNorm", "GroupNorm", "InstanceNorm1D", "InstanceNorm2D", "InstanceNorm3D", "RMSNorm",
+              "LocalResponseNorm")
+ACTIVATIONS = ("ReLU", "ReLU6", "GELU", "Hardswish", "Hardsigmoid", "Sigmoid", "SiLU", "Swish", "Tanh",
+               "LeakyReLU", "PReLU", "ELU", "Mish", "Softplus", "Hardtanh", "SELU", "CELU", "Silu")
+POOLS = ("MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "AdaptiveAvgPool1D",
+         "AdaptiveAvgPool2D", "AdaptiveAvgPool3D", "AdaptiveMaxPool1D", "AdaptiveMaxPool2D",
+         "AdaptiveMaxPool3D")
+NO_WORK = ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout", "Identity", "Flatten")
+
+# operation name -> kind, for the operations layers run themselves
+OP_KINDS = {
+    **{n: "matmul" for n in ("matmul", "bmm", "mm", "linear", "einsum", "addmm", "baddbmm")},
+    **{n: "softmax" for n in ("softmax", "log_softmax")},
+    **{n: "layer_norm" for n in ("layer_norm", "rms_norm", "group_norm")},
+    **{n: "reduce" for n in ("mean", "sum", "max", "min", "amax", "amin", "logsumexp", "norm", "var", "std")},
+    **{n: "activation" for n in ("relu", "relu6", "gelu", "hardswish", "hardsigmoid", "sigmoid", "silu",
+                                 "swish", "tanh", "leaky_relu", "elu", "mish", "softplus", "exp", "sqrt",
+                                 "rsqrt", "erf", "pow", "square", "abs", "clip", "cos", "sin")},
+    **{n: "pool" for n in ("pool2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d")},
+    **{n: "conv_kxk" for n in ("conv2d", "conv1d", "conv3d", "conv2d_transpose")},
+    **{n: "conv_dw" for n in ("depthwise_conv2d",)},
+}
+ELEMENTWISE = "elementwise"
+MOVEMENT_OPS = ("transpose", "concat", "split", "slice", "expand", "tile", "roll", "gather", "index_select",
+                "stack", "pad", "chunk", "strided_slice", "embedding", "take_along_axis", "flip", "unbind",
+                "pixel_shuffle", "interpolate", "nearest_interp", "bilinear_interp", "assign", "cast")
+VIEW_OPS = ("reshape", "flatten", "squeeze", "unsqueeze", "view", "full", "full_like", "shape", "arange",
+            "zeros", "ones", "zeros_like", "ones_like", "detach", "t")
+
+FUSED, RUN, LAYER_CALL, OTHER = "fused", "run", "layer_call", "other"
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    """What the traced records do not keep about a layer: its Paddle base
+    class and, for a convolution, its kernel, groups and input channels."""
+    base: str
+    kernel: tuple = ()
+    groups: int = 1
+    in_channels: int = 0
+
+
+@dataclass(frozen=True)
+class Work:
+    """One kind of kernel a layer runs: ``calls`` launches in all, with
+    ``flops`` and ``bytes`` summed over them."""
+    layer: str
+    kind: str
+    calls: int
+    flops: float = 0.0
+    bytes: float = 0.0
+    source: str = ""         # the layer type or operation name it came from
+
+    @property
+    def features(self) -> tuple:
+        return (float(self.calls), float(self.flops), float(self.bytes))
+
+
+@dataclass(frozen=True)
+class KindCoefficients:
+    """``seconds = calls x per_call + flops x per_flop + bytes x per_byte``."""
+    per_call: float = 0.0
+    per_flop: float = 0.0
+    per_byte: float = 0.0
+
+    def seconds(self, work: Work) -> float:
+        return work.calls * self.per_call + work.flops * self.per_flop + work.bytes * self.per_byte
+
+    def to_dict(self) -> dict:
+        return {"per_call_us": self.per_call * 1e6,
+                "gflops_per_s": (1e-9 / self.per_flop) if self.per_flop > 0 else None,
+                "gbytes_per_s": (1e-9 / self.per_byte) if self.per_byte > 0 else None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "KindCoefficients":
+        return cls(per_call=float(d.get("per_call_us") or 0.0) * 1e-6,
+                   per_flop=1e-9 / d["gflops_per_s"] if d.get("gflops_per_s") else 0.0,
+                   per_byte=1e-9 / d["gbytes_per_s"] if d.get("gbytes_per_s") else 0.0)
+
+
+# -- classification -------------------------------------------------------------
+
+def conv_kind(kernel: Iterable[int], groups: int, in_channels: int) -> str:
+    """``conv_dw`` (one group per input channel), ``conv_group``, ``conv_1x1``,
+    ``conv_3x3`` or ``conv_kxk`` (any other kernel)."""
+    kernel = tuple(int(k) for k in kernel)
+    groups = int(groups or 1)
+    if groups > 1 and groups == int(in_channels or 0):
+        return "conv_dw"
+    if groups > 1:
+        return "conv_group"
+    if kernel and all(k == 1 for k in kernel):
+        return "conv_1x1"
+    if kernel and all(k == 3 for k in kernel):
+        return "conv_3x3"
+    return "conv_kxk"
+
+
+def layer_kind(type_name: str, facts: LayerFacts | None) -> str | None:
+    """The kind of a leaf layer's own formula work; ``None`` when it does none
+    (dropout, identity)."""
+    base = facts.base if facts is not None else type_name
+    if base in CONV_BASES:
+        if facts is None or not facts.kernel:
+            return "conv_kxk"
+        return conv_kind(facts.kernel, facts.groups, facts.in_channels)
+    if base == "Linear":
+        return "matmul"
+    if base in NORM_BATCH:
+        return "batch_norm"
+    if base in NORM_OTHER:
+        return "layer_norm"
+    if base in ACTIVATIONS:
+        return "activation"
+    if base in ("Softmax", "LogSoftmax"):
+        return "softmax"
+    if base in POOLS:
+        return "pool"
+    if base in NO_WORK:
+        return None
+    return OTHER
+
+
+def op_kind(name: str) -> str:
+    """The kind of an operation a layer runs itself."""
+    if name in OP_KINDS:
+        return OP_KINDS[name]
+    if name in MOVEMENT_OPS:
+        return "movement"
+    if name in VIEW_OPS:
+        return "view"
+    return ELEMENTWISE
+
+
+def _elems(shapes) -> int:
+    total = 0
+    for s in _shapes(shapes):
+        n = 1
+        for d in s:
+            n *= max(int(d), 0)
+        total += n
+    return total
+
+
+def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
+               dtype_size: int = 4) -> list[Work]:
+    """The kernels a forward of ``result``'s model runs in ``mode``
+    (``inference``, ``inference_bf16`` or ``eager``), in layer order; see the module docstring."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    facts = facts or {}
+    items: list[Work] = [Work("", RUN, 1, source="forward")]
+    producer_out = None        # output shape of the last conv / Linear (or a norm folded into it)
+    for node in result.root.walk():
+        if not node.called:
+            continue
+        if mode == "eager":
+            items.append(Work(node.name, LAYER_CALL, node.calls, source=node.type))
+        calls = max(int(node.calls), 1)
+        if node.is_leaf and node.counted_by != "ops":
+            kind = layer_kind(node.type, facts.get(node.name))
+            nbytes = layer_bytes(node.input_shape, node.output_shape, node.params, dtype_size) * calls
+            first_in = next(iter(_shapes(node.input_shape)), None)
+            if mode in COMPILED and kind in ("batch_norm", "activation") and producer_out is not None \
+                    and first_in == producer_out:
+                kind = FUSED
+            if kind is not None:
+                items.append(Work(node.name, kind, calls, float(node.cost.flops), float(nbytes), node.type))
+            if kind is not None and (kind.startswith("conv") or kind == "matmul" or kind == FUSED):
+                producer_out = next(iter(_shapes(node.output_shape)), None)
+            elif kind is not None:
+                producer_out = None
+        out_bytes = _elems(node.output_shape) * dtype_size
+        for name, stat in node.ops.items():
+            items.append(Work(node.name, op_kind(name), int(stat["calls"]), float(stat["flops"]), 0.0, name))
+        for name, n in node.zero_ops.items():
+            kind = op_kind(name)
+            if kind not in ("movement", "view"):
+                kind = "view"
+            items.append(Work(node.name, kind, int(n), 0.0, float(out_bytes * n) if kind == "movement" else 0.0,
+                              name))
+        for name, n in node.unknown_ops.items():
+            items.append(Work(node.name, OTHER, int(n), 0.0, float(out_bytes * n), name))
+    return items
+
+
+# -- the fit ------------------------------------------------------------------
+
+def nnls(a: list[list[float]], b: list[float], iterations: int = 500) -> list[float]:
+    """Non-negative least squares ``min |A x - b|, x >= 0`` (Lawson and
+    Hanson's active-set method)."""
+    import numpy as np
+    A = np.asarray(a, dtype="float64")
+    y = np.asarray(b, dtype="float64")
+    n = A.shape[1]
+    x = np.zeros(n)
+    passive = np.zeros(n, dtype=bool)
+    w = A.T @ (y - A @ x)
+    tol = 1e-10 * max(1.0, float(np.abs(w).max(initial=0.0)))
+    for _ in range(iterations):
+        if passive.all() or not (w[~passive] > tol).any():
+            break
+        j = int(np.argmax(np.where(passive, -np.inf, w)))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(A[:, passive], y, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            neg = passive & (z <= 0)
+            alpha = float(np.min(x[neg] / (x[neg] - z[neg])))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-15
+            x[~passive] = 0.0
+        w = A.T @ (y - A @ x)
+    return [float(v) for v in x]
+
+
+@dataclass
+class Sample:
+    """One micro-benchmark: the work it ran and the seconds it took."""
+    name: str
+    works: list
+    seconds: float
+
+
+@dataclass
+class Fit:
+    """Coefficients per kind for one mode, and how well they reproduce the
+    micro-benchmarks they came from."""
+    mode: str
+    kinds: dict                   # kind -> KindCoefficients
+    residuals: dict = field(default_factory=dict)   # sample name -> predicted / measured - 1
+
+    def to_dict(self) -> dict:
+        return {"kinds": {k: c.to_dict() for k, c in sorted(self.kinds.items())},
+                "residuals": dict(self.residuals)}
+
+    @classmethod
+    def from_dict(cls, mode: str, d: Mapping) -> "Fit":
+        return cls(mode, {k: KindCoefficients.from_dict(v) for k, v in d["kinds"].items()},
+                   dict(d.get("residuals", {})))
+
+
+def fit(mode: str, samples: list[Sample]) -> Fit:
+    """Per-kind coefficients minimising the relative error over ``samples``,
+    all non-negative; fused items carry no cost and are left out."""
+    kinds = sorted({w.kind for s in samples for w in s.works if w.kind != FUSED})
+    col = {(k, f): i for i, (k, f) in enumerate((k, f) for k in kinds for f in range(3))}
+    rows, target = [], []
+    for s in samples:
+        if not s.seconds > 0:
+            continue
+        row = [0.0] * len(col)
+        for w in s.works:
+            if w.kind == FUSED:
+                continue
+            for f, v in enumerate(w.features):
+                row[col[(w.kind, f)]] += v / s.seconds
+        rows.append(row)
+        target.append(1.0)
+    if not rows:
+        return Fit(mode, {})
+    scale = [max(abs(r[j]) for r in rows) or 1.0 for j in range(len(col))]
+    scaled = [[v / scale[j] for j, v in enumerate(r)] for r in rows]
+    x = [v / scale[j] for j, v in enumerate(nnls(scaled, target))]
+    coeffs = {k: KindCoefficients(x[col[(k, 0)]], x[col[(k, 1)]], x[col[(k, 2)]]) for k in kinds}
+    result = Fit(mode, coeffs)
+    for s in samples:
+        if s.seconds > 0:
+            pred = sum(coeffs[w.kind].seconds(w) for w in s.works if w.kind != FUSED)
+            result.residuals[s.name] = pred / s.seconds - 1.0
+    return result
+
+
+# -- prediction ---------------------------------------------------------------
+
+@dataclass
+class LayerLatency:
+    name: str
+    kinds: list
+    seconds: float
+    roofline_seconds: float
+    flops: float
+
+
+@dataclass
+class Prediction:
+    """Predicted seconds of one forward in ``mode``, per layer and in total,
+    with the roofline time beside it."""
+    mode: str
+    seconds: float
+    roofline_seconds: float
+    layers: list                   # LayerLatency, in layer order
+    by_kind: dict                  # kind -> seconds
+    uncalibrated: list             # "kind (source)" priced by a fallback
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "ms": self.seconds * 1e3, "roofline_ms": self.roofline_seconds * 1e3,
+                "by_kind_ms": {k: v * 1e3 for k, v in sorted(self.by_kind.items(), key=lambda t: -t[1])},
+                "uncalibrated": list(self.uncalibrated), "notes": list(self.notes),
+                "layers": [{"name": r.name, "kinds": r.kinds, "ms": r.seconds * 1e3,
+                            "roofline_ms": r.roofline_seconds * 1e3, "flops": r.flops} for r in self.layers]}
+
+
+def roofline_time(work: Work, peak: Mapping | None) -> float:
+    """``max(flops / peak, bytes / bandwidth)`` of one item against the
+    cache-aware roof for its bytes per call; 0 without a peak."""
+    if not peak or work.kind in (FUSED, RUN, LAYER_CALL):
+        return 0.0
+    peak_flops = peak["matmul_gflops_peak"] * 1e9
+    per_call = work.bytes / max(work.calls, 1)
+    _, gbps = roof_for(per_call, bandwidth_roofs(peak))
+    return roofline_seconds(work.flops, work.bytes, peak_flops, gbps * 1e9)
+
+
+def predict(result, fit_: Fit, mode: str, facts: Mapping[str, LayerFacts] | None = None,
+            peak: Mapping | None = None, dtype_size: int = 4) -> Prediction:
+    """Per-layer and whole-model latency of ``result``'s model in ``mode``."""
+    items = work_items(result, mode, facts, dtype_size)
+    fallback = fit_.kinds.get(ELEMENTWISE, KindCoefficients())
+    per_layer: dict[str, LayerLatency] = {}
+    by_kind: dict[str, float] = {}
+    uncalibrated = []
+    total = roof = 0.0
+    for w in items:
+        if w.kind == FUSED:
+            secs = 0.0
+        elif w.kind in fit_.kinds:
+            secs = fit_.kinds[w.kind].seconds(w)
+        else:
+            secs = fallback.seconds(w)
+            uncalibrated.append(f"{w.kind} ({w.source})")
+        if w.kind == OTHER:
+            uncalibrated.append(f"{w.kind} ({w.source})")
+        r = roofline_time(w, peak)
+        row = per_layer.setdefault(w.layer, LayerLatency(w.layer, [], 0.0, 0.0, 0.0))
+        if w.kind not in row.kinds:
+            row.kinds.append(w.kind)
+        row.seconds += secs
+        row.roofline_seconds += r
+        row.flops += w.flops
+        by_kind[w.kind] = by_kind.get(w.kind, 0.0) + secs
+        total += secs
+        roof += r
+    notes = []
+    uncal = list(dict.fromkeys(uncalibrated))
+    if uncal:
+        notes.append("priced without a calibration of their own (as elementwise work): " + ", ".join(uncal))
+    if result.inexact:
+        notes.append("the counts are not exact: " + "; ".join(map(str, result.inexact)))
+    return Prediction(mode, total, roof, list(per_layer.values()), by_kind, uncal, notes)
