@@ -159,13 +159,19 @@ def test_gpt_backward_matmuls_are_twice_the_forward():
 # --------------------------------------------------------------------------- recompute
 
 class Recomputed(nn.Layer):
-    def __init__(self, wrap):
+    """A projection, then blocks: the blocks' input needs a gradient (Paddle runs a recompute
+    block none of whose inputs needs one without gradients); ``project=False``: blocks only."""
+
+    def __init__(self, wrap, project=True):
         super().__init__()
+        self.pre = nn.Linear(32, 32) if project else None
         self.blocks = nn.LayerList([Block(32, 4) for _ in range(2)])
         self.wrap = wrap
 
     def forward(self, x):
         from paddle.distributed.fleet.utils import recompute
+        if self.pre is not None:
+            x = self.pre(x)
         for blk in self.blocks:
             x = recompute(blk, x) if self.wrap else blk(x)
         return x
@@ -174,12 +180,25 @@ class Recomputed(nn.Layer):
 def test_recompute_counts_the_forward_again_in_hardware_flops():
     paddle.seed(0)
     net = Recomputed(True)
-    r = pfe.profile(net, [2, 16, 32], training=True)
+    x = _input([2, 16, 32], False)
+    r = pfe.profile(net, inputs=(x,), training=True)
     block_forward = pfe.profile(net.blocks[0], [2, 16, 32]).flops   # each block on its own
     assert r.hardware_flops - r.training_flops == 2 * block_forward
     net.wrap = False
-    plain = pfe.profile(net, [2, 16, 32], training=True)
+    plain = pfe.profile(net, inputs=(x,), training=True)
     assert plain.training_flops == r.training_flops and plain.hardware_flops == plain.training_flops
+
+
+def test_recompute_of_inputs_needing_no_gradient_trains_nothing_as_in_paddle():
+    paddle.seed(0)
+    net = Recomputed(True, project=False)
+    x = _input([2, 16, 32], False)
+    r = pfe.profile(net, inputs=(x,), training=True, optimizer="sgd")
+    net(x).mean().backward()                                     # what Paddle itself computes
+    assert all(p.grad is None for p in net.parameters())
+    assert r.backward.macs == 0 and r.hardware_flops == r.training_flops
+    assert r.memory["gradients"] == 0
+    net.clear_gradients()
 
 
 # --------------------------------------------------------------------------- optimizer step, memory
@@ -208,7 +227,9 @@ def test_optimizer_step_and_memory_from_the_parameter_list():
     assert r.memory["gradients"] == 4 * trainable and r.memory["optimizer_states"] == 4 * trainable
     assert r.memory["parameters"] == 4 * n
     r = pfe.profile(net, [8, 64], training=True, optimizer="sgd", amp="O2")
-    assert r.memory["parameters"] == 4 * (n - trainable) + 2 * trainable
+    # amp.decorate(level="O2") casts every float32 parameter, frozen or not, of a non-norm layer
+    assert r.memory["parameters"] == 2 * n
+    assert r.memory["gradients"] == 2 * trainable
     assert r.memory["optimizer_states"] == 4 * trainable     # fp32 master weights
 
 
@@ -315,8 +336,9 @@ def test_every_format_carries_the_training_figures():
     d = r.to_dict()
     assert d["training"]["backward_flops"] == bwd and d["memory"]["peak"] == r.memory["peak"]
     assert sum(row["backward_flops"] for row in d["layers"]) == bwd
-    csv = r.to_csv()
-    assert f"training,backward,,,,,,,,,{r.backward.macs},{bwd}" in csv and "memory,peak" in csv
+    csv = r.summary_csv()
+    assert f"training,backward_macs,adam,{r.backward.macs}" in csv and f"training,backward_flops,adam,{bwd}" in csv
+    assert f"memory,peak,,{r.memory['peak']}" in csv
     assert "Bwd FLOPs" in r.by_type().table() and "Bwd FLOPs" in r.table(depth=1)
 
 

@@ -33,6 +33,7 @@ from ..formulas import registry
 from ..formulas.paddle_reported import PADDLE_FLOPS_TABLE, correction_kind
 from ..errors import ForwardError, HandlerError, ProfilingBusy
 from ..formulas.registry import ZERO
+from .inputs import DTYPE_BYTES, dtype_name
 from .patch import OWNER, Patches, observing
 from .records import LayerRecord, Span, layer_records
 
@@ -181,6 +182,19 @@ class IntegerRule:
 
     def integer_work(self, inputs, out) -> bool:
         return integer_work(inputs, out, self._dtype, self._numel)
+
+    def element_size(self, value) -> int | None:
+        """Bytes per element of the first tensor in ``value`` (None: none)."""
+        stack = [value]
+        while stack:
+            v = stack.pop(0)
+            if isinstance(v, (list, tuple)):
+                stack[:0] = list(v)
+                continue
+            dtype = self._dtype(v)
+            if dtype is not None:
+                return DTYPE_BYTES.get(dtype_name(dtype))
+        return None
 
 
 class EagerShapes(IntegerRule):
@@ -377,6 +391,8 @@ class Attribution:
             rec.add_zero_op(canon)
             return
         ins, attrs = bind(spec)
+        if spec.element_size:
+            attrs = {**attrs, "element_size": self.shapes.element_size(out)}
         rec.add_op(spec.name, spec.cost(ins, self.shapes.nested(out) if outs is None else outs, attrs,
                                         self.options))
 

@@ -369,7 +369,8 @@ def count_program_op(attribution: Attribution, rec: LayerRecord, op, shapes: Val
     if shapes.replaced != before and not _cost_depends_on_unknown(op, (ins, outs, attrs), shapes,
                                                                    attribution.options):
         shapes.replaced = before   # only shapes no count reads were unknown (e.g. batch_norm's saved statistics)
-    attribution.count(rec, name, lambda spec: (ins, attrs), None, outs, integer=lambda: _integer_only(op))
+    attribution.count(rec, name, lambda spec: (ins, attrs), list(op.results()), outs,
+                      integer=lambda: _integer_only(op))
 
 
 def value_key(v):

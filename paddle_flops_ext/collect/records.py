@@ -150,6 +150,7 @@ class TensorBytes(NamedTuple):
     numel: int = 0
     element_size: int = 0
     trainable: bool = False
+    keeps_fp32: bool = False   # amp.decorate(level="O2") leaves it in float32 (normalisation layers)
 
 
 class OpTensors(NamedTuple):
@@ -160,6 +161,8 @@ class OpTensors(NamedTuple):
     saved: list
     saved_extra: int      # bytes the kernel keeps beyond its tensors
     region: int           # recompute block (0: none)
+    name: str = ""        # the operation's name (AMP decides its dtype by it)
+    needs: tuple = ()     # keys of the inputs the backward computes a gradient for
 
 
 @dataclass
@@ -168,7 +171,9 @@ class StepLog:
     every tensor's dtype and bytes by key, the operations in order, the
     model's parameters and buffers (unique), the trainable ones the
     optimizer updates, which keys are parameters (never activations), and
-    the keys of the step's inputs and outputs."""
+    the keys of the step's inputs and outputs; ``gradients``: every
+    parameter Paddle computes a ``.grad`` for (every trainable parameter the
+    forward used, whatever the optimizer updates)."""
     tensors: dict                 # key -> TensorBytes
     ops: list                     # OpTensors in execution (or creation) order
     parameters: list              # TensorBytes of every parameter and buffer
@@ -176,6 +181,8 @@ class StepLog:
     parameter_keys: set
     inputs: list
     outputs: list
+    gradients: list = field(default_factory=list)   # TensorBytes
+    parameter_bytes: dict = field(default_factory=dict)   # parameter key -> TensorBytes
 
 
 @dataclass

@@ -59,6 +59,7 @@ class OpEvent:
     saved: list                    # tensors the backward keeps
     saved_extra: int = 0           # extra bytes the kernel saves
     region: int = 0                # recompute block (0: none)
+    needs: list = None             # input tensors the backward computes a gradient for
 
 
 def _tensors(value) -> list:
@@ -103,6 +104,8 @@ class Recorder:
         self.keep: dict = {}                      # every tensor seen (ids stay unique)
         self.params: set = set()                  # keys of parameter tensors (not activations)
         self.marks = None                         # trace: op-creation positions of recompute blocks
+        self.param_names: dict = {}               # trace: key of a parameter value -> parameter name
+        self.notes: list = []
         self.spans: list = []
 
     def __call__(self, record, name, args, kwargs, out):
@@ -127,22 +130,29 @@ class Recorder:
             self.producer.setdefault(key(t), record)
         event = OpEvent(record, name, outs, flat, [], 0, self.region)
         self.events.append(event)
+        if key is id and not paddle.is_grad_enabled():
+            return                                # eager under no_grad: no backward
         needs = [n for n, v in tensors.items() if v is not None and not isinstance(v, list) and not v.stop_gradient]
         needs += [f"{n}[{i}]" for n, v in tensors.items() if isinstance(v, list)
                   for i, t in enumerate(v) if not t.stop_gradient]
         needs += list({n.split("[")[0] for n in needs if "[" in n})
         if not needs:
             return
+        event.needs = []
         for n, v in tensors.items():
             if isinstance(v, list):
                 for i, t in enumerate(v):
                     if f"{n}[{i}]" in needs:
                         self.uses[key(t)] += 1
+                        event.needs.append(t)
             elif v is not None and n in needs:
                 self.uses[key(v)] += 1
+                event.needs.append(v)
         ins = {n: (None if v is None else [shape_of(t) for t in v] if isinstance(v, list) else shape_of(v))
                for n, v in tensors.items()}
         out_shapes = [shape_of(t) for t in outs]
+        if spec is not None and spec.element_size and outs:   # a formula in bytes: the element size
+            attrs = {**attrs, "element_size": DTYPE_BYTES.get(dtype_name(outs[0].dtype), 4)}
         forward = spec.cost(ins, out_shapes, attrs, self.options) if spec is not None else ZERO
         layer = self.layers[record.path if record is not None else ""]
         if self.region:
@@ -185,6 +195,13 @@ class Recorder:
 
 # --------------------------------------------------------------------------- recompute
 
+def _no_input_needs_gradient(args) -> bool:
+    """Paddle's own test (``check_recompute_necessary``): the tensors among
+    the arguments, and inside tuple arguments, all have stop_gradient."""
+    tensors = [t for a in args for t in (a if type(a) is tuple else (a,)) if isinstance(t, paddle.Tensor)]
+    return all(t.stop_gradient for t in tensors)
+
+
 def _patch_recompute(patches, recorder: Recorder, modules) -> None:
     try:
         # local: paddle.distributed is optional and may fail to import; then there is nothing to patch
@@ -196,8 +213,16 @@ def _patch_recompute(patches, recorder: Recorder, modules) -> None:
                         "custom_set_state_func")
 
     def recompute(function, *args, **kwargs):
+        reentrant = kwargs.get("use_reentrant", True)
         for k in recompute_kwargs:
             kwargs.pop(k, None)
+        if reentrant and paddle.in_dynamic_mode() and _no_input_needs_gradient(args):
+            # Paddle's reentrant recompute (a PyLayer) then runs the block without gradients: its
+            # outputs need none, nothing inside it is trained
+            recorder.notes.append("a recompute block none of whose inputs needs a gradient: Paddle computes no "
+                                  "gradient through it (nor for its parameters); counted the same way")
+            with paddle.no_grad():
+                return function(*args, **kwargs)
         recorder.regions += 1
         outer, recorder.region = recorder.region, recorder.regions
         marks = recorder.marks if not paddle.in_dynamic_mode() else None
@@ -271,9 +296,10 @@ def collect_training(patches, model, request: ProfileRequest) -> tuple[Collectio
 
 
 def _recompute_notes(recorder: Recorder) -> list:
+    notes = list(dict.fromkeys(recorder.notes))
     if not recorder.regions:
-        return []
-    return [f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops"]
+        return notes
+    return [f"{recorder.regions} recompute call(s): their forward is counted again in hardware_flops"] + notes
 
 
 def _grads_of(model) -> dict:
@@ -324,25 +350,65 @@ def _charge_optimizer(recorder, order, trainable, name) -> None:
 
 # --------------------------------------------------------------------------- what memory needs
 
-def _parameter_bytes(p) -> TensorBytes:
-    return TensorBytes(dtype_name(p.dtype), nbytes(p), int(math.prod(p.shape)), p.element_size(), not p.stop_gradient)
+def _parameter_bytes(p, keeps_fp32: bool = False) -> TensorBytes:
+    return TensorBytes(dtype_name(p.dtype), nbytes(p), int(math.prod(p.shape)), p.element_size(), not p.stop_gradient,
+                       keeps_fp32)
+
+
+def _kept_fp32(model) -> set:
+    """Ids of the parameters and buffers ``paddle.amp.decorate(level="O2")``
+    leaves in float32, by Paddle's own rule (``need_keep_fp32``: batch,
+    layer and instance norms, and layers marked not to be cast)."""
+    try:
+        from paddle.amp.auto_cast import need_keep_fp32
+    except ImportError:   # an older Paddle: the documented rule, normalisation layers
+        norms = (paddle.nn.BatchNorm, paddle.nn.BatchNorm1D, paddle.nn.BatchNorm2D, paddle.nn.BatchNorm3D,
+                 paddle.nn.SyncBatchNorm, paddle.nn.LayerNorm, paddle.nn.InstanceNorm1D, paddle.nn.InstanceNorm2D,
+                 paddle.nn.InstanceNorm3D)
+
+        def need_keep_fp32(layer, dtype):
+            return isinstance(layer, norms)
+    kept = set()
+    for layer in model.sublayers(include_self=True):
+        if need_keep_fp32(layer, "float16"):
+            kept.update(id(t) for t in list(layer._parameters.values()) + list(layer._buffers.values())
+                        if t is not None)
+    return kept
 
 
 def step_log(model, recorder: Recorder, outputs: list, inputs: list, trainable: list) -> StepLog:
-    """The :class:`StepLog` of a recorded forward: plain data, no tensors."""
-    parameters, seen = [], set()
+    """The :class:`StepLog` of a recorded forward: plain data, no tensors.
+    Gradients: every trainable parameter an operation needing a gradient
+    read, as Paddle computes ``.grad`` for each whatever the optimizer's
+    parameter list (trace mode: matched by parameter name)."""
+    kept_fp32 = _kept_fp32(model)
+    parameters, seen, by_key = [], set(), {}
+    key, size_of = recorder.key, recorder.size_of
+    name_keys: dict = defaultdict(list)
+    for k, name in recorder.param_names.items():
+        name_keys[name].append(k)
     for p in list(model.parameters()) + [b for b in model.buffers() if b is not None]:
         if id(p) not in seen:
             seen.add(id(p))
-            parameters.append(_parameter_bytes(p))
-    key, size_of = recorder.key, recorder.size_of
+            entry = _parameter_bytes(p, id(p) in kept_fp32)
+            parameters.append(entry)
+            for k in [key(p)] if key is id else name_keys.get(p.name, []):
+                by_key[k] = entry
+    used = {k for k, n in recorder.uses.items() if n}
+    gradients, counted = [], set()
+    for k, entry in by_key.items():
+        if entry.trainable and k in used and id(entry) not in counted:
+            counted.add(id(entry))
+            gradients.append(entry)
     tensors = {k: TensorBytes(dtype_name(t.dtype), size_of(t)) for k, t in recorder.keep.items()}
     for t in inputs + outputs:
         tensors.setdefault(key(t), TensorBytes(dtype_name(t.dtype), size_of(t)))
     ops = [OpTensors([key(t) for t in ev.outs], [key(t) for t in ev.ins], [key(t) for t in ev.saved],
-                     ev.saved_extra, ev.region) for ev in recorder.events]
-    return StepLog(tensors, ops, parameters, [_parameter_bytes(p) for p in trainable], recorder.params | seen,
-                   [key(t) for t in inputs], [key(t) for t in outputs])
+                     ev.saved_extra, ev.region, registry.canonical_op_name(ev.name),
+                     tuple(key(t) for t in ev.needs or ())) for ev in recorder.events]
+    trainable_bytes = [_parameter_bytes(p, id(p) in kept_fp32) for p in trainable]
+    return StepLog(tensors, ops, parameters, trainable_bytes, recorder.params | seen | set(by_key),
+                   [key(t) for t in inputs], [key(t) for t in outputs], gradients, by_key)
 
 
 # --------------------------------------------------------------------------- trace mode
@@ -384,6 +450,8 @@ def collect_trace_training(patches, net, request: ProfileRequest) -> tuple[Colle
         name = op.name()
         if name == "builtin.parameter":
             recorder.params.update(value_key(r) for r in op.results())
+            for r in op.results():
+                recorder.param_names[value_key(r)] = op.attrs().get("parameter_name")
         if is_plumbing(name) or any(sp.lo < op.id() < sp.hi for sp in outer):
             continue
         items.append((op.id(), 1, op))

@@ -34,58 +34,126 @@ def _add(table: dict, dtype: str, n: int) -> None:
 
 
 def training_memory(step: StepLog, optimizer: str | None, amp: str | None) -> dict:
-    """Bytes by dtype of one training step (see :func:`memory_dict`); under
-    AMP, float32 activations and trainable weights count at half width. The
-    peak is the model state plus the larger of the forward's live tensors
-    and the backward's (kept activations, the largest recompute block,
-    twice the largest tensor in flight)."""
-    params, grads = _weights(step, amp)
+    """Bytes by dtype of one steady-state training step (see
+    :func:`memory_dict`): parameters and buffers, gradients (every trainable
+    parameter Paddle computes a ``.grad`` for), optimizer states,
+    activations (what the backward keeps) and the peak.
+
+    The peak follows the step in order, as Paddle's allocator sees it: the
+    model state (parameters, the gradients kept from the previous step -
+    ``clear_grad`` zeroes them in place - and the optimizer states) plus the
+    larger of the forward's live tensors and the backward's. The backward
+    is walked in reverse: each operation allocates the gradients of its
+    inputs (a parameter's fresh gradient lives until it is added into
+    ``.grad``), then frees its outputs' gradients and the saved tensors no
+    later backward operation reads; a recompute block re-creates its saved
+    tensors when the backward reaches it. Under AMP every tensor takes the
+    dtype Paddle's rules give it (:class:`AmpDtypes`)."""
+    dtypes = AmpDtypes(step, amp)
+    params, grads = _weights(step, dtypes)
     states = optimizer_state_bytes(step.trainable, optimizer, amp)
-    width = _Width(step, amp)
-    acts, kept, region_saved = _kept_activations(step, width, amp)
-    forward_peak, biggest = _forward_peak(step, width, kept)
-    activations = sum(acts.values())
-    trained = bool(step.trainable) or activations
-    backward_peak = activations + max(region_saved.values(), default=0) + 2 * biggest if trained else 0
+    acts, kept, region_saved = _kept_activations(step, dtypes)
+    forward_peak = _forward_peak(step, dtypes, kept)
+    trained = bool(step.gradients) or bool(acts)
+    backward_peak = _backward_peak(step, dtypes, kept, region_saved) if trained else 0
     state = sum(params.values()) + sum(grads.values()) + sum(states.values())
     return memory_dict(params, grads, states, acts, state + max(forward_peak, backward_peak), optimizer, amp)
 
 
-def _weights(step: StepLog, amp: str | None) -> tuple[dict, dict]:
-    """Parameters (and buffers) and gradients by dtype; AMP O2 keeps
-    trainable float32 weights and their gradients in float16."""
+def _low(dtype: str, n: int) -> tuple[str, int]:
+    return (_HALF, n // 2) if dtype == "float32" else (dtype, n)
+
+
+def _weights(step: StepLog, dtypes: "AmpDtypes") -> tuple[dict, dict]:
+    """Parameters (and buffers) and gradients by dtype: each gradient has
+    its parameter's dtype; AMP O2 casts every float32 weight to float16
+    except what ``amp.decorate`` keeps in float32 (normalisation layers)."""
     params: dict = {}
     for p in step.parameters:
-        dtype, n = p.dtype, p.nbytes
-        if amp == "O2" and dtype == "float32" and p.trainable:
-            dtype, n = _HALF, n // 2
-        _add(params, dtype, n)
+        _add(params, *dtypes.parameter(p))
     grads: dict = {}
-    for p in step.trainable:
-        dtype, n = p.dtype, p.nbytes
-        if amp == "O2" and dtype == "float32":
-            dtype, n = _HALF, n // 2
-        _add(grads, dtype, n)
+    for p in step.gradients:
+        _add(grads, *dtypes.parameter(p))
     return params, grads
 
 
-class _Width:
-    """A tensor's (dtype, bytes) by key; under AMP float32 activations are half."""
+# norms whose dtype under AMP follows their input alone (their float32 scale and shift do not promote)
+_FIRST_INPUT_DECIDES = {"batch_norm", "sync_batch_norm", "layer_norm", "instance_norm", "group_norm"}
+
+
+class AmpDtypes:
+    """Every tensor's ``(dtype, bytes)`` in the step as AMP makes it, by
+    Paddle's own lists (``paddle.amp.amp_lists``) and rules: under O1 a
+    white-list operation (matmul, conv2d, ...) computes in float16 (eager's
+    fused ``linear`` as the trace has it: a white-list matmul, then the bias
+    add, float32 with a float32 bias), a black-list one
+    (softmax, layer_norm, mean, exp, ...) in float32, any other in float16
+    only when none of its float inputs is float32 (``auto_cast``'s default
+    ``use_promote=True``; a norm looks at its input only). O2 has its own
+    lists and the same rule, over float16 parameters: ``amp.decorate``
+    casts every float32 parameter but what it keeps (normalisation layers).
+    A white-list operation reads a float16 copy of each float32 input,
+    which its backward keeps. Without AMP, the recorded dtypes."""
 
     def __init__(self, step: StepLog, amp: str | None):
-        self.tensors, self.amp = step.tensors, amp
+        self.step, self.amp = step, amp
+        self.of: dict = {}
+        self.casts: dict = {}     # op index -> {input key: bytes of its float16 copy}
+        if amp:
+            self._propagate()
+
+    def parameter(self, p) -> tuple[str, int]:
+        if self.amp == "O2" and not p.keeps_fp32:
+            return _low(p.dtype, p.nbytes)
+        return p.dtype, p.nbytes
 
     def __call__(self, key) -> tuple[str, int]:
-        t = self.tensors[key]
-        if self.amp and t.dtype == "float32":
-            return _HALF, t.nbytes // 2
+        got = self.of.get(key)
+        if got is not None:
+            return got
+        t = self.step.tensors[key]
         return t.dtype, t.nbytes
 
+    def _propagate(self) -> None:
+        from paddle.amp import amp_lists   # Paddle's own lists, read once per estimate
+        white = set(amp_lists.white_list()["float16"][self.amp]) | {"linear"}   # its matmul; see below
+        black = set(amp_lists.black_list()["float16"][self.amp])
+        step = self.step
+        for k, p in step.parameter_bytes.items():
+            self.of[k] = self.parameter(p)
+        for i, op in enumerate(step.ops):
+            read = op.ins[:1] if op.name in _FIRST_INPUT_DECIDES else op.ins
+            float_ins = [self(k) for k in read if k in step.tensors and self(k)[0] in ("float32", _HALF)]
+            if op.name in black:
+                low = False
+            elif op.name in white:
+                low = True
+            else:   # promote to the widest: float16 only when no float input is float32
+                low = bool(float_ins) and all(d == _HALF for d, _ in float_ins)
+            if low and op.name in white:
+                copies = {k: step.tensors[k].nbytes // 2 for k in op.ins
+                          if k in step.tensors and self(k)[0] == "float32"}
+                if copies:
+                    self.casts[i] = copies
+            if op.name == "linear" and len(float_ins) > 2 and float_ins[2][0] == "float32":
+                low = False    # matmul in float16, then the bias add promoted by its float32 bias (as traced)
+            for k in op.outs:
+                t = step.tensors[k]
+                self.of[k] = _low(t.dtype, t.nbytes) if low else (t.dtype, t.nbytes)
 
-def _kept_activations(step: StepLog, width: _Width, amp: str | None) -> tuple[dict, dict, dict]:
-    """What the backward keeps: ``(bytes by dtype, kept keys, bytes each
-    recompute block re-creates)``; inside a recompute block only the
-    block's inputs are kept."""
+
+def _saved_bytes(dtypes: AmpDtypes, i: int, k) -> tuple[str, int]:
+    """What operation ``i``'s backward keeps of tensor ``k``: its float16
+    copy where the operation made one."""
+    copy = dtypes.casts.get(i, {}).get(k)
+    return (_HALF, copy) if copy is not None else dtypes(k)
+
+
+def _kept_activations(step: StepLog, dtypes: AmpDtypes) -> tuple[dict, dict, dict]:
+    """What the backward keeps: ``(bytes by dtype, kept (op, key) -> bytes,
+    bytes each recompute block re-creates)``; inside a recompute block only
+    the block's inputs are kept. A parameter is not an activation, but its
+    float16 copy made under AMP is."""
     skip = step.parameter_keys
     acts: dict = {}
     kept: dict = {}
@@ -94,29 +162,30 @@ def _kept_activations(step: StepLog, width: _Width, amp: str | None) -> tuple[di
     for op in step.ops:
         for k in op.outs:
             produced_in.setdefault(k, op.region)
-    for op in step.ops:
+    for i, op in enumerate(step.ops):
         for k in op.saved:
-            if k in skip or k in kept:
+            copied = k in dtypes.casts.get(i, {})
+            ident = (i, k) if copied else k
+            if (k in skip and not copied) or ident in kept:
                 continue
-            if op.region and produced_in.get(k, 0) == op.region:
-                region_saved[op.region] += width(k)[1]
+            dtype, n = _saved_bytes(dtypes, i, k)
+            if op.region and (copied or produced_in.get(k, 0) == op.region):
+                region_saved[op.region] += n
                 continue
-            kept[k] = True
+            kept[ident] = n
+            _add(acts, dtype, n)
         if op.saved_extra:
-            extra = op.saved_extra // (2 if amp else 1)
+            extra = op.saved_extra // (2 if dtypes.amp else 1)
             if op.region:
                 region_saved[op.region] += extra
             else:
-                _add(acts, width(op.outs[0])[0] if op.outs else "float32", extra)
-    for k in kept:
-        _add(acts, *width(k))
+                _add(acts, dtypes(op.outs[0])[0] if op.outs else "float32", extra)
     return acts, kept, region_saved
 
 
-def _forward_peak(step: StepLog, width: _Width, kept: dict) -> tuple[int, int]:
-    """``(peak bytes, largest tensor)`` of the forward's live tensors in op
-    order: a tensor dies after its last use unless the backward keeps it or
-    it is an output."""
+def _forward_peak(step: StepLog, dtypes: AmpDtypes, kept: dict) -> int:
+    """Peak bytes of the forward's live tensors in op order: a tensor dies
+    after its last use unless the backward keeps it or it is an output."""
     skip = step.parameter_keys
     last_use: dict = {}
     for i, op in enumerate(step.ops):
@@ -126,34 +195,91 @@ def _forward_peak(step: StepLog, width: _Width, kept: dict) -> tuple[int, int]:
     alive: dict = {}
     for k in step.inputs:
         if k not in skip:
-            alive[k] = width(k)[1]
-    live, peak, biggest = sum(alive.values()), 0, 0
+            alive[k] = dtypes(k)[1]
+    live, peak = sum(alive.values()), 0
     for i, op in enumerate(step.ops):
+        casts = dtypes.casts.get(i, {})
+        live += sum(casts.values())
         for k in op.outs:
             if k not in alive and k not in skip:
-                alive[k] = b = width(k)[1]
+                alive[k] = b = dtypes(k)[1]
                 live += b
-                biggest = max(biggest, b)
         live += op.saved_extra
         peak = max(peak, live)
+        live -= sum(n for k, n in casts.items() if (i, k) not in kept)
         for k in op.ins + op.outs:
             if k in alive and last_use.get(k, -1) <= i and k not in keep_alive:
                 live -= alive.pop(k)
-    return peak, biggest
+    return peak
+
+
+def _backward_peak(step: StepLog, dtypes: AmpDtypes, kept: dict, region_saved: dict) -> int:
+    """Peak bytes of the backward beyond the model state, walking the
+    operations in reverse (see :func:`training_memory`)."""
+    skip = step.parameter_keys
+    last_reader: dict = {}                   # kept (op, key) or key -> the first op (forward order) saving it
+    for i, op in enumerate(step.ops):
+        for k in op.saved:
+            ident = (i, k) if k in dtypes.casts.get(i, {}) else k
+            last_reader.setdefault(ident, i)
+    live_saved = dict(kept)
+    inputs = sum(dtypes(k)[1] for k in step.inputs if k not in skip and k not in kept)
+    grads: dict = {k: dtypes(k)[1] for k in step.outputs if k in step.tensors}
+    extra = {i: op.saved_extra // (2 if dtypes.amp else 1) for i, op in enumerate(step.ops) if op.saved_extra}
+    outside = sum(n for i, n in extra.items() if not step.ops[i].region)
+    recreated: set = set()
+    live = sum(live_saved.values()) + inputs + outside + sum(grads.values())
+    peak = live
+    for i in range(len(step.ops) - 1, -1, -1):
+        op = step.ops[i]
+        if not op.needs:
+            continue
+        if op.region and op.region not in recreated:
+            recreated.add(op.region)
+            block = region_saved.get(op.region, 0)
+            live += block
+            for j, other in enumerate(step.ops):
+                if other.region == op.region:
+                    for k in other.saved:
+                        ident = (j, k) if k in dtypes.casts.get(j, {}) else k
+                        if ident not in live_saved and (k not in skip or ident != k):
+                            live_saved[ident] = _saved_bytes(dtypes, j, k)[1]
+                            block -= live_saved[ident]
+            live -= block          # what the block re-creates is now tracked tensor by tensor
+        fresh = 0
+        for k in op.needs:
+            n = dtypes(k)[1]
+            if k in skip or k in grads:
+                fresh += n                 # added into .grad (or into the gradient so far), then freed
+            else:
+                grads[k] = n
+                live += n
+        peak = max(peak, live + fresh)
+        for k in op.outs:
+            live -= grads.pop(k, 0)
+        for k in op.saved:
+            ident = (i, k) if k in dtypes.casts.get(i, {}) else k
+            if last_reader.get(ident) == i and ident in live_saved:
+                live -= live_saved.pop(ident)
+        if i in extra:
+            live -= extra[i]
+    return peak
 
 
 def optimizer_state_bytes(trainable: Iterable[TensorBytes], optimizer: str | None, amp: str | None) -> dict:
     """Per parameter: the optimizer's fp32 state values per element (momentum
     1, Adam/AdamW 2) and per-tensor fp32 scalars (Adam's beta1/beta2 powers);
-    under AMP O2 also an fp32 master copy of each trainable parameter."""
+    under AMP O2 also an fp32 master copy of each trainable parameter
+    ``amp.decorate`` casts to float16 (none of those it keeps in float32)."""
     out: dict = {}
     per_element, per_tensor = OPTIMIZER_STATES.get(optimizer, (0, 0)) if optimizer else (0, 0)
     for p in trainable:
         n = p.numel
-        state_dtype = "float32" if amp == "O2" or p.dtype in ("float16", "bfloat16") else p.dtype
+        low = amp == "O2" and not p.keeps_fp32
+        state_dtype = "float32" if low or p.dtype in ("float16", "bfloat16") else p.dtype
         size = 4 if state_dtype == "float32" else p.element_size
         _add(out, state_dtype, per_element * n * size + per_tensor * 4)
-        if amp == "O2" and optimizer is not None:
+        if low and optimizer is not None:
             _add(out, "float32", 4 * n)   # master weight
     return out
 

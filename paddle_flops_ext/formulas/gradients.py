@@ -49,7 +49,7 @@ class GradSpec:
         if not grads:
             return ZERO
         cost = self.fn(ins, outs, attrs, frozenset(grads), forward)
-        return Cost(cost.macs, cost.flops, 0)   # paddle.flops has no backward convention
+        return Cost(cost.macs, cost.flops, 0, cost.comm_bytes)   # paddle.flops has no backward convention
 
 
 _GRADS: dict[str, GradSpec] = {}
@@ -96,6 +96,19 @@ def _saves(*pairs):
     return saves
 
 
+def _both_operands(ins, outs, attrs, grads, forward):
+    """Paddle's backward node of a product keeps both operands whenever
+    either needs a gradient (measured: a matmul, linear or multiply whose
+    other operand needs none still holds it); a product by a Python number
+    runs as ``scale`` and keeps nothing."""
+    if ins.get("x") is None or ins.get("y") is None:
+        return (), 0
+    return ("x", "y"), 0
+
+
+_BOTH_OPERANDS = _both_operands
+
+
 def _saves_nothing(ins, outs, attrs, grads, forward):
     return (), 0
 
@@ -115,7 +128,7 @@ def _out(outs):
 @grad_formula("matmul", "mm", "bmm", "mv", "dot", "matmul_v2", "mul",
               convention="one product of the forward's MACs per input that needs a gradient "
                          "(dX = dO Y^T, dY = X^T dO; a broadcast batch is summed inside the product)",
-              saves=_saves(("x", ("y",)), ("y", ("x",))), contraction=True)
+              saves=_BOTH_OPERANDS, contraction=True)
 def matmul_grad(ins, outs, attrs, grads, forward):
     return contraction(forward.macs * len(grads & {"x", "y"}))
 
@@ -123,7 +136,7 @@ def matmul_grad(ins, outs, attrs, grads, forward):
 @grad_formula("linear", "fc",
               convention="x and weight: the forward's MACs each (dX = dO W^T, dW = X^T dO); "
                          "bias: numel(out) - numel(bias) adds (dO summed over rows, as a broadcast add)",
-              saves=_saves(("x", ("weight",)), ("weight", ("x",))), contraction=True)
+              saves=_saves(("*", ("x", "weight"))), contraction=True)
 def linear_grad(ins, outs, attrs, grads, forward):
     macs = forward.macs * len(grads & {"x", "weight"})
     bias = _reduce_adds(ins.get("bias"), _out(outs)) if "bias" in grads and ins.get("bias") is not None else 0
@@ -132,7 +145,7 @@ def linear_grad(ins, outs, attrs, grads, forward):
 
 @grad_formula("addmm", "baddbmm",
               convention="x and y as matmul; input: 1 multiply (beta) per output element + the sum "
-                         "of a broadcast", saves=_saves(("x", ("y",)), ("y", ("x",))), contraction=True)
+                         "of a broadcast", saves=_BOTH_OPERANDS, contraction=True)
 def addmm_grad(ins, outs, attrs, grads, forward):
     extra = numel(_out(outs)) + _reduce_adds(ins.get("input"), _out(outs)) if "input" in grads else 0
     return contraction(forward.macs * len(grads & {"x", "y"}), extra)
@@ -213,7 +226,7 @@ def add_grad(ins, outs, attrs, grads, forward):
 
 @grad_formula("multiply", "elementwise_mul",
               convention="1 multiply per output element per input that needs a gradient (dX = dO Y) "
-                         "+ the sum of a broadcast", saves=_saves(("x", ("y",)), ("y", ("x",))))
+                         "+ the sum of a broadcast", saves=_BOTH_OPERANDS)
 def multiply_grad(ins, outs, attrs, grads, forward):
     out = _out(outs)
     return pointwise(sum(numel(out) + _reduce_adds(ins.get(n), out) for n in ("x", "y") if n in grads), 1)

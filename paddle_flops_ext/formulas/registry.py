@@ -88,6 +88,8 @@ class Cost:
     normalisation, activations, ...).
     ``paddle_flops``: the ``paddle.flops`` convention (MACs, plus conv bias and
     the per-element costs paddle uses for the layers it knows).
+    ``comm_bytes``: bytes a rank sends for a collective or point-to-point
+    operation (:mod:`.communication`); 0 for every computation.
 
     A value: never modified after creation (arithmetic returns a new one).
     A plain class with ``__slots__`` rather than a frozen dataclass, because
@@ -95,38 +97,41 @@ class Cost:
     dataclass's ``__init__`` costs three times as much.
     """
 
-    __slots__ = ("macs", "flops", "paddle_flops")
+    __slots__ = ("macs", "flops", "paddle_flops", "comm_bytes")
 
-    def __init__(self, macs: int = 0, flops: int = 0, paddle_flops: int = 0):
+    def __init__(self, macs: int = 0, flops: int = 0, paddle_flops: int = 0, comm_bytes: int = 0):
         self.macs = macs
         self.flops = flops
         self.paddle_flops = paddle_flops
+        self.comm_bytes = comm_bytes
 
     def _key(self) -> tuple:
-        return (self.macs, self.flops, self.paddle_flops)
+        return (self.macs, self.flops, self.paddle_flops, self.comm_bytes)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Cost):
             return NotImplemented
-        return self.macs == other.macs and self.flops == other.flops and self.paddle_flops == other.paddle_flops
+        return self.macs == other.macs and self.flops == other.flops and self.paddle_flops == other.paddle_flops \
+            and self.comm_bytes == other.comm_bytes
 
     def __hash__(self) -> int:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return f"Cost(macs={self.macs!r}, flops={self.flops!r}, paddle_flops={self.paddle_flops!r})"
+        comm = f", comm_bytes={self.comm_bytes!r}" if self.comm_bytes else ""
+        return f"Cost(macs={self.macs!r}, flops={self.flops!r}, paddle_flops={self.paddle_flops!r}{comm})"
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.macs + other.macs, self.flops + other.flops,
-                    self.paddle_flops + other.paddle_flops)
+                    self.paddle_flops + other.paddle_flops, self.comm_bytes + other.comm_bytes)
 
     def __mul__(self, k: int) -> "Cost":
-        return Cost(self.macs * k, self.flops * k, self.paddle_flops * k)
+        return Cost(self.macs * k, self.flops * k, self.paddle_flops * k, self.comm_bytes * k)
 
     __rmul__ = __mul__
 
     def with_paddle(self, paddle_flops: int) -> "Cost":
-        return Cost(self.macs, self.flops, int(paddle_flops))
+        return Cost(self.macs, self.flops, int(paddle_flops), self.comm_bytes)
 
 
 ZERO = Cost()
@@ -173,6 +178,7 @@ class OpSpec:
     contraction: bool = False   # does it produce MACs (enters paddle_flops)
 
     takes_options: bool = False  # fn(ins, outs, attrs, options): reads counting options
+    element_size: bool = False   # attrs["element_size"]: bytes per element of its output, set by the engine
 
     def cost(self, ins: dict, outs: list, attrs: dict, options: Mapping | None = None) -> Cost:
         """What one call costs; ``options`` are the counting options of
@@ -193,15 +199,18 @@ def _parse_args(args: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def op_formula(*names: str, args: str | Sequence[str] = "x", convention: str,
-               contraction: bool = False):
-    """Register ``fn`` as the formula of the operations ``names``."""
+               contraction: bool = False, element_size: bool = False):
+    """Register ``fn`` as the formula of the operations ``names``;
+    ``element_size``: the engines pass the bytes per element of the
+    operation's output as ``attrs["element_size"]`` (a formula that counts
+    bytes, not arithmetic)."""
 
     def deco(fn: OpFn) -> OpFn:
         spec_args = _parse_args(args)
         takes_options = len(inspect.signature(fn).parameters) >= 4
         for name in names:
             _check_new_op(name)
-            _OPS[name] = OpSpec(name, fn, spec_args, convention, contraction, takes_options)
+            _OPS[name] = OpSpec(name, fn, spec_args, convention, contraction, takes_options, element_size)
         return fn
 
     return deco

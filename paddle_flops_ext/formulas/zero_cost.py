@@ -4,7 +4,8 @@ They are listed so the coverage report can tell "free" from "unknown": an
 operation in none of the tables shows up in ``ProfileResult.uncounted`` (and
 makes ``profile(..., strict=True)`` raise). Activations, pooling,
 normalisation, padding, embedding, dropout, fold/unfold and pixel shuffles are
-not listed here: their modules own them.
+not listed here: their modules own them; communication between devices is
+priced in bytes by :mod:`.communication`.
 
 Names are ``paddle._C_ops`` names; in-place variants (``reshape_``) and PIR
 names (``pd_op.reshape``, ``builtin.combine``) resolve to the same entries.
@@ -62,14 +63,6 @@ zero_cost_ops([
     "array_length", "array_pop", "array_read", "array_write", "array_to_tensor", "create_array",
     "create_array_like", "slice_array", "slice_array_dense", "set", "set_persistable_value",
 ], "program plumbing (PIR builtin / control / tensor-array / debug ops)")
-
-zero_cost_ops([
-    "c_identity", "c_concat", "c_split", "c_scatter", "all_gather", "all_to_all", "broadcast", "recv_v2",
-    "send_v2", "barrier", "sync_calc_stream", "sync_comm_stream", "partial_allgather", "partial_concat",
-    "reshard", "reshard_v2", "dtensor_from_local", "dtensor_to_local", "shard_tensor", "dist_reshape",
-    "global_gather", "global_scatter", "moe_global_mesh_tensor", "moe_sub_mesh_tensors",
-    "all_reduce", "c_allreduce_sum", "mp_allreduce_sum", "reduce", "reduce_scatter", "partial_sum",
-], "communication between devices (the sums of all-reduce collectives are not counted)")
 
 zero_cost_ops([
     "lu_unpack", "coalesce_tensor", "npu_identity", "onednn_to_paddle_layout", "get_tensor_from_selected_rows",
