@@ -13,6 +13,9 @@ setup(
     extras_require={
         "test": ["pytest", "hypothesis"],
         "plot": ["matplotlib"],
+        # the documentation site (mkdocs.yml); these versions need Python 3.11+
+        "docs": ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8",
+                 "mkdocstrings-python==2.0.11"],
     },
     entry_points={"console_scripts": ["paddle-flops=paddle_flops_ext.cli:main"]},
 )

@@ -41,7 +41,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "parallel_plans.md"))
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
-    from paddle_flops_ext.cli.plan import plan_config, plan_content
+    from paddle_flops_ext.cli.plan import plan_content
+    from paddle_flops_ext.llm.plan import plan_config
     from paddle_flops_ext.estimates.parallel import ParallelLayout
     from paddle_flops_ext.report.render import render_markdown
     pieces = ["# Per-rank plans of LLaMA-2-70B and LLaMA-3-405B", "",

@@ -15,6 +15,10 @@ _PUBLIC = {
     "ModelChanged": ".errors", "ProfilingBusy": ".errors", "TraceError": ".errors", "StrictError": ".errors",
     "profile_generation": ".llm.generation", "GenerationResult": ".llm.generation",
     "lazy_init": ".lazy", "build_lazily": ".lazy",
+    "compare": ".bench.compare",
+    "predict_latency": ".bench.calibrate", "Calibration": ".bench.calibrate",
+    "plan": ".estimates.parallel", "ParallelLayout": ".estimates.parallel", "PlanRequest": ".estimates.parallel",
+    "shape_from_result": ".estimates.parallel", "plan_config": ".llm.plan",
 }
 
 __all__ = list(_PUBLIC)

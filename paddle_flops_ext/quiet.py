@@ -16,10 +16,17 @@ everything back afterwards, also when the block raises::
 
 ``quiet(enabled=False)`` does nothing, so callers can write
 ``with quiet(not args.verbose):``.
+
+``with glog_dropped():`` is narrower, for library code a user calls from
+Python: only the glog INFO/WARNING lines written to file descriptor 2 inside
+the block are dropped (Paddle's "PIR not support input out tensor" warning
+while tracing); anything else written to stderr meanwhile is passed on when
+the block ends.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -30,6 +37,9 @@ from dataclasses import dataclass
 GLOG_QUIET_LEVEL = "2"
 PADDLE_MODULES = r"paddle(\..*)?$"
 CCACHE_WARNING = r"No ccache found"
+
+# "W1208 00:11:41.519250 16925 eager_utils.cc:3584] ..." (glog's INFO and WARNING lines)
+GLOG_NOTICE = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^ \]]+:\d+\] ")
 
 _active_depth = 0
 
@@ -120,3 +130,25 @@ def import_paddle_quietly():
         _silence_python_warnings()
         import paddle  # local: this function is the one place Paddle is first imported
     return paddle
+
+
+@contextmanager
+def glog_dropped():
+    """Inside the block, glog INFO/WARNING lines on file descriptor 2 are
+    dropped; what else reached stderr is written to it when the block ends
+    (also when it raises)."""
+    _flush_python_streams()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            _flush_python_streams()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            kept = "".join(line for line in text.splitlines(keepends=True) if not GLOG_NOTICE.match(line))
+            if kept:
+                os.write(2, kept.encode("utf-8"))

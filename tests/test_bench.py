@@ -343,6 +343,7 @@ def tiny_module(tmp_path, monkeypatch):
     return install_module(tmp_path, monkeypatch, "pfe_bench_tiny", TINY_MODULE) + ":tiny"
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_on_a_tiny_model(tmp_path, tiny_module, capsys):
     from paddle_flops_ext.cli import main
     out = tmp_path / "results"

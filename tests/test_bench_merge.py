@@ -118,6 +118,7 @@ def tiny():
 """
 
 
+@pytest.mark.slow
 def test_two_ranks_under_paddle_distributed_launch_on_cpu(tmp_path):
     (tmp_path / "pfe_dist_tiny.py").write_text(TINY)
     out = tmp_path / "out"

@@ -108,8 +108,9 @@ def test_transposed_conv_any_configuration(cfg):
     assert r.paddle_flops == macs + out_elems
 
 
-def test_issue_examples_nhwc_depthwise_and_transposed():
-    # figures quoted in the issue, derived by hand there
+def test_nhwc_depthwise_and_transposed_convs_match_hand_derived_figures():
+    """Channels-last, depthwise and transposed convolutions, where paddle.flops
+    miscounts: each figure is derived by hand from the shapes."""
     r = pfe.profile(nn.Conv2D(16, 32, 3, padding=1, data_format="NHWC"), [1, 56, 56, 16])
     assert r.paddle_flops == 56 * 56 * 32 * (16 * 9 + 1) == 14_551_040
     r = pfe.profile(nn.Conv2D(32, 32, 3, groups=32, padding=1, data_format="NHWC"), [1, 56, 56, 32])

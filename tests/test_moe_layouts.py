@@ -64,7 +64,7 @@ def test_active_parameters_are_a_field_of_every_format():
     assert json.loads(r.to_json())["total"]["active_params"] == active
     assert f"active per token: {pfe_human(active)} ({active:,})" in r.table()
     assert f"({active:,})" in r.to_markdown()
-    assert str(active) in r.to_csv()
+    assert f"total,active_params,,{active}" in r.summary_csv()
 
 
 def test_a_dense_model_has_no_active_parameter_field():

@@ -143,7 +143,7 @@ def test_plan_of_a_configuration_splits_what_megatron_splits():
     """Per rank at tp 2, pp 2: each stage's linears (q, k, v, o, gate, up,
     down), the vocabulary of embedding and head halved, norms whole; the
     stages' FLOPs times tp add up to the traced step's forward + backward."""
-    from paddle_flops_ext.cli.plan import plan_config
+    from paddle_flops_ext.llm.plan import plan_config
     h, v, f, a, kv, layers = 64, 512, 160, 4, 2, 4
     d = h // a
     split = h * a * d + 2 * h * kv * d + a * d * h + 3 * h * f

@@ -187,7 +187,7 @@ def test_overlapping_traces_in_two_threads_are_each_counted():
     from paddle_flops_ext.models import llama as L
     cfg = L.LlamaConfig(vocab_size=128, dim=64, n_layers=2, n_heads=4, ffn_dim=128, max_seq_len=64)
     results, errors = [], []
-    models = [L.Llama(cfg) for _ in range(10)]   # built before: building a model beside a trace is not safe (see the README)
+    models = [L.Llama(cfg) for _ in range(10)]   # built before: building a model beside a trace is not safe (docs/guarantees.md)
     def work():
         try:
             m = models.pop()

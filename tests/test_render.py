@@ -65,21 +65,19 @@ def test_every_format_has_the_same_totals_uncounted_not_called_and_notes(depth):
     assert doc["uncounted"] == [{"name": "exp", "kind": "op", "calls": 2, "layers": ["block"]}]
     assert doc["not_called"] == ["head"] and doc["notes"] == [NOTE]
 
-    rows = _csv_rows(r.to_csv(depth))
-    total = [row for row in rows if row["row"] == "total"]
-    assert len(total) == 1
-    assert [int(total[0][k]) for k in ("macs", "flops", "paddle_flops", "params")] == \
+    summary = _csv_rows(r.summary_csv())
+    total = {row["name"]: int(row["value"]) for row in summary if row["section"] == "total"}
+    assert [total[k] for k in ("macs", "flops", "paddle_flops", "params")] == \
         [TOTAL_MACS, TOTAL_FLOPS, TOTAL_PADDLE, TOTAL_PARAMS]
-    assert [(row["name"], row["calls"]) for row in rows if row["row"] == "uncounted"] == [("exp", "2")]
-    assert [row["name"] for row in rows if row["row"] == "not_called"] == ["head"]
-    assert [row["name"] for row in rows if row["row"] == "note"] == [NOTE]
+    assert [(row["name"], row["value"]) for row in summary if row["section"] == "uncounted"] == [("exp", "2")]
+    assert [row["name"] for row in summary if row["section"] == "not_called"] == ["head"]
 
 
 @pytest.mark.parametrize("depth", [None, 1])
 def test_every_format_has_the_same_rows(depth):
     r = _profile()
     names = [row["name"] for row in json.loads(r.to_json(depth=depth))["layers"]]
-    assert names == [row["name"] for row in _csv_rows(r.to_csv(depth)) if row["row"] == "layer"]
+    assert names == [row["name"] for row in _csv_rows(r.to_csv(depth))]
     md_rows = r.to_markdown(depth).split("\n| **Total**")[0].splitlines()[2:]
     table_lines = r.table(depth).splitlines()
     rules = [i for i, line in enumerate(table_lines) if line.startswith("+")]
@@ -179,7 +177,7 @@ def test_real_profile_lists_uncounted_layer_in_every_format():
     assert r.macs == linear_macs
     assert "Scale x1" in r.table() and "Scale x1" in r.to_markdown()
     assert json.loads(r.to_json())["uncounted"][0]["name"] == "Scale"
-    assert [row["name"] for row in _csv_rows(r.to_csv()) if row["row"] == "uncounted"] == ["Scale"]
+    assert [row["name"] for row in _csv_rows(r.summary_csv()) if row["section"] == "uncounted"] == ["Scale"]
     assert paddle.__version__
 
 
@@ -190,3 +188,91 @@ def test_durations_carry_the_unit_their_size_calls_for():
     assert duration(34.293559) == "34.29 s"
     assert duration(1644.661554) == "1,644.66 s"
     assert duration(None) == "-"
+
+
+# --------------------------------------------------------------------------- tidy CSV, LaTeX, units, width
+
+COUNT_FIELDS = ("params", "trainable_params", "macs", "flops", "paddle_flops", "calls", "depth")
+
+
+@pytest.mark.parametrize("depth", [None, 1])
+def test_csv_holds_only_rows_with_integer_counts(depth):
+    r = _profile()
+    rows = _csv_rows(r.to_csv(depth))
+    assert [row["name"] for row in rows] == [row.name for row in r.report(depth=depth).rows]
+    for row in rows:
+        for key in COUNT_FIELDS:
+            assert row[key] == str(int(row[key]))      # present on every line, an integer
+    assert sum(int(row["macs"]) for row in rows if depth is None) == (TOTAL_MACS if depth is None else 0)
+    for view in (r.by_type(), r.by_operator()):
+        for row in _csv_rows(view.to_csv()):
+            assert row["macs"] == str(int(row["macs"])) and row["flops"] == str(int(row["flops"]))
+
+
+def test_csv_counts_past_two_to_the_53_stay_exact():
+    big = 2 ** 53 + 1
+    root = LayerNode("", "Net", 0, calls=1, children=[LayerNode("fc", "Linear", 1, calls=1, params=big,
+                                                                trainable_params=big,
+                                                                cost=Cost(big, 2 * big + 1, big))])
+    r = ProfileResult(root=root, inputs=[(1, 4)])
+    (row,) = _csv_rows(r.to_csv())
+    assert int(row["flops"]) == 2 * big + 1 and int(row["params"]) == big
+    total = {row["name"]: int(row["value"]) for row in _csv_rows(r.summary_csv()) if row["section"] == "total"}
+    assert total["flops"] == 2 * big + 1
+
+
+def test_inexact_counts_are_said_on_every_csv_line():
+    r = _profile()
+    r.notes.append("INEXACT: a size was computed at run time")
+    assert all(row["inexact"].startswith("INEXACT") for row in _csv_rows(r.to_csv()))
+
+
+def test_latex_is_a_booktabs_tabular_with_escaped_cells():
+    r = _profile()
+    tex = r.to_latex()
+    lines = [line for line in tex.splitlines() if not line.startswith("%")]
+    assert lines[0].startswith("\\begin{tabular}{") and lines[-1] == "\\end{tabular}"
+    spec = lines[0][len("\\begin{tabular}{"):-1]
+    columns = r.report().columns
+    assert spec == "".join("l" if c.kind in ("text", "shape") else "r" for c in columns)
+    assert lines[1] == "\\toprule" and lines[3] == "\\midrule" and lines[-2] == "\\bottomrule"
+    body = lines[4:lines.index("\\bottomrule")]
+    rows = [line for line in body if line.endswith("\\\\")]
+    for line in [lines[2]] + rows:
+        assert line.endswith(" \\\\") and line.count(" & ") == len(columns) - 1
+    assert "block.fc" in tex and "\\%" in lines[2]          # "% of FLOPs" escaped in the heading
+    assert all(line.startswith("% ") for line in tex.splitlines() if NOTE in line)
+
+
+def test_latex_escapes_every_special_character():
+    from paddle_flops_ext.report.render import latex_escape
+    assert latex_escape("a_b & 50% $x #1 {y} ~ ^ \\") == \
+        "a\\_b \\& 50\\% \\$x \\#1 \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{}"
+
+
+def test_language_model_parameters_are_in_billions_and_memory_in_binary_units():
+    from paddle_flops_ext.report.render import human_bytes, human_params
+    assert human_params(405_853_388_800, language_model=True) == "405.85 B"
+    assert human_params(124_439_808, language_model=True) == "124.44 M"
+    assert human_params(405_853_388_800) == "405.85 G"
+    assert human_bytes(3 * 2 ** 30, 2) == "3.00 GiB" and human_bytes(1536) == "1.5 KiB"
+    r = _profile()
+    r.memory = {"parameters": 5 * 2 ** 20, "peak": 6 * 2 ** 20, "by_dtype": {"parameters": {"float32": 5 * 2 ** 20}}}
+    assert "parameters 5.00 MiB   peak 6.00 MiB" in r.table()
+    assert "MB" not in r.table().replace("MiB", "")
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_table_fits_the_width_leaving_out_columns_in_the_documented_order(width):
+    from paddle_flops_ext.report.render import render_table
+    r = _profile()
+    full = r.table()
+    assert max(map(len, full.splitlines())) > 100      # the full table is wider than any of these
+    fitted = render_table(r.report(), width)
+    assert max(map(len, fitted.splitlines())) <= width
+    heading = fitted.splitlines()[1]
+    order = ["Input shape", "Output shape", "%", "Type"]     # the first left out first
+    gone = [h for h in order if f" {h} " not in heading]
+    assert gone == order[:len(gone)] and gone
+    assert "Left out to fit" in fitted and "Params" in heading and "FLOPs" in heading
+    assert f"{TOTAL_FLOPS:,}" in fitted.replace("\n  ", " ")

@@ -126,7 +126,7 @@ def test_cli_counts_an_inference_folder_at_its_saved_shapes_and_strict_passes(sa
 
 def test_cli_sizes_a_variable_batch_from_input_size_and_refuses_dtype(saved):
     proc = _cli(str(saved / "variable"))
-    assert proc.returncode == 2 and "--input-size" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "give --input" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli(str(saved / "variable"), "--input-size", f"3,{C_IN},{SIDE},{SIDE}", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert f'"macs": {_macs(3)}' in proc.stdout

@@ -18,6 +18,7 @@
 - :mod:`.runner`   the sweep (models x batch sizes x input sizes x modes)
 - :mod:`.report`   JSON / CSV / Markdown writers; :mod:`.plots` PNG plots
 - :mod:`.session`  what ``paddle-flops bench`` runs (its parser: ``paddle_flops_ext.cli``)
+- :mod:`.compare`  ``pfe.compare``: several models in one table, optionally timed
 
 Python use::
 

@@ -51,6 +51,7 @@ MODES = ("eager", "to_static", "inference", "inference_bf16", "inference_int8", 
 # what `paddle-flops bench` runs without --modes: every precision the CPU may
 # have (unavailable ones are reported as such, at no cost)
 DEFAULT_MODES = ("eager", "to_static", "inference", "inference_bf16", "inference_int8")
+QUICK_MODES = ("eager", "inference")    # the quick default run: the dygraph forward and the deployed one
 PRECISION = {"eager": ("fp32", 4), "to_static": ("fp32", 4), "inference": ("fp32", 4),
              "inference_bf16": ("bf16", 2), "inference_int8": ("int8", 1), "inference_trt": ("fp32", 4)}
 INT8_REASON = ("an int8 predictor needs a model quantised beforehand (PaddleSlim post-training "

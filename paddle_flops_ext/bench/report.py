@@ -150,27 +150,78 @@ def _n(key, header):
     return Column(key, header, "number", digits=0)
 
 
-def summary_table(doc: dict) -> str:
-    """A table for the terminal: one line per model/mode run."""
-    columns = [Column("model", "model"), _n("batch_size", "batch"), _n("input_size", "input"),
-               Column("mode", "mode"), Column("median", "median ms", "number", 2),
-               Column("ci", "95% CI ms", "number"), _n("n", "n"), Column("converged", "converged"),
-               Column("parallelism", "cpu/wall", "number", 2), Column("status", "status")]
-    if any(r.get("between_process") for r in doc["results"]):
-        columns.insert(9, Column("between_process", "between-proc", "percent", scale=100))
+BUSY_PARALLELISM = 0.5    # CPU/wall below this: the process was off the CPU more than half the time
+
+
+def roofline_verdict(pl: dict | None) -> str | None:
+    """A model's roofline verdict from its per-layer pass: which bound
+    holds most of the forward's time (``memory 63%``: memory-bound layers
+    took 63 % of it); ``None`` without a per-layer pass."""
+    if not pl or not pl.get("layers"):
+        return None
+    total = sum(r["time_ms"] for r in pl["layers"])
+    if total <= 0:
+        return None
+    memory = sum(r["time_ms"] for r in pl["layers"] if r.get("bound") == "memory") / total
+    return f"memory {memory:.0%}" if memory >= 0.5 else f"compute {1 - memory:.0%}"
+
+
+def busy_runs(doc: dict) -> list[dict]:
+    """Timed runs whose times other load set, not the model: the load check
+    before the model found other processes using the CPUs (and waiting did
+    not help), or the process was off the CPU more than half the time while
+    timed (CPU/wall below :data:`BUSY_PARALLELISM`)."""
+    return [r for r in doc["results"] if r["status"] == "ran" and (
+        (r.get("load_check") or {}).get("busy")
+        or (r.get("parallelism") is not None and r["parallelism"] < BUSY_PARALLELISM))]
+
+
+def _why_busy(r: dict) -> str:
+    load = r.get("load_check") or {}
+    why = [f"other processes used {load['busy_fraction']:.0%} of the CPUs"] if load.get("busy") else []
+    if r.get("parallelism") is not None and r["parallelism"] < BUSY_PARALLELISM:
+        why.append(f"CPU/wall {r['parallelism']:.2f}")
+    return f"{r['model']} / {r['mode']} ({', '.join(why)})"
+
+
+SUMMARY_COLUMNS = [
+    Column("model", "model"), Column("mode", "mode"), Column("precision", "prec.", drop=6),
+    Column("flops", "FLOPs", "count", drop=3), Column("median_s", "median", "duration"),
+    Column("ci", "95% CI"),
+    Column("achieved_gflops", "GFLOP/s", "number", 1), Column("frac_peak", "% peak", "percent", 1, 100),
+    Column("bound", "roofline", drop=2), Column("parallelism", "CPU/wall", "number", 2, drop=5),
+    Column("status", "status", drop=7)]
+
+
+def summary_table(doc: dict, width: int | None = None) -> str:
+    """A table for the terminal: one line per model/mode run, with its
+    counts, median and interval, achieved GFLOP/s and % of the peak at the
+    mode's precision, the roofline verdict; a plain warning when the machine
+    was too busy to trust a timing. ``width``: fit that many columns."""
+    verdicts = {(pl["model"], pl["batch_size"], pl["input_size"]): roofline_verdict(pl)
+                for pl in doc.get("per_layer") or []}
     rows = []
     for r in doc["results"]:
         lat = r.get("latency_ms") or {}
-        rows.append({**r, "median": lat.get("median"), "ci": _ci(lat) if lat else None, "n": lat.get("n"),
-                     "converged": bool(lat.get("converged")) if lat else None,
-                     "between_process": (r.get("between_process") or {}).get("spread")})
+        rows.append({**r, "median_s": lat["median"] / 1e3 if lat.get("median") is not None else None,
+                     "ci": None if lat.get("ci_rel") is None else
+                     f"±{100 * lat['ci_rel']:.1f}%" + ("" if lat.get("converged") else "*"),
+                     "bound": verdicts.get((r["model"], r["batch_size"], r["input_size"]))})
     ran = [r for r in doc["results"] if r["status"] == "ran"]
     conv = sum(1 for r in ran if (r.get("latency_ms") or {}).get("converged"))
     footer = [f"{r['model']} / {r['mode']}: {r['status']}: {r['reason']}"
               for r in doc["results"] if r["status"] != "ran"]
     footer.append(f"{len(ran)} of {len(doc['results'])} runs timed; {conv} converged to the CI target; "
-                  f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed.")
-    return render_table(Content(columns=columns, rows=rows, footer=footer))
+                  f"{sum(1 for r in doc['results'] if r['status'] == 'failed')} failed. 95% CI: the median's "
+                  f"interval, +- this share of it (* not converged to the target; the bounds are in the "
+                  f"Markdown report); % peak: achieved "
+                  f"GFLOP/s over the measured matmul peak at the mode's precision; roofline: the bound "
+                  f"holding most of the eager forward's time (per-layer pass).")
+    busy = busy_runs(doc)
+    if busy:
+        footer.append("WARNING: the machine was too busy to trust these timings: "
+                      + "; ".join(_why_busy(r) for r in busy) + ". Rerun on a quiet machine.")
+    return render_table(Content(columns=SUMMARY_COLUMNS, rows=rows, footer=footer), width)
 
 
 def _giga(key, header, scale=1e-9):
@@ -181,7 +232,7 @@ def _giga(key, header, scale=1e-9):
 LATENCY_COLUMNS = [
     Column("model", "Model"), _n("batch_size", "Batch"), _n("input_size", "Input"), Column("mode", "Mode"),
     _giga("macs", "GMACs"), _giga("flops", "GFLOPs"), _giga("params", "Params (M)", 1e-6),
-    _giga("weight_bytes", "Weights MB", 1e-6), Column("median", "Median ms", "number", 2),
+    Column("weight_bytes", "Weights", "bytes", 2), Column("median", "Median ms", "number", 2),
     Column("ci", "95% CI ms", "number"), _n("n", "n"), Column("converged", "Conv."),
     Column("p10_p90", "p10-p90 ms", "number"), Column("throughput_per_s", "Samples/s", "number", 1),
     Column("achieved_gflops", "GFLOP/s", "number", 1), Column("frac_peak", "% of peak", "percent", 1, 100),
@@ -193,7 +244,7 @@ KIND_COLUMNS = [
     Column("bound", "Bound"), Column("memory_bound_time_share", "Mem-bound time", "percent", 0, 100)]
 SLOWEST_COLUMNS = [
     Column("name", "Layer"), Column("kind", "Kind"), _giga("flops", "MFLOPs", 1e-6),
-    _giga("bytes", "MB moved", 1e-6), Column("intensity", "FLOP/byte", "number", 1),
+    Column("bytes", "Moved", "bytes", 2), Column("intensity", "FLOP/byte", "number", 1),
     Column("roof_level", "Roof"), Column("bound", "Bound"), Column("time_ms", "ms", "number", 3),
     Column("time_share", "% time", "percent", 1, 100), Column("achieved_gflops", "GFLOP/s", "number", 1)]
 
@@ -217,14 +268,19 @@ def to_markdown(doc: dict, top: int = 10) -> str:
     n_conv = sum(1 for r in ran if r["latency_ms"].get("converged"))
     out += ["", f"{n_conv} of {len(ran)} timed runs converged (95% CI of the median within "
                 f"±{100 * doc['config'].get('ci_target', 0.02):.0f}%); {n_noisy} were flagged noisy "
-                f"((p90-p10)/median > {doc['config']['noise_threshold']}). Weights MB: parameters x "
+                f"((p90-p10)/median > {doc['config']['noise_threshold']}). Weights: parameters x "
                 f"bytes per element at the mode's precision. CPU/wall: process CPU seconds per wall second "
                 f"while the mode was timed ({doc['machine']['threads'].get('threads')} threads: about "
                 f"{doc['machine']['threads'].get('threads')} when every thread kept a CPU; lower when the "
                 f"work is serial or other processes took CPUs). Busy: the share of the CPUs other "
-                f"processes used just before the model was timed. % of peak is against the fp32 "
-                f"matmul peak; above 100% means the kernels did less arithmetic than the count "
-                f"(e.g. Winograd convolution) or ran at lower precision.", ""]
+                f"processes used just before the model was timed. % of peak is against the matmul "
+                f"peak measured at the mode's precision (fp32, bf16, int8; fp32 where that precision "
+                f"was not measured); above 100% means the kernels did less arithmetic than the count "
+                f"(e.g. Winograd convolution).", ""]
+    busy = busy_runs(doc)
+    if busy:
+        out += ["**Warning: the machine was too busy to trust these timings**: "
+                + "; ".join(_why_busy(r) for r in busy) + ".", ""]
     bp = [r for r in ran if r.get("between_process")]
     if bp:
         out += ["Between-process spread ((max - min) / median of the per-process medians): "

@@ -2,13 +2,17 @@
 (:mod:`paddle_flops_ext.cli.bench`): the inference sweep, in this process or
 in fresh ones, or one of the other workloads, then the summary.
 
-With no arguments it runs the embedded zoo (:data:`.zoo.DEFAULT_ORDER`) at
-batch 1, 224x224 images (sequence length 128 for the decoder), in eager,
-to_static and Paddle Inference modes (fp32, bf16 where the CPU has it, int8
-reported unavailable) with per-layer timing, and writes
-``bench_<cpu|gpu>.{json,md,csv}`` plus plots into a new directory
-``./paddle_flops_bench/<timestamp>/`` (``--out`` to choose), then prints a
-summary table.
+With no arguments it is quick: two small models
+(:data:`~paddle_flops_ext.models.zoo.QUICK_MODELS`) at batch 1, 224x224, in
+eager and Paddle Inference fp32 (:data:`.modes.QUICK_MODES`), one warm-up and
+at most 1 s of timed runs per mode, the small peak measurement, per-layer
+timing. ``--thorough`` is the citable run: the embedded zoo
+(:data:`.zoo.DEFAULT_ORDER`, sequence length 128 for the decoder), eager,
+to_static and Paddle Inference (fp32, bf16 where the CPU has it, int8
+reported unavailable), adaptive timing to a 2 % interval, the full peak
+measurement. Either writes ``bench_<cpu|gpu>.{json,md,csv}`` plus plots into a
+new directory ``./paddle_flops_bench/<timestamp>/`` (``--out`` to choose),
+then prints a summary table fitted to the terminal.
 
 Every argument is checked before any work; a bad one prints one line naming
 the flag and exits with status 2. The exit status is 1 when any
@@ -35,26 +39,31 @@ from ..files import check_stem
 from ..quiet import quiet
 from . import generation, train
 from .merge import dist_env, merge_processes
-from .modes import DEFAULT_MODES
+from ..models.zoo import QUICK_MODELS
+from ..report.render import terminal_width, wrap_lines
+from .modes import DEFAULT_MODES, QUICK_MODES
 from .report import summary_table, write_all
 from .runner import BenchConfig, default_out_dir, failed_runs, resolve_device, run_benchmark, validate
 
 
 def _error(msg: str) -> int:
-    print(f"paddle-flops bench: error: {msg}", file=sys.stderr)
+    print("\n".join(wrap_lines([f"paddle-flops bench: error: {msg}"], terminal_width())), file=sys.stderr)
     return 2
 
 
 def config_from_args(args, argv, env=None):
     dist = dist_env(os.environ if env is None else env)
+    thorough = args.thorough
     return BenchConfig(
-        models=args.models, batch_sizes=args.batch_sizes, input_sizes=args.input_sizes,
-        seq_lens=args.seq_lens, modes=args.modes or list(DEFAULT_MODES), repeats=args.repeats, warmup=args.warmup,
+        models=args.models if args.models is not None else (None if thorough else list(QUICK_MODELS)),
+        batch_sizes=args.batch_sizes, input_sizes=args.input_sizes, seq_lens=args.seq_lens,
+        modes=args.modes or list(DEFAULT_MODES if thorough else QUICK_MODES), repeats=args.repeats,
+        warmup=args.warmup,
         min_repeats=args.min_repeats, max_repeats=args.max_repeats, budget_s=args.budget,
         ci_target=args.ci_target, threads=args.threads,
         device=(f"gpu:{dist['device_id']}" if dist["world"] > 1 and str(args.device).startswith("gpu")
                 else args.device),
-        per_layer=args.per_layer, per_layer_repeats=args.per_layer_repeats, quick=args.quick,
+        per_layer=args.per_layer, per_layer_repeats=args.per_layer_repeats, quick=not thorough,
         out=args.out or default_out_dir(), tag=args.tag, plots=args.plots, plot_model=args.plot_model,
         sample_shape=args.input_shape, dtype=args.dtype, noise_threshold=args.noise_threshold,
         load_threshold=args.load_threshold, load_wait_s=args.load_wait, progress=args.progress,
@@ -69,6 +78,8 @@ def run(args, argv: list) -> int:
         return _other_workload(args)
     if args.processes < 1:
         return _error(f"--processes: must be >= 1 (got {args.processes})")
+    if args.quick and args.thorough:
+        return _error("--quick and --thorough: give one of them (quick is the default)")
     cfg = config_from_args(args, argv)
     try:
         validate(cfg)
@@ -122,7 +133,7 @@ def _other_workload(args) -> int:
 
 
 def finish(doc: dict) -> int:
-    print(summary_table(doc))
+    print(summary_table(doc, terminal_width()))
     for kind, path in doc.get("files", {}).items():
         if kind == "plots_skipped":
             print(f"plots skipped: {path}")

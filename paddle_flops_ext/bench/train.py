@@ -111,18 +111,18 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
     }
 
 
-_G, _MB = 1e-9, 2 ** -20
+_G, _MIB = 1e-9, 2 ** -20
 COLUMNS = [Column("what", "model"), Column("step_s", "step s", "number", 2),
            Column("training_flops", "training GFLOPs", "number", 1, _G),
            Column("hardware_flops", "hardware GFLOPs", "number", 1, _G),
            Column("achieved_flops_per_s", "achieved GFLOP/s", "number", 1, _G),
            Column("peak_flops_per_s", "peak GFLOP/s", "number", 1, _G),
            Column("mfu", "MFU", "percent", 1, 100), Column("hfu", "HFU", "percent", 1, 100),
-           Column("estimate_peak", "est. peak MB", "number", 0, _MB),
-           Column("measured_peak_bytes", "measured MB", "number", 0, _MB),
+           Column("estimate_peak", "est. peak MiB", "number", 0, _MIB),
+           Column("measured_peak_bytes", "measured MiB", "number", 0, _MIB),
            Column("estimate_over_measured", "estimate / measured", "number", 2),
-           Column("fixed", "params+grads+states MB", "number", 0, _MB),
-           Column("activations", "activations MB", "number", 0, _MB)]
+           Column("fixed", "params+grads+states MiB", "number", 0, _MIB),
+           Column("activations", "activations MiB", "number", 0, _MIB)]
 
 
 def _markdown_lines(results: list, machine: str) -> list[str]:

@@ -1,13 +1,14 @@
 """``paddle-flops`` / ``python -m paddle_flops_ext``.
 
     paddle-flops profile MODEL [options]   count params / MACs / FLOPs (``profile`` may be left out)
+    paddle-flops compare MODEL [MODEL ...] several models in one table, one row each
     paddle-flops bench [options]           measured latency next to the counts
     paddle-flops formulas                  the table of counting conventions
     paddle-flops llm CONFIG --seq-len N    a language model from its config.json, no weights
 
 One parser (:mod:`.parser`) holds every subcommand; :mod:`.profile`,
-:mod:`.bench`, :mod:`.formulas` and :mod:`.llm` run them (``bench-train`` and
-``bench-generation``, the committed benchmarks' command lines, in
+:mod:`.compare`, :mod:`.bench`, :mod:`.formulas` and :mod:`.llm` run them
+(``bench-train`` and ``bench-generation``, the committed benchmarks' command lines, in
 :mod:`.bench`; :mod:`.benchmarks` has the scripts' entry points).
 
 Paddle is imported only when a command needs it, so ``--help`` and
@@ -20,13 +21,14 @@ from __future__ import annotations
 import os
 import sys
 
-from . import bench, formulas, llm, profile
+from . import bench, compare, formulas, latency, llm, profile
 from .parser import COMMANDS, EXIT_USAGE, build_parser
 
 EXIT_INTERRUPTED = 130    # the shell's status for a SIGINT
 
-RUNNERS = {"profile": profile.run, "bench": bench.run, "formulas": formulas.run, "llm": llm.run,
-           "bench-train": bench.run_train, "bench-generation": bench.run_generation}
+RUNNERS = {"profile": profile.run, "compare": compare.run, "bench": bench.run, "formulas": formulas.run,
+           "llm": llm.run, "bench-train": bench.run_train, "bench-generation": bench.run_generation,
+           "calibrate": latency.run_calibrate, "predict": latency.run_predict}
 
 
 def _with_command(argv: list[str]) -> list[str]:

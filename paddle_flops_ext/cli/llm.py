@@ -1,14 +1,16 @@
-"""``paddle-flops llm CONFIG --seq-len N [--generate P,T] [--train]``: a
-language model from its configuration, no weights: built under
-``paddle.LazyGuard()`` as the zoo LLaMA / MoE model and counted in trace mode.
+"""``paddle-flops llm CONFIG --seq-len N [--generate P,T] [--train [plan
+flags]]``: a language model from its configuration, no weights: built under
+``paddle.LazyGuard()`` as the zoo decoder the config describes and counted in
+trace mode; with ``--train``, one training step and its per-rank plan.
 """
 from __future__ import annotations
 
 import json
 
 from ..quiet import import_paddle_quietly, quiet
-from ..report.render import RENDERERS
-from .output import check_output, output_format, run_or_exit, write_report
+from ..report.render import terminal_width, wrap_lines
+from .output import check_output, output_format, render as render_content, run_or_exit, write_report
+from .plan import plan_content, run_plan
 
 
 def count(args) -> dict:
@@ -44,26 +46,38 @@ def count(args) -> dict:
                                    mode="trace", causal=args.causal, training=True, optimizer=args.optimizer)
             except (NotImplementedError, TypeError, ValueError) as exc:
                 notes.append(f"--train: not available for a model without weights: {exc}")
+        plan = run_plan(args, cfg, training) if training is not None else None
     return {"config": cfg.get("_name", args.config), "notes": notes, "forward": forward, "generation": gen,
-            "training": training}
+            "training": training, "plan": plan}
 
 
-def render(out: dict, fmt: str, depth: int) -> str:
-    fwd = out["forward"].report(depth=depth)
+def render(out: dict, fmt: str, depth: int, output: str | None = None) -> str:
+    """Every part in ``fmt``; parameters in M/B (a language model's units);
+    a terminal table fits the terminal unless ``output`` names a file."""
+    fwd = out["forward"].report(depth=depth, language_model=True)
     parts = [("forward", fwd)] + [(k, out[k]) for k in ("training", "generation") if out[k] is not None]
     if fmt == "json":
         doc = {"config": out["config"], "notes": out["notes"]}
         for name, obj in parts:
             doc[name] = obj.to_dict() if name != "training" else obj.to_dict(depth=depth)
+        if out.get("plan") is not None:
+            doc["plan"] = out["plan"].to_dict()
         return json.dumps(doc, indent=2)
     pieces = []
     for name, obj in parts:
         if name == "training":
-            obj = obj.report(depth=depth)
-        text = RENDERERS[fmt](obj.content())
+            obj = obj.report(depth=depth, language_model=True)
+        text = render_content(obj.content(), fmt, output)
         head = f"## {out['config']}: {name}" if fmt == "markdown" else f"[{out['config']}: {name}]"
         pieces.append(f"{head}\n\n{text.rstrip()}" if fmt == "markdown" else f"{head}\n{text.rstrip()}")
-    pieces.extend(f"Note: {n}" for n in out["notes"])
+    if out.get("plan") is not None:
+        head = f"## {out['config']}: plan" if fmt == "markdown" else f"[{out['config']}: plan]"
+        pieces.append(f"{head}\n" + render_content(plan_content(out["plan"]), fmt, output).rstrip())
+    shown = set(out["generation"].notes) if out["generation"] is not None else set()
+    notes = [f"Note: {n}" for n in out["notes"] if n not in shown]
+    if notes:
+        fits = fmt == "table" and not output       # a terminal: notes wrapped to its width
+        pieces.append("\n".join(wrap_lines(notes, terminal_width() if fits else None)))
     return "\n\n".join(pieces)
 
 
@@ -71,5 +85,5 @@ def run(args, parser, argv) -> int:
     fmt = output_format(args)
     check_output(parser, args)
     out = run_or_exit(parser, args, lambda: count(args), (ValueError,))
-    write_report(render(out, fmt, args.depth), args.output, fmt)
+    write_report(render(out, fmt, args.depth, args.output), args.output, fmt)
     return 0

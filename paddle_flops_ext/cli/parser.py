@@ -8,19 +8,26 @@ prefixes the flag.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import textwrap
 
 from ..errors import UsageError  # noqa: F401  (raised by the subcommands' runners)
 from ..llm.builder import known_configs
 from ..loading import saved_model_prefix
-from ..models.zoo import GENERATION_MODELS, TRAIN_MODELS
+from ..models.zoo import GENERATION_MODELS, TRAIN_MODELS, ZOO, InputShape, suggestions
+from ..report.render import terminal_width, wrap_lines
+from .latency import add_calibrate_arguments, add_predict_arguments
+from .plan import add_plan_arguments
 
-COMMANDS = ("profile", "bench", "formulas", "llm", "bench-train", "bench-generation")
+COMMANDS = ("profile", "compare", "bench", "formulas", "llm", "bench-train", "bench-generation", "calibrate",
+            "predict")
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 WIDTHS = ("float32", "float16", "bfloat16", "int8", "int4")        # bytes per value of llm's weights / caches
-FORMATS = ("table", "markdown", "csv", "json")
-FORMAT_OF_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json", ".txt": "table"}
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+FORMAT_OF_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".csv": "csv", ".json": "json",
+                    ".txt": "table"}
+COMPACT_ROWS = 40     # the default per-layer view of a deeper model is its layer tree cut to fit this many rows
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 EXIT_USAGE = 2
 EXIT_STRICT = 1
@@ -37,8 +44,12 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         if self.usage_block:
             super().error(message)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n"
-                              f"(see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, error_text(f"{self.prog}: error: {message}") + f"\n(see '{self.prog} --help')\n")
+
+
+def error_text(message: str) -> str:
+    """An error message wrapped to the terminal's width (``COLUMNS`` wins)."""
+    return "\n".join(wrap_lines(message.splitlines(), terminal_width()))
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -48,6 +59,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         if action.default is None or action.nargs == 0:      # unset options, on/off flags
             return action.help
         return super()._get_help_string(action)
+
+    def _fill_text(self, text, width, indent):
+        """Descriptions and examples keep their lines; a line longer than the
+        terminal wraps, its continuation indented under it."""
+        out = []
+        for line in text.splitlines():
+            lead = " " * (len(line) - len(line.lstrip()))
+            out.append(textwrap.fill(line.strip(), width, initial_indent=indent + lead,
+                                     subsequent_indent=indent + lead + ("    " if lead else ""),
+                                     break_on_hyphens=False,
+                                     break_long_words=False) if line.strip() else "")
+        return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- argument types
@@ -76,6 +99,51 @@ def input_shapes(text: str) -> list[list[int]]:
     return shapes
 
 
+INPUT_EXAMPLE = "e.g. --input 1,3,224,224, or --input 1,3,224,224 --input 1,16:int64 for a forward taking two"
+
+
+def input_arg(text: str) -> InputShape:
+    """'1,3,224,224' -> that shape, float32; '1,16:int64' -> int64."""
+    shape_text, _, dtype = text.partition(":")
+    dtype = dtype.strip() or "float32"
+    if dtype not in DTYPES:
+        close = difflib.get_close_matches(dtype, DTYPES, n=1)
+        raise argparse.ArgumentTypeError(
+            f"unknown dtype {dtype!r} in {text!r}" + (f" (did you mean {close[0]}?)" if close else "")
+            + f"; one of {', '.join(DTYPES)}")
+    if ";" in shape_text:
+        raise argparse.ArgumentTypeError(f"{text!r}: one input per --input; {INPUT_EXAMPLE}")
+    try:
+        (shape,) = input_shapes(shape_text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split("; e.g.")[0] + f"; {INPUT_EXAMPLE}") from None
+    return InputShape(tuple(shape), dtype)
+
+
+def dtype_arg(text: str) -> str:
+    """``--dtype``: one dtype for every input."""
+    if text in DTYPES:
+        return text
+    if any(sep in text for sep in ";,"):
+        return text     # one per input: the profile command says how to write it with --input
+    close = difflib.get_close_matches(text, DTYPES, n=1)
+    raise argparse.ArgumentTypeError(f"unknown dtype {text!r}" + (f" (did you mean {close[0]}?)" if close else "")
+                                     + f"; one of {', '.join(DTYPES)}")
+
+
+def depth_arg(text: str) -> int | str:
+    """``--depth N`` or ``--depth all`` (every layer, its own work)."""
+    if text == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0 = the model only) or 'all', got {text!r}")
+    return value
+
+
 def _int_at_least(minimum: int, meaning: str):
     def parse(text: str) -> int:
         try:
@@ -100,14 +168,21 @@ def json_object(text: str) -> dict:
 
 
 def model_spec(text: str) -> str:
-    if saved_model_prefix(text) is not None:     # a saved / inference model: a folder or its program file
+    if text in ZOO or saved_model_prefix(text) is not None:   # a zoo name; a saved model: a folder or its program
         return text
     module, _, attr = text.rpartition(":")
     if not module or not attr:
-        hint = (f"; to run the benchmark harness: paddle-flops {text} --help" if text in COMMANDS else "")
+        if text in COMMANDS:
+            raise argparse.ArgumentTypeError(f"{text!r} is a command, not a model: paddle-flops {text} --help")
+        close = suggestions(text)
+        commands = difflib.get_close_matches(text, COMMANDS, n=1, cutoff=0.75)
+        hint = "".join([f"; did you mean {' or '.join(map(repr, close))}?" if close else "",
+                        f"; did you mean the command {commands[0]!r} (paddle-flops {commands[0]} --help)?"
+                        if commands else ""]) or "."
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not module:callable, path/to/file.py:callable or a saved model "
-            f"(e.g. paddle.vision.models:resnet50, or a folder with inference.json){hint}")
+            f"unknown model {text!r}{hint} A model is a zoo name ({', '.join(ZOO)}), module:callable, "
+            f"path/to/file.py:callable or a saved model (e.g. paddle.vision.models:resnet50, or a folder "
+            f"with inference.json)")
     return text
 
 
@@ -164,7 +239,8 @@ def add_output(group) -> None:
     """``--format`` and ``-o/--output`` of a command that writes a report
     (:func:`.output.output_format` picks the format)."""
     group.add_argument("--format", choices=FORMATS, default=None,
-                       help="output format (default: from the --output suffix .md/.csv/.json, else table)")
+                       help="output format (default: from the --output suffix .md/.tex/.csv/.json, else table "
+                            "fitted to the terminal)")
     group.add_argument("-o", "--output", default=None, metavar="FILE",
                        help="write the report to FILE instead of the terminal")
 
@@ -187,30 +263,37 @@ def _add_profile(sub) -> None:
     p = sub.add_parser(
         "profile", formatter_class=HelpFormatter,
         help="count parameters, MACs and FLOPs per layer (the default command)",
-        description="Count parameters, MACs and FLOPs of a PaddlePaddle model, per layer and in total.\n"
-                    "Every format (table, Markdown, CSV, JSON) carries the same rows, totals,\n"
-                    "uncounted work, layers not called and notes; --depth, --by and --top apply to all.\n\n"
-                    "exit status: 0 done, 1 --strict found work without a formula or a count that is not exact,\n"
-                    "2 command-line mistake",
+        description="Count parameters, MACs and FLOPs of a PaddlePaddle model, per layer and in total. "
+                    "Every format (table, Markdown, LaTeX, JSON) carries the same rows, totals, "
+                    "uncounted work, layers not called and notes; CSV holds the rows (with -o FILE.csv, "
+                    "FILE.totals.csv holds the totals); --depth, --by and --top apply to all. The table "
+                    "fits the terminal: narrow terminals leave out Input shape, Output shape, the % column, "
+                    "then Type, in that order.\n\n"
+                    "exit status: 0 done, 1 --strict found work without a formula or a count that is not "
+                    "exact, 2 command-line mistake",
         epilog="examples:\n"
+               "  paddle-flops resnet50        (a zoo name; 'paddle-flops bench --list' lists them)\n"
                "  paddle-flops paddle.vision.models:resnet50 --depth 1\n"
-               "  paddle-flops mymodel.py:build --input-size 2,128 --dtype int64 --top 10\n"
-               "  paddle-flops mymod:Net --input-size '2,16;2,4' --by type -o report.md\n"
-               "  paddle-flops path/to/inference_dir --input-size 4,3,640,640   (a saved model)")
+               "  paddle-flops mymodel.py:build --input 2,128:int64 --top 10\n"
+               "  paddle-flops mymod:Net --input 1,3,224,224 --input 1,16:int64 --by type\n"
+               "  paddle-flops path/to/inference_dir --input 4,3,640,640   (a saved model)")
     p.add_argument("model", type=model_spec, metavar="MODEL",
-                   help="module:callable or path/to/file.py:callable returning a paddle.nn.Layer "
-                        "(the current directory is importable), e.g. paddle.vision.models:resnet50; or a "
-                        "saved model: a folder with a .json or .pdmodel program and its .pdiparams "
-                        "(paddle.jit.save, PaddleX / PaddleOCR inference folders), or that file")
+                   help=f"a zoo name ({', '.join(ZOO)}); module:callable or path/to/file.py:callable returning "
+                        "a paddle.nn.Layer (the current directory is importable), e.g. "
+                        "paddle.vision.models:resnet50; or a saved model: a folder with a .json or .pdmodel "
+                        "program and its .pdiparams (paddle.jit.save, PaddleX / PaddleOCR inference folders), "
+                        "or that file")
     inp = p.add_argument_group("input")
+    inp.add_argument("--input", type=input_arg, action="append", default=None, metavar="SHAPE[:DTYPE]",
+                     help="one input of the forward: its shape (dimensions >= 1) and dtype (default float32; "
+                          "int64 for token ids, which get small valid ids); once per input, in the order "
+                          "forward takes them, e.g. --input 1,3,224,224 --input 1,16:int64 (default: a zoo "
+                          "model's own inputs, else 1,3,224,224); a saved model keeps its saved dtypes and this "
+                          "sizes its -1 dimensions")
     inp.add_argument("--input-size", type=input_shapes, default=None, metavar="SHAPE",
-                     help="input shape, dimensions >= 1; ';' separates the inputs of a forward "
-                          "taking several, e.g. '2,16;2,4'; a saved model is counted at its saved shapes and "
-                          "this sizes its -1 dimensions (default: 1,3,224,224)")
-    inp.add_argument("--dtype", choices=DTYPES, default=None, metavar="DTYPE",
-                     help=f"input dtype, one of {', '.join(DTYPES)}; int64 for token ids "
-                          f"(integer inputs get small valid ids); a saved model keeps its saved dtypes "
-                          f"(default: float32)")
+                     help="the older form: shapes separated by ';', all of one --dtype (use --input)")
+    inp.add_argument("--dtype", type=dtype_arg, default=None, metavar="DTYPE",
+                     help="with --input-size: the dtype of every input (use --input SHAPE:DTYPE)")
     inp.add_argument("--model-kwargs", type=json_object, default=None, metavar="JSON",
                      help="""keyword arguments for the callable as a JSON object, e.g. '{"num_classes": 10}'""")
     cnt = p.add_argument_group("counting")
@@ -237,9 +320,11 @@ def _add_profile(sub) -> None:
     out = p.add_argument_group("report")
     out.add_argument("--by", choices=("layer", "type", "op"), default="layer",
                      help="one row per layer (own work), per layer type, or per operation")
-    out.add_argument("--depth", type=_int_at_least(0, "0 = the model only"), default=None, metavar="N",
+    out.add_argument("--depth", type=depth_arg, default=None, metavar="N|all",
                      help="--by layer: the layer tree down to depth N, each row the total of its "
-                          "subtree, full dotted names (default: every layer, own work)")
+                          "subtree, full dotted names; 'all': every layer, its own work (default: all, or "
+                          f"for a model with more than {COMPACT_ROWS} such rows the deepest tree that fits "
+                          f"{COMPACT_ROWS} rows)")
     out.add_argument("--top", type=_int_at_least(1, "how many rows to keep"), default=None, metavar="K",
                      help="keep only the K rows with the most --sort (default: all rows)")
     out.add_argument("--sort", choices=("flops", "macs", "params"), default="flops",
@@ -252,6 +337,52 @@ def _add_profile(sub) -> None:
     p.set_defaults(command_parser=p)
 
 
+def per_model(text: str) -> str:
+    """``MODEL`` or ``MODEL@SHAPE[:DTYPE][+SHAPE[:DTYPE]...]`` (that model's
+    own inputs); checked here, split by the compare command."""
+    spec, at, inputs = text.rpartition("@") if "@" in text else (text, "", "")
+    model_spec(spec)
+    if at:
+        if not inputs:
+            raise argparse.ArgumentTypeError(f"{text!r}: give the inputs after '@', e.g. {spec}@1,3,224,224")
+        for part in inputs.split("+"):
+            input_arg(part)
+    return text
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare", formatter_class=HelpFormatter,
+        help="several models in one table, one row each (Markdown, LaTeX, CSV, JSON for a paper)",
+        description="Parameters (and trainable), MACs, FLOPs, the paddle.flops-convention figure and "
+                    "inference memory of several models, one row each; with --latency also the median eager "
+                    "latency and its 95% interval, measured by the bench harness. Each model is counted at "
+                    "its own inputs: MODEL@SHAPE[:DTYPE][+SHAPE...], else --input, else a zoo model's "
+                    "defaults (images of its side, 128 token ids), else 1,3,224,224. A narrow terminal leaves "
+                    "out Input, paddle.flops, Trainable, Memory, then the latency interval, in that order.\n\n"
+                    "exit status: 0 done, 1 --strict found a count that is not exact, 2 command-line mistake",
+        epilog="examples:\n"
+               "  paddle-flops compare resnet50 mobilenet_v2 vit_b16 --format markdown\n"
+               "  paddle-flops compare resnet50 mobilenet_v2 vit_b16 -o table.tex\n"
+               "  paddle-flops compare resnet18 mymod.py:build@1,3,32,32+1,16:int64 --latency")
+    p.add_argument("models", type=per_model, nargs="+", metavar="MODEL",
+                   help="zoo names, module:callable, path/to/file.py:callable or saved models; "
+                        "MODEL@SHAPE[:DTYPE][+SHAPE[:DTYPE]...] gives that model its own inputs")
+    p.add_argument("--input", type=input_arg, action="append", default=None, metavar="SHAPE[:DTYPE]",
+                   help="inputs of every model without its own @inputs (once per input)")
+    p.add_argument("--mode", choices=("auto", "eager", "trace"), default="auto",
+                   help="how to count: eager runs each model, trace counts without running kernels")
+    p.add_argument("--latency", action="store_true",
+                   help="also time each model's eager forward: median and 95%% interval")
+    p.add_argument("--budget", type=float, default=2.0, metavar="S",
+                   help="--latency: at most S timed seconds per model")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if a count is not exact")
+    p.add_argument("--verbose", action="store_true", help="show Paddle's warnings, logs and prints")
+    add_output(p)
+    add_traceback(p)
+    p.set_defaults(command_parser=p)
+
+
 def _add_bench(sub) -> None:
     p = sub.add_parser(
         "bench", formatter_class=argparse.HelpFormatter, usage_block=True,
@@ -259,8 +390,8 @@ def _add_bench(sub) -> None:
         description="Measure inference latency (eager, to_static, Paddle Inference) next to MACs/FLOPs, "
                     "with the machine's measured peaks and a cache-aware per-layer roofline.")
     p.add_argument("--models", type=_names, default=None,
-                   help="comma-separated zoo names or module:callable (default: the embedded zoo; "
-                        "see --list)")
+                   help="comma-separated zoo names or module:callable (default: resnet18,mobilenet_v3_small; "
+                        "--thorough: the embedded zoo; see --list)")
     p.add_argument("--list", action="store_true", help="list the embedded zoo and exit")
     p.add_argument("--batch-sizes", type=_ints, default=[1], help="e.g. 1,8 (default 1)")
     p.add_argument("--input-sizes", type=_ints, default=[224], help="image sides, e.g. 224,320 (default 224)")
@@ -271,7 +402,8 @@ def _add_bench(sub) -> None:
     p.add_argument("--dtype", default="float32", help="input dtype with --input-shape (default float32)")
     p.add_argument("--modes", type=_names, default=None,
                    help="eager,to_static,inference,inference_bf16,inference_int8,inference_trt "
-                        "(default eager,to_static,inference,inference_bf16,inference_int8)")
+                        "(default eager,inference; --thorough: eager,to_static,inference,inference_bf16,"
+                        "inference_int8)")
     t = p.add_argument_group("timing")
     t.add_argument("--repeats", type=int, default=None,
                    help="exactly N timed runs per mode (default: adaptive, see --ci-target)")
@@ -304,7 +436,12 @@ def _add_bench(sub) -> None:
     g.add_argument("--no-per-layer", dest="per_layer", action="store_false")
     p.add_argument("--per-layer-repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1 warm-up, 6 to 1 s of runs per mode, smaller peak measurement")
+                   help="the default: 1 warm-up, 6 runs to 1 s of runs per mode, the small peak measurement "
+                        "once, at most 1 s waiting for a quiet machine; "
+                        "without --models resnet18 and mobilenet_v3_small, without --modes eager,inference")
+    p.add_argument("--thorough", action="store_true",
+                   help="the citable run: the whole zoo and every mode unless --models / --modes say "
+                        "otherwise, adaptive timing to --ci-target within --budget, the full peak measurement")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
     p.add_argument("--plot-model", default=None,
                    help="draw the per-layer roofline of this model only (default: one panel per model)")
@@ -339,17 +476,21 @@ def _add_formulas(sub) -> None:
 def _add_llm(sub) -> None:
     p = sub.add_parser(
         "llm", formatter_class=HelpFormatter,
-        help="count a language model from its config.json, without weights (forward, generation)",
-        description="Build a LLaMA-style (or Mixtral-style MoE) decoder from a config.json under "
-                    "paddle.LazyGuard()\n(no weight is allocated) and count it in trace mode: one forward "
-                    "of --seq-len tokens,\nand with --generate P,T the prefill of P tokens and T decode steps "
-                    "with a KV cache\n(pfe.profile_generation: exact counts, bytes, roofline TTFT / TPOT "
-                    "estimates).\n\n" + textwrap.fill("shipped configurations: " + ", ".join(known_configs()), 96),
+        help="count a language model from its config.json, without weights (forward, generation, training)",
+        description="Build the decoder a config.json describes (grouped-query or latent attention, sliding "
+                    "windows, dense and mixture-of-experts layers) under paddle.LazyGuard() (no weight is "
+                    "allocated) and count it in trace mode, routed experts by expected routing: one forward "
+                    "of --seq-len tokens; with --generate P,T the prefill of P tokens and T decode steps "
+                    "with a KV cache (pfe.profile_generation: exact counts, bytes, roofline TTFT / TPOT "
+                    "estimates); with --train one training step and a per-rank plan under the parallel "
+                    "layout given.\n\n" + "shipped configurations: " + ", ".join(known_configs()),
         epilog="examples:\n"
                "  paddle-flops llm llama-2-7b --seq-len 2048\n"
                "  paddle-flops llm mixtral-8x7b --seq-len 4096 --generate 4096,256 --format json\n"
                "  paddle-flops llm path/to/config.json --seq-len 1024 --generate 1024,128 \\\n"
-               "      --weight-dtype int4 --peaks 200,15")
+               "      --weight-dtype int4 --peaks 200,15\n"
+               "  paddle-flops llm llama-2-70b --seq-len 4096 --train --tp 8 --pp 4 --dp 2 --zero 1 \\\n"
+               "      --global-batch 128 --recompute selective --sequence-parallel")
     p.add_argument("config", metavar="CONFIG",
                    help="a config.json (or a folder holding one), a PaddleNLP model name whose config is on "
                         "disk, or a shipped name")
@@ -363,6 +504,7 @@ def _add_llm(sub) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
                    help="with --train: the optimizer whose step and states are counted")
     add_causal(p)
+    add_plan_arguments(p)
     p.add_argument("--dtype", choices=WIDTHS[:3], default=None,
                    help="activation / KV-cache dtype for bytes (default: the config's torch_dtype)")
     p.add_argument("--weight-dtype", choices=WIDTHS, default=None,
@@ -373,6 +515,20 @@ def _add_llm(sub) -> None:
     p.add_argument("--depth", type=int, default=1, metavar="N", help="forward report: layer tree depth")
     add_output(p)
     add_traceback(p)
+    p.set_defaults(command_parser=p)
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", formatter_class=HelpFormatter,
+                       help="time micro-benchmarks of this machine; save a calibration for predict")
+    add_calibrate_arguments(p)
+    p.set_defaults(command_parser=p)
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", formatter_class=HelpFormatter,
+                       help="a model's latency predicted from its counts and a calibration (not run)")
+    add_predict_arguments(p)
     p.set_defaults(command_parser=p)
 
 
@@ -393,7 +549,8 @@ def _add_bench_generation(sub) -> None:
     p = sub.add_parser("bench-generation", formatter_class=HelpFormatter,
                        description="Generation on this machine: a real prefill + decode loop next to\n"
                                    "pfe.profile_generation's roofline estimate on the peaks measured in the same run.")
-    p.add_argument("--model", choices=GENERATION_MODELS, default=GENERATION_MODELS[0])
+    p.add_argument("--model", choices=GENERATION_MODELS, default=GENERATION_MODELS[0], metavar="NAME",
+                   help=f"one of {', '.join(GENERATION_MODELS)}")
     p.add_argument("--prompt", type=int, default=128, help="prompt tokens (the prefill)")
     p.add_argument("--new", type=int, default=32, help="decode steps")
     p.add_argument("--batch", type=int, default=1, help="sequences")
@@ -408,6 +565,7 @@ def build_parser() -> Parser:
         "'paddle-flops MODEL ...' is short for 'paddle-flops profile MODEL ...'."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (_add_profile, _add_bench, _add_formulas, _add_llm, _add_bench_train, _add_bench_generation):
+    for add in (_add_profile, _add_compare, _add_bench, _add_formulas, _add_llm, _add_bench_train,
+                _add_bench_generation, _add_calibrate, _add_predict):
         add(sub)
     return parser

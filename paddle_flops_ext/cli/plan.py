@@ -1,11 +1,8 @@
 """The per-rank plan of ``paddle-flops llm CONFIG --train``: data, tensor and
 pipeline parallel degrees, the ZeRO stage, micro- and global batch,
 recomputation and sequence parallelism, as flags; what each rank holds,
-computes and sends (:mod:`paddle_flops_ext.estimates.parallel`).
-
-:func:`plan_config` is the same plan for Python callers: a configuration
-built without weights, one training step traced, the decoder blocks'
-activations term by term from the configuration's widths.
+computes and sends (:mod:`paddle_flops_ext.estimates.parallel`, the decoder's
+shape from :mod:`paddle_flops_ext.llm.plan`).
 """
 from __future__ import annotations
 
@@ -13,10 +10,8 @@ import argparse
 
 from ..report.content import Column, Content
 from ..report.render import human_bytes
-from ..estimates.parallel import (ParallelLayout, PlanRequest, PRECISIONS, RECOMPUTE, plan, shape_from_result,
-                                  ActivationTerm, ModelShape, ParallelPlan, transformer_activations)
-
-
+from ..estimates.parallel import PRECISIONS, RECOMPUTE, ParallelLayout, ParallelPlan, PlanRequest, plan
+from ..llm.plan import decoder_shape
 
 def _number(cast, what: str, most: float | None = None):
     """An argparse type: a ``cast`` value above 0 (and at most ``most``)."""
@@ -76,33 +71,6 @@ def layout_from_args(args) -> ParallelLayout:
                           sequence_parallel=args.sequence_parallel)
 
 
-def decoder_shape(cfg: dict, training, seq_len: int, flash_attention: bool = False) -> ModelShape:
-    """A :class:`ModelShape` of a configuration's decoder from its traced
-    training step (``training``: ``profile(model, ..., training=True)``):
-    parameters and FLOPs from the trace, kept activations from the widths."""
-    # local: keeps Paddle out of --help
-    from ..llm.builder import model_config
-    from ..models.moe import MoEConfig  # local: as above
-    mcfg, _ = model_config(cfg, seq_len)
-    if isinstance(mcfg, MoEConfig):
-        raise ValueError("a per-rank plan of a mixture of experts (expert parallelism) is not modelled; "
-                         "plan a dense configuration")
-    if mcfg.kv_lora_rank:
-        raise ValueError("a per-rank plan of latent attention (kv_lora_rank) is not modelled")
-    notes = []
-    if mcfg.qk_norm or mcfg.sandwich_norm:
-        notes.append("q/k norms and sandwich norms keep a few more tensors per block than the activation "
-                     "terms count")
-    s, a, d = seq_len, mcfg.n_heads, mcfg.head_dim
-    terms = transformer_activations(mcfg.dim, a, s, mcfg.ffn_dim, kv_heads=mcfg.n_kv_heads or a,
-                                    head_dim=d, gated=True, dropout=False, flash_attention=flash_attention)
-    last = (ActivationTerm("final norm input", s * mcfg.dim),
-            ActivationTerm("logits (fp32 for the loss)", s * mcfg.vocab_size, 4, split_by_tp=True))
-    shape = shape_from_result(training, cfg.get("_name", "model"), terms, last, score_flops=4 * s * s * a * d)
-    return ModelShape(shape.name, shape.seq_len, shape.hidden, shape.blocks, shape.first, shape.last,
-                      True, shape.notes + tuple(notes))
-
-
 def run_plan(args, cfg: dict, training) -> ParallelPlan:
     """The plan of ``paddle-flops llm CONFIG --train`` with the plan flags,
     from the training step the command already traced."""
@@ -113,26 +81,6 @@ def run_plan(args, cfg: dict, training) -> ParallelPlan:
     except ValueError as exc:
         text = str(exc)      # say the layout's mistakes in flag names
         raise ValueError("--" + text if text.startswith(("pp ", "tp ")) else text) from None
-
-
-def plan_config(config, layout: ParallelLayout, seq_len: int, optimizer: str = "adamw",
-                precision: str = "mixed", peak_tflops: float | None = None, utilisation: float | None = None,
-                flash_attention: bool = False) -> ParallelPlan:
-    """The per-rank plan of a configuration (a name :func:`load_config`
-    takes, a path or a dict): built without weights, one training step of
-    one sequence traced (seconds, even for 405 B parameters)."""
-    # local: keeps Paddle out of --help
-    from ..quiet import import_paddle_quietly, quiet
-    from ..api import profile  # local: as above
-    from ..llm.builder import build, load_config  # local: as above
-    with quiet(enabled=True):
-        paddle = import_paddle_quietly()
-        cfg = load_config(config)
-        model, _ = build(cfg, max_seq_len=seq_len)
-        training = profile(model, input_spec=[paddle.static.InputSpec([1, seq_len], "int64")], mode="trace",
-                           training=True, optimizer=optimizer)
-    shape = decoder_shape(cfg, training, seq_len, flash_attention)
-    return plan(PlanRequest(shape, layout, optimizer, precision, peak_tflops, utilisation))
 
 
 def plan_content(result: ParallelPlan) -> Content:

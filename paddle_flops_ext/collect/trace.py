@@ -90,6 +90,7 @@ Differences from eager mode (documented in the README):
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import os
 import signal
@@ -109,9 +110,10 @@ from paddle.jit.dy2static.utils import graph_tracing_guard
 from paddle.static import InputSpec
 
 from ..errors import HandlerError, TraceError
+from ..quiet import glog_dropped
 from .core import Attribution, first_line
 from .guards import guard_process
-from .inputs import build_call_args, dtype_name
+from .inputs import build_call_args, dtype_name, input_leaves, map_inputs
 from .instrument import COMPOSITES_ONLY, instrument
 from .intercept import GATE, replace_everywhere
 from .legacy_static import take_dynamic_branches
@@ -193,25 +195,18 @@ class _NullContext:
 _NULL_CONTEXT = _NullContext()
 
 
+def _is_placeholder(value) -> bool:
+    return isinstance(value, _Placeholder)
+
+
 def _placeholders(value) -> list:
-    """Every placeholder in a nested structure, in order."""
-    if isinstance(value, _Placeholder):
-        return [value]
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    return [p for v in items for p in _placeholders(v)]
+    """Every placeholder in a nested structure (cache objects included), in order."""
+    return input_leaves(value, _is_placeholder)
 
 
 def _make_args(plan_args, plan_kwargs, make):
-    def build(v):
-        if isinstance(v, _Placeholder):
-            return make(v)
-        if isinstance(v, dict):
-            return {k: build(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return type(v)(build(x) for x in v)
-        return v
-    args = [build(a) for a in plan_args]
-    kwargs = {k: build(v) for k, v in plan_kwargs.items()}
+    args = [map_inputs(a, make, _is_placeholder) for a in plan_args]
+    kwargs = {k: map_inputs(v, make, _is_placeholder) for k, v in plan_kwargs.items()}
     return args, kwargs
 
 
@@ -355,6 +350,18 @@ def _static_shapes(patches: Patches, modules) -> None:
 
     shape.__wrapped__ = original
     replace_everywhere(patches, original, shape, modules)
+    # Value.numel() of a known shape is a Python int too (a KV cache's "is it
+    # empty?" test, numel() == 0, is then a plain bool)
+    numel = paddle.pir.Value.numel
+
+    def static_numel(self, *args, **kwargs):
+        if observing():
+            dims = [int(d) for d in self.shape]
+            if all(d >= 0 for d in dims):
+                return math.prod(dims)
+        return numel(self, *args, **kwargs)
+
+    patches.setattr(paddle.pir.Value, "numel", static_numel)
 
 
 def _trace(patches: Patches, net, plan_args, plan_kwargs, request: ProfileRequest, batch, on_op_record=None):
@@ -401,8 +408,18 @@ def _trace(patches: Patches, net, plan_args, plan_kwargs, request: ProfileReques
         f"Trace mode builds the program from shapes only, so forward must not need tensor values in "
         f"Python (.numpy(), .item(), .tolist(), float()/int() of a tensor, control flow that "
         f"paddle.jit.to_static cannot convert). If the input shape is wrong, fix input_size/input_spec; "
-        f"otherwise count this model with mode='eager', which runs it."
+        f"otherwise count this model with mode='eager', which runs it." + _language_model_hint(net)
     ) from last
+
+
+def _language_model_hint(net) -> str:
+    """A decoder carrying its configuration can be counted shape-only from it."""
+    cfg = getattr(net, "config", None)
+    if not all(getattr(cfg, key, None) for key in ("hidden_size", "num_hidden_layers", "vocab_size")):
+        return ""
+    return (" Without weights, a language model can also be counted from its configuration: "
+            "pfe.llm.build(net.config) builds the zoo decoder of the same structure lazily (routed experts by "
+            "expected routing), or `paddle-flops llm config.json` from the command line.")
 
 
 def _error_summary(exc: Exception) -> str:
@@ -449,8 +466,9 @@ def trace_and_collect(patches: Patches, net, request: ProfileRequest, on_op_reco
     input_shapes = [tuple(p.shape) for p in _placeholders((plan_args, plan_kwargs))]
     # a -1 left in the traced program (a data-dependent size) -> the batch size
     batch = input_shapes[0][0] if input_shapes and input_shapes[0] else 1
-    program, attribution, how, parameters = _trace(patches, net, plan_args, plan_kwargs, request, batch,
-                                                   on_op_record)
+    with glog_dropped():    # Paddle's glog warnings while tracing (e.g. on an op's out= argument)
+        program, attribution, how, parameters = _trace(patches, net, plan_args, plan_kwargs, request, batch,
+                                                       on_op_record)
     shapes = attribution.shapes
     all_ops = list(walk(program.global_block()))
     ops = [op for op in all_ops if not is_plumbing(op.name())]

@@ -81,7 +81,7 @@ from ..errors import TraceError
 from ..estimates.generation import (Geometry, Phase, affine_sum, decode_affine, decode_breaks, experts_touched,
                                     geometry, num, peaks_for, scaled, weight_groups, width, with_time)
 from ..report.content import Column, Content
-from ..report.render import Renders, duration, human, human_bytes
+from ..report.render import Renders, duration, human, human_bytes, human_params
 
 _MEASURED: dict = {}
 
@@ -264,8 +264,8 @@ class GenerationResult(Renders):
         lines = [f"{self.model}: batch {self.batch}, prompt {self.prompt_len} tokens, {self.new_tokens} decode "
                  f"steps, causal={self.causal}, dtype {self.dtype} (weights {self.weight_dtype}, KV cache "
                  f"{self.kv_dtype})",
-                 f"Params: {human(self.params)} ({self.params:,})   active per token: "
-                 f"{human(self.active_params)} ({self.active_params:,})",
+                 f"Params: {human_params(self.params, True)} ({self.params:,})   active per token: "
+                 f"{human_params(self.active_params, True)} ({self.active_params:,})",
                  f"KV cache at the end: {human_bytes(self.kv_cache_bytes, 2)} ({num(self.kv_cache_bytes):,} bytes)"]
         if self.kv_cache_latent_bytes is not None:
             lines.append(f"MLA latent cache instead: {human_bytes(self.kv_cache_latent_bytes, 2)} "
@@ -290,7 +290,7 @@ class GenerationResult(Renders):
         return Content(columns=list(_COLUMNS), rows=[p.to_dict() for p in self.phases()],
                        footer=self.footer_lines(), notes=list(self.notes), row_kind="phase",
                        csv_fields=[c.key for c in _COLUMNS] + ["name", "value"], records=records,
-                       data=self.to_dict())
+                       data=self.to_dict(), language_model=True)
 
 
 # ----------------------------------------------------------------------------- peaks

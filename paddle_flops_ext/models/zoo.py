@@ -12,7 +12,8 @@ inputs each one takes (:func:`make_inputs`).
   small PaddleNLP ``LlamaForCausalLM``; needs PaddleNLP).
 
 Who runs which (each tuple in the order its command lists them):
-:data:`BENCH_MODELS` is ``paddle-flops bench``'s sweep, :data:`TRAIN_MODELS`
+:data:`BENCH_MODELS` is ``paddle-flops bench --thorough``'s sweep
+(:data:`QUICK_MODELS` the quick default's), :data:`TRAIN_MODELS`
 ``paddle-flops bench --train``, :data:`GENERATION_MODELS` ``paddle-flops
 bench --generate``.
 
@@ -21,12 +22,14 @@ when called (``paddle-flops --help`` lists these names).
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
 CNNS = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
         "shufflenet_v2_x1_0", "vgg16")
 BENCH_MODELS = CNNS + ("vit_b16", "swin_t", "llama_small")
+QUICK_MODELS = ("resnet18", "mobilenet_v3_small")     # the quick default of paddle-flops bench
 TRAIN_MODELS = ("resnet50", "vit_b16", "gpt2_small")
 GENERATION_MODELS = ("llama_small", "llama_medium", "paddlenlp_llama")
 
@@ -37,6 +40,19 @@ LLAMA_SIZES = {   # the zoo LLaMA at small sizes; built for max_seq_len tokens (
 }
 PADDLENLP_LLAMA = dict(vocab_size=32000, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
                        num_key_value_heads=4, intermediate_size=1408, max_position_embeddings=1024)
+
+
+TOKENS = 128      # a token model is counted at this sequence length unless told (the bench's default too)
+
+
+@dataclass(frozen=True)
+class InputShape:
+    """One input of a forward: its shape (batch first) and dtype."""
+    shape: tuple
+    dtype: str = "float32"
+
+    def __str__(self) -> str:
+        return ",".join(map(str, self.shape)) + ("" if self.dtype == "float32" else f":{self.dtype}")
 
 
 @dataclass
@@ -112,6 +128,30 @@ def _zoo() -> dict[str, ZooEntry]:
 
 
 ZOO = _zoo()
+
+
+def default_inputs(entry: ZooEntry, batch: int = 1) -> list[InputShape]:
+    """What a zoo model is counted at unless told: ``batch`` images of its
+    default side, or ``batch`` sequences of :data:`TOKENS` token ids."""
+    if entry.input_kind == "tokens":
+        return [InputShape((batch, TOKENS), "int64")]
+    if entry.input_kind == "custom":
+        return [InputShape((batch, *entry.sample_shape), entry.dtype)]
+    return [InputShape((batch, 3, entry.size, entry.size))]
+
+
+def size_of(entry: ZooEntry, inputs: list[InputShape]) -> int:
+    """The size to build ``entry`` at for ``inputs``: the image side, or the
+    sequence length (a token model is built for at least that many)."""
+    shape = inputs[0].shape
+    if entry.input_kind == "tokens":
+        return max(shape[1] if len(shape) > 1 else shape[0], entry.size)
+    return shape[-1] if len(shape) == 4 else entry.size
+
+
+def suggestions(name: str, also=()) -> list[str]:
+    """Zoo names (and ``also``) close to a misspelled ``name``, best first."""
+    return difflib.get_close_matches(name, list(ZOO) + list(also), n=3, cutoff=0.6)
 
 
 def make_inputs(entry: ZooEntry, batch: int, size: int | None = None, seed: int | None = 0) -> list:

@@ -14,7 +14,7 @@ from ..collect.params import parameter_counts
 from ..collect.records import Collection, TrainingRecords
 from ..estimates.memory import training_memory
 from ..estimates.moe import moe_structure
-from .render import human
+from .render import human, human_params
 from .result import LayerNode, ProfileResult, TrainingWork
 
 
@@ -34,14 +34,15 @@ def assemble(collection: Collection, training: TrainingRecords | None = None) ->
 def moe_note(moe: dict) -> str:
     """The line every report format carries for an MoE model."""
     return (f"mixture of experts: {len(moe['moe_layers'])} layers of {moe['experts']} routed experts, top-"
-            f"{moe['top_k']}; active parameters per token {human(moe['active_params'])} "
-            f"({moe['active_params']:,}) of {human(moe['params'])} (shared parts + {moe['top_k']} experts); "
+            f"{moe['top_k']}; active parameters per token {human_params(moe['active_params'], True)} "
+            f"({moe['active_params']:,}) of {human_params(moe['params'], True)} (shared parts + "
+            f"{moe['top_k']} experts); "
             f"expert MACs are priced by the tokens routed (eager: as routed; traced zoo MoE: the N x k "
             f"token-slots split evenly over the experts, the expected routing)"
             + ("" if not moe.get("stacked_layers") else
                f"; {len(moe['stacked_layers'])} layer(s) keep their experts as stacked [E, ...] weights: "
-               f"MACs are what the forward ran (a dense batched product over every expert runs all of "
-               f"them on every token)"))
+               f"MACs are what the forward ran (the routed share where it routes; every expert on every "
+               f"token where it runs them densely, as PaddleFormers' GPT-OSS does in eval)"))
 
 
 def _with_repeats(rec, hooked: int) -> dict:

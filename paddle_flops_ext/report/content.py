@@ -5,7 +5,7 @@ the formatter: text, shape, count, bytes, seconds, number, percent), its rows
 (:class:`Row` objects or ``{column key: exact value}`` dicts), a title, the
 footer lines under it and notes, plus what the machine-readable formats carry
 (the CSV lines after the rows, the JSON document). :mod:`.render` turns any
-``Content`` into a table, Markdown, CSV or JSON; renderers format, they never
+``Content`` into a table, Markdown, LaTeX, CSV or JSON; renderers format, they never
 count, so the four formats cannot disagree. :class:`ProfileContent` is the
 content of one profile (per layer, per subtree, per layer type, per
 operation: rows from :mod:`.views`) with its totals, uncounted work and the
@@ -20,25 +20,29 @@ from dataclasses import dataclass, field, fields
 OWN = "own"      # the layer's own work: sub-layers count in their own rows
 TOTAL = "total"  # the layer and everything below it
 RANK_KEYS = ("flops", "macs", "params")
-KINDS = ("text", "shape", "count", "bytes", "seconds", "duration", "number", "percent")
+KINDS = ("text", "shape", "count", "params", "bytes", "seconds", "duration", "number", "percent")
 
 
 @dataclass(frozen=True)
 class Column:
     """One column. ``kind`` picks the formatter (:func:`.render.cell`):
     ``"text"`` as is, ``"shape"`` a list of shapes, ``"count"`` K/M/G/T,
+    ``"params"`` a parameter count (K/M/G, a language model's M/B),
     ``"bytes"`` KiB/MiB/GiB, ``"seconds"`` a value in seconds shown in ms,
     ``"number"`` ``digits`` decimals (``None``: three significant figures),
     ``"percent"`` ``digits`` decimals and a ``%``; ``scale`` multiplies the
     value first (``1e-9``: giga; ``100``: a fraction as a percentage). A
     string cell in any column is shown as it is; ``None`` as ``-``. ``code``:
-    Markdown shows the cell as code."""
+    Markdown shows the cell as code. ``drop`` and ``short``: how the terminal
+    table fits a narrow terminal (:func:`.render.render_table`)."""
     key: str      # field of the row; the name in JSON and CSV
     header: str   # heading in the table and in Markdown
     kind: str = "text"
     digits: int | None = None
     scale: float = 1.0
     code: bool = False
+    drop: int = 0          # a narrow terminal leaves out the highest ``drop`` first; 0: always shown
+    short: str = ""        # a shorter heading for a narrow terminal
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -130,6 +134,7 @@ class Content:
     csv_fields: list[str] | None = None   # CSV columns (after "row"); default: the columns' keys
     records: list[dict] = field(default_factory=list)    # CSV: lines after the rows
     data: dict | None = None          # the JSON document; default: title, rows, footer, notes
+    language_model: bool = False      # parameter counts in M/B, the units language-model readers use
 
     def value(self, row, column: Column):
         """The exact value of one cell (``None``: none)."""
@@ -162,11 +167,13 @@ class Content:
                 "notes": list(self.notes)}
 
 
-# CSV of a profile: the rows as they are, then one line per total / uncounted
-# operation / layer not called / note, told apart by the first column ("row").
-CSV_ROW_KINDS = ("layer", "type", "op", "total", "uncounted", "not_called", "note", "reconciliation",
-                 "training", "memory")
-_CSV_ROW_KIND = {"layers": "layer", "types": "type", "ops": "op"}
+# CSV of a profile is tidy: one line per row of the view, the count columns
+# integers on every line. What is about the whole model goes to a second,
+# numeric table (``summary_csv``), one line per figure: section, name,
+# detail, value (an integer on every line).
+SUMMARY_CSV_FIELDS = ("section", "name", "detail", "value")
+_TOTAL_NAMES = ("macs", "flops", "paddle_flops", "params", "trainable_params", "paddle_flops_reported",
+                "paddle_params_reported", "active_params")
 
 
 @dataclass(kw_only=True)
@@ -204,40 +211,42 @@ class ProfileContent(Content):
                 for k, v in row.to_dict().items()}
 
     def csv_header(self) -> list[str]:
-        """Row fields that some row has (``ops`` stays in JSON)."""
+        """Row fields that some row has (``ops`` stays in JSON), what the
+        counts cover, and ``inexact`` (why) when the counts are not exact."""
         present = {f.name for row in self.rows for f in fields(row)
                    if getattr(row, f.name) is not None and f.name != "ops"}
-        keys = [f.name for f in fields(Row) if f.name in present]
-        for needed in ("name", "params", "trainable_params", "macs", "flops", "paddle_flops"):
-            if needed not in keys:
-                keys.append(needed)
-        return ["row"] + keys + ["counts", "delta"] + (["bytes"] if self.memory else [])
+        keys = [f.name for f in fields(Row) if f.name in present or f.name == "name"]
+        return keys + ["counts"] + (["inexact"] if self.inexact else [])
+
+    @property
+    def inexact(self) -> list[str]:
+        return [n for n in self.notes if n.startswith("INEXACT")]
 
     def csv_records(self) -> list[dict]:
-        kind = _CSV_ROW_KIND[self.view]
-        out = [{"row": kind, "counts": self.counts, **self.record(row)} for row in self.rows]
-        out.append({"row": "total", "name": "", "counts": "total", **self.totals.to_dict()})
-        out += [{"row": "uncounted", "name": u.name, "type": u.kind, "calls": u.calls, "macs": 0, "flops": 0}
-                for u in self.uncounted]
-        out += [{"row": "not_called", "name": name, "called": False} for name in self.not_called]
-        out += [{"row": "note", "name": note} for note in self.notes]
-        out += [{"row": "reconciliation", "name": r["line"], "type": r["figure"], "delta": r["delta"]}
-                for r in self.reconciliation]
-        if self.training:   # one line per figure: name = figure, flops (and macs) = value
-            t = self.training
-            for figure in ("forward", "backward"):
-                out.append({"row": "training", "name": figure, "macs": t[f"{figure}_macs"],
-                            "flops": t[f"{figure}_flops"]})
-            for figure, key in (("optimizer_step", "optimizer_flops"), ("training", "training_flops"),
-                                ("hardware", "hardware_flops"), ("recomputed_forward", "recomputed_flops")):
-                out.append({"row": "training", "name": figure, "type": t.get("optimizer") or "" if figure ==
-                            "optimizer_step" else "", "flops": t[key]})
-        if self.memory:     # one line per part and dtype: name = part, type = dtype, bytes
+        why = {"inexact": " ".join(self.inexact)} if self.inexact else {}
+        return [{**self.record(row), "counts": self.counts, **why} for row in self.rows]
+
+    def summary_records(self) -> list[dict]:
+        """The whole model's figures, one per line: totals, training figures,
+        memory (bytes by part and dtype), the reconciliation with
+        paddle.flops (delta), uncounted work and layers not called (calls).
+        Notes are in the JSON document and under the table."""
+        t = self.totals.to_dict()
+        out = [{"section": "total", "name": k, "detail": "", "value": t[k]} for k in _TOTAL_NAMES if k in t]
+        if self.training:
+            out += [{"section": "training", "name": k, "detail": self.training.get("optimizer") or "", "value": v}
+                    for k, v in self.training.items() if isinstance(v, int) and not isinstance(v, bool)]
+        if self.memory:
             m = self.memory
             for part in ("parameters", "gradients", "optimizer_states", "activations"):
                 for dtype, n in sorted((m["by_dtype"].get(part) or {}).items()):
-                    out.append({"row": "memory", "name": part, "type": dtype, "bytes": n})
-            out.append({"row": "memory", "name": "peak", "type": "", "bytes": m["peak"]})
+                    out.append({"section": "memory", "name": part, "detail": dtype, "value": n})
+            out.append({"section": "memory", "name": "peak", "detail": "", "value": m["peak"]})
+        out += [{"section": "reconciliation", "name": r["figure"], "detail": r["line"], "value": r["delta"]}
+                for r in self.reconciliation]
+        out += [{"section": "uncounted", "name": u.name, "detail": f"{u.kind} in {', '.join(u.layers)}",
+                 "value": u.calls} for u in self.uncounted]
+        out += [{"section": "not_called", "name": name, "detail": "calls", "value": 0} for name in self.not_called]
         return out
 
     def to_dict(self) -> dict:

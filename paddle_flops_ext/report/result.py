@@ -132,16 +132,17 @@ class LayerNode:
             if not kids:
                 node._total, node._total_params, node._total_trainable = cost, node.params, node.trainable_params
                 continue
-            macs, flops, paddle_flops = cost.macs, cost.flops, cost.paddle_flops
+            macs, flops, paddle_flops, comm = cost.macs, cost.flops, cost.paddle_flops, cost.comm_bytes
             params, trainable = node.params, node.trainable_params
             for c in kids:
                 total = c._total
                 macs += total.macs
                 flops += total.flops
                 paddle_flops += total.paddle_flops
+                comm += total.comm_bytes
                 params += c._total_params
                 trainable += c._total_trainable
-            node._total = Cost(macs, flops, paddle_flops)
+            node._total = Cost(macs, flops, paddle_flops, comm)
             node._total_params, node._total_trainable = params, trainable
 
     def subtree(self, attr: str) -> Cost:
@@ -264,6 +265,12 @@ class ProfileResult:
         return self.root.total_cost.paddle_flops
 
     @property
+    def comm_bytes(self) -> int:
+        """Bytes this rank sends in the forward's collectives and sends
+        (:mod:`~paddle_flops_ext.formulas.communication`); 0 without any."""
+        return self.root.total_cost.comm_bytes
+
+    @property
     def params(self) -> int:
         return self.root.total_params
 
@@ -349,10 +356,11 @@ class ProfileResult:
 
     # presentation (delegated) -------------------------------------------
     def report(self, by: str = "layer", depth: int | None = None, top: int | None = None,
-               rank: str = "flops"):
+               rank: str = "flops", language_model: bool = False):
         """The :class:`~.content.Content` every renderer reads: ``by`` is
-        ``"layer"``, ``"type"`` or ``"op"``; see :mod:`.views`."""
-        return views.report(self, by=by, depth=depth, top=top, rank=rank)
+        ``"layer"``, ``"type"`` or ``"op"``; ``language_model``: parameter
+        counts in M/B; see :mod:`.views`."""
+        return views.report(self, by=by, depth=depth, top=top, rank=rank, language_model=language_model)
 
     def top(self, k: int = 10, by: str = "flops"):
         """The ``k`` layers with the most own ``by`` (``"flops"``, ``"macs"``,
@@ -378,13 +386,23 @@ class ProfileResult:
         return self.report(depth=depth).to_json(indent)
 
     def to_csv(self, depth: int | None = None) -> str:
+        """One line per layer row, integer count columns (tidy); the totals,
+        memory and the rest are in :meth:`summary_csv` and the JSON."""
         return self.report(depth=depth).to_csv()
+
+    def summary_csv(self) -> str:
+        """The whole model's figures as CSV: ``section,name,detail,value``."""
+        return self.report().summary_csv()
+
+    def to_latex(self, depth: int | None = None) -> str:
+        return self.report(depth=depth).to_latex()
 
     def to_markdown(self, depth: int | None = None) -> str:
         return self.report(depth=depth).to_markdown()
 
     def __str__(self) -> str:
-        return self.table()
+        """The per-layer table fitted to the terminal (``table()``: every column)."""
+        return str(self.report())
 
     def __repr__(self) -> str:
         return (f"ProfileResult(macs={self.macs}, flops={self.flops}, params={self.params}, "

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 
 from ..formulas.registry import ZERO, Cost
-from .content import OWN, RANK_KEYS, TOTAL, Column, ProfileContent, Row, Totals, UncountedWork
-from .render import Renders, human
+from .content import (OWN, RANK_KEYS, SUMMARY_CSV_FIELDS, TOTAL, Column, Content, ProfileContent, Row, Totals,
+                      UncountedWork)
+from .render import Renders, human, human_bytes, human_params, render_csv
 
 
 class Report(ProfileContent, Renders):
@@ -29,16 +30,23 @@ class Report(ProfileContent, Renders):
     def content(self) -> Report:
         return self
 
+    def summary_csv(self) -> str:
+        """The whole model's figures as CSV (``section,name,detail,value``,
+        ``value`` an integer on every line): what the per-row CSV
+        (``to_csv()``) leaves out."""
+        return render_csv(Content(columns=[Column(k, k) for k in SUMMARY_CSV_FIELDS],
+                                  rows=self.summary_records()))
+
 _RANK_HEADER = {"flops": "FLOPs", "macs": "MACs", "params": "params"}
 _COUNTED_AS = {"formula": "layer formula", "user": "user handler", "legacy": "user handler (total_ops)",
                "trace": "traced program", "none": "no formula"}
 
 
 def _count_columns(counts: str, rank: str, with_params: bool = True) -> list[Column]:
-    cols = [Column("params", f"Params ({counts})", "count")] if with_params else []
-    return cols + [Column("macs", f"MACs ({counts})", "count"),
-                   Column("flops", f"FLOPs ({counts})", "count"),
-                   Column("share", f"% of {_RANK_HEADER[rank]}", "percent")]
+    cols = [Column("params", f"Params ({counts})", "params", short="Params")] if with_params else []
+    return cols + [Column("macs", f"MACs ({counts})", "count", short="MACs"),
+                   Column("flops", f"FLOPs ({counts})", "count", short="FLOPs"),
+                   Column("share", f"% of {_RANK_HEADER[rank]}", "percent", short="%", drop=5)]
 
 
 def _check(top, rank) -> None:
@@ -56,7 +64,8 @@ def _totals(result) -> Totals:
                   active_params=result.active_params if result.moe else None)
 
 
-def _content(result, view, counts, legend, columns, rows, top, rank, depth=None) -> Report:
+def _content(result, view, counts, legend, columns, rows, top, rank, depth=None,
+             language_model: bool = False) -> Report:
     totals = _totals(result)
     whole = totals.value(rank)
     for row in rows:
@@ -73,7 +82,7 @@ def _content(result, view, counts, legend, columns, rows, top, rank, depth=None)
         uncounted=[UncountedWork(u["name"], u["kind"], u["calls"], tuple(u["layers"])) for u in result.uncounted],
         not_called=list(result.not_called), notes=list(result.notes),
         reconciliation=result.reconciliation,
-        training=_training_totals(result), memory=getattr(result, "memory", None),
+        training=_training_totals(result), memory=getattr(result, "memory", None), language_model=language_model,
         total={"name": "Total", "params": totals.params, "macs": totals.macs, "flops": totals.flops,
                "share": "100%"})
     content.footer = _footer(content)
@@ -86,13 +95,16 @@ def _footer(content: ProfileContent) -> list[str]:
     """Totals, the legend, what paddle.flops prints, rows left out, uncounted
     work, layers not called, training and memory (the notes follow)."""
     t = content.totals
+
+    def params(n: int) -> str:
+        return human_params(n, content.language_model)
     lines = [
         f"Total MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)} ({t.flops:,})   "
         f"paddle.flops corrected: {human(t.paddle_flops)} ({t.paddle_flops:,})",
-        f"Total params: {human(t.params)} ({t.params:,})   "
-        f"trainable: {human(t.trainable_params)} ({t.trainable_params:,})   "
+        f"Total params: {params(t.params)} ({t.params:,})   "
+        f"trainable: {params(t.trainable_params)} ({t.trainable_params:,})   "
         f"non-trainable: {t.non_trainable_params:,}"
-        + ("" if t.active_params is None else f"   active per token: {human(t.active_params)} "
+        + ("" if t.active_params is None else f"   active per token: {params(t.active_params)} "
                                               f"({t.active_params:,})"),
         f"Rows: {content.legend}",
         f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
@@ -132,11 +144,11 @@ def _training_lines(content: ProfileContent) -> list[str]:
     if m:
         def part(key):
             by = m["by_dtype"].get(key) or {}
-            detail = ", ".join(f"{d} {human(b)}B" for d, b in sorted(by.items()))
-            return f"{key.replace('_', ' ')} {human(m[key])}B" + (f" [{detail}]" if len(by) > 1 else "")
+            detail = ", ".join(f"{d} {human_bytes(b, 2)}" for d, b in sorted(by.items()))
+            return f"{key.replace('_', ' ')} {human_bytes(m[key], 2)}" + (f" [{detail}]" if len(by) > 1 else "")
         keys = ("parameters", "gradients", "optimizer_states", "activations") if t else ("parameters",)
         lines.append(("Memory: " if t else "Memory (inference): ") + "   ".join(part(k) for k in keys)
-                     + f"   peak {human(m['peak'])}B ({m['peak']:,} bytes"
+                     + f"   peak {human_bytes(m['peak'], 2)} ({m['peak']:,} bytes"
                      + (")" if t else "; parameters + the largest input + output of a layer)")
                      + (f"   amp {m['amp']}" if m.get("amp") else ""))
     return lines
@@ -153,8 +165,9 @@ def _training_totals(result) -> dict | None:
             "uncounted_backward": result.uncounted_backward}
 
 
-_TRAINING_COLUMNS = [Column("backward_macs", "Bwd MACs", "count"), Column("backward_flops", "Bwd FLOPs", "count"),
-                     Column("optimizer_flops", "Optim FLOPs", "count")]
+_TRAINING_COLUMNS = [Column("backward_macs", "Bwd MACs", "count", drop=7),
+                     Column("backward_flops", "Bwd FLOPs", "count"),
+                     Column("optimizer_flops", "Optim FLOPs", "count", drop=6)]
 
 
 def _with_training(result, columns: list, rows: list, costs) -> list:
@@ -199,7 +212,8 @@ def _layer_row(node, subtree: bool, timed: bool) -> Row:
         ops=None if subtree else {k: dict(v) for k, v in node.ops.items()})
 
 
-def layers(result, depth: int | None = None, top: int | None = None, rank: str = "flops") -> Report:
+def layers(result, depth: int | None = None, top: int | None = None, rank: str = "flops",
+           language_model: bool = False) -> Report:
     _check(top, rank)
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
         raise ValueError(f"depth must be an int >= 0, got {depth!r}")
@@ -216,20 +230,21 @@ def layers(result, depth: int | None = None, top: int | None = None, rank: str =
     rows = [_layer_row(n, subtree=depth is not None, timed=timed) for n in nodes]
     by_row = {id(r): n for r, n in zip(rows, nodes)}
     subtree = depth is not None
-    columns = [Column("name", "Layer", "text", code=True), Column("type", "Type", "text"),
-               Column("input_shape", "Input shape", "shape"), Column("output_shape", "Output shape", "shape")]
+    columns = [Column("name", "Layer", "text", code=True), Column("type", "Type", "text", drop=4),
+               Column("input_shape", "Input shape", "shape", drop=9),
+               Column("output_shape", "Output shape", "shape", drop=8)]
     columns += _count_columns(counts, rank)
     columns = _with_training(result, columns, rows, lambda r: (
         (by_row[id(r)].subtree("backward"), by_row[id(r)].subtree("optimizer_step")) if subtree
         else (by_row[id(r)].backward, by_row[id(r)].optimizer_step)))
     if timed:
-        columns.append(Column("seconds", "Time ms (incl. sub-layers)", "seconds"))
-    return _content(result, "layers", counts, legend, columns, rows, top, rank, depth)
+        columns.append(Column("seconds", "Time ms (incl. sub-layers)", "seconds", short="ms (incl.)"))
+    return _content(result, "layers", counts, legend, columns, rows, top, rank, depth, language_model)
 
 
 # --------------------------------------------------------------------------- per type
 
-def by_type(result, top: int | None = None, rank: str = "flops") -> Report:
+def by_type(result, top: int | None = None, rank: str = "flops", language_model: bool = False) -> Report:
     _check(top, rank)
     rows: dict[str, Row] = {}
     for node in result.root.walk():
@@ -243,8 +258,8 @@ def by_type(result, top: int | None = None, rank: str = "flops") -> Report:
         row.flops += node.cost.flops
         row.paddle_flops += node.cost.paddle_flops
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -(r.params or 0), r.name))
-    columns = [Column("name", "Layer type", "text", code=True), Column("layers", "Layers", "count"),
-               Column("calls", "Calls", "count")] + _count_columns(OWN, rank)
+    columns = [Column("name", "Layer type", "text", code=True), Column("layers", "Layers", "count", drop=2),
+               Column("calls", "Calls", "count", drop=3)] + _count_columns(OWN, rank)
     if getattr(result, "training", False):
         sums: dict = {}
         for node in result.root.walk():
@@ -253,12 +268,12 @@ def by_type(result, top: int | None = None, rank: str = "flops") -> Report:
                                node.optimizer_step if opt is None else opt + node.optimizer_step)
         columns = _with_training(result, columns, ordered, lambda r: sums[r.name])
     legend = "per layer type, the sum of those layers' own work (rows sum to the totals)."
-    return _content(result, "types", OWN, legend, columns, ordered, top, rank)
+    return _content(result, "types", OWN, legend, columns, ordered, top, rank, language_model=language_model)
 
 
 # --------------------------------------------------------------------------- per operation
 
-def by_operator(result, top: int | None = None, rank: str = "flops") -> Report:
+def by_operator(result, top: int | None = None, rank: str = "flops", language_model: bool = False) -> Report:
     _check(top, rank)
     if rank == "params":
         raise ValueError("the per-operation view has no parameters; rank it by 'flops' or 'macs'")
@@ -294,8 +309,8 @@ def by_operator(result, top: int | None = None, rank: str = "flops") -> Report:
             rows[(result.optimizer or "optimizer", "optimizer step")] = Row(name=result.optimizer or "optimizer",
                                                                             type="optimizer step")
     ordered = sorted(rows.values(), key=lambda r: (-r.flops, -r.calls, r.name))
-    columns = [Column("name", "Operation", "text", code=True), Column("type", "Counted as", "text"),
-               Column("calls", "Calls", "count")] + _count_columns(OWN, rank, with_params=False)
+    columns = [Column("name", "Operation", "text", code=True), Column("type", "Counted as", "text", drop=4),
+               Column("calls", "Calls", "count", drop=3)] + _count_columns(OWN, rank, with_params=False)
     if getattr(result, "training", False):
         first: set = set()
 
@@ -309,20 +324,35 @@ def by_operator(result, top: int | None = None, rank: str = "flops") -> Report:
         columns = _with_training(result, columns, ordered, op_costs)
     legend = ("per operation (layers counted by a formula as a whole appear under their type); "
               "rows sum to the totals.")
-    return _content(result, "ops", OWN, legend, columns, ordered, top, rank)
+    return _content(result, "ops", OWN, legend, columns, ordered, top, rank, language_model=language_model)
 
 
 VIEWS = {"layer": layers, "type": by_type, "op": by_operator}
 
 
 def report(result, by: str = "layer", depth: int | None = None, top: int | None = None,
-           rank: str = "flops") -> Report:
+           rank: str = "flops", language_model: bool = False) -> Report:
     """The content the CLI prints: ``by`` is ``"layer"``, ``"type"`` or ``"op"``;
-    ``depth`` applies to the per-layer view only."""
+    ``depth`` applies to the per-layer view only; ``language_model``:
+    parameter counts in M/B."""
     if by not in VIEWS:
         raise ValueError(f"by must be one of {', '.join(VIEWS)}, got {by!r}")
     if by == "layer":
-        return layers(result, depth=depth, top=top, rank=rank)
+        return layers(result, depth=depth, top=top, rank=rank, language_model=language_model)
     if depth is not None:
         raise ValueError("depth applies to the per-layer view only (by='layer')")
-    return VIEWS[by](result, top=top, rank=rank)
+    return VIEWS[by](result, top=top, rank=rank, language_model=language_model)
+
+
+def compact_depth(result, max_rows: int = 40) -> int | None:
+    """The depth a terminal shows by default: ``None`` (every layer, own
+    work) when the per-layer view has at most ``max_rows`` rows, else the
+    deepest layer-tree depth (at least 1) whose rows fit in ``max_rows``."""
+    nodes = list(result.root.walk())
+    if sum(1 for n in nodes if _shows_in_flat_view(n)) <= max_rows:
+        return None
+    deepest = max(n.depth for n in nodes)
+    depth = 1
+    while depth < deepest and sum(1 for n in nodes if n.depth <= depth + 1) <= max_rows:
+        depth += 1
+    return depth

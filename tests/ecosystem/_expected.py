@@ -6,7 +6,7 @@ MACs come from our own forward post-hooks on the contraction layers
 and from per-model hand-derived products (attention scores and values, tied
 language-model heads) that each test module states next to the model.
 
-Conventions (README "What is counted"):
+Conventions (docs/conventions.md):
 - params: every unique parameter once; trainable = ``not stop_gradient``;
   BatchNorm running mean/variance are non-trainable parameters in Paddle.
 - conv MACs = numel(output) x prod(weight.shape[1:])   (weight [Cout, Cin/g, k...])

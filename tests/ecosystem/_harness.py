@@ -183,7 +183,7 @@ def make_tests(module_name, specs):
         for s in chosen:
             reason = s.xfail.get(check)
             if check == "published" and reason is None and s.published_xfail:
-                reason = "issue 9 reconciliation"
+                reason = "the published figure is not reproduced (a known gap of this model)"
             out.append(pytest.param(s.id, marks=pytest.mark.xfail(strict=True, reason=reason))
                        if reason else s.id)
         return out

@@ -1,14 +1,14 @@
 """Print the ecosystem results as a Markdown table (run inside a family env).
 
     python tests/ecosystem/report.py test_clas test_seg > part.md
-    python tests/ecosystem/report.py --readme    # README.md's table from results.md
+    python tests/ecosystem/report.py --docs    # docs/validation.md's table from results.md
 
 Columns: family, model, input, params, MACs, FLOPs (paddle_flops_ext eager),
 paddle.flops itself (numpy < 2 and one float input only; else why not),
 eager == trace (macs, flops and params), and the expected MACs from our own
 hooks (_expected.py) with whether they agree. Errors are shown, not hidden.
-``--readme`` needs no family env: it rewrites the README's ecosystem table
-from results.md (readme_table.py).
+``--docs`` needs no family env: it rewrites the ecosystem table of the docs'
+Validation page from results.md (validation_table.py).
 """
 import os
 import sys
@@ -83,7 +83,7 @@ def row(mod_name, spec):
         except Exception as exc:  # noqa: BLE001
             et = f"no: {_short(exc)}"
         if spec.xfail.get("trace"):
-            et += " (strict xfail, issue 9)" if et != "yes" else " (xfail marked but agrees: remove it)"
+            et += " (strict xfail: a known gap)" if et != "yes" else " (xfail marked but agrees: remove it)"
     return [spec.family, spec.id, inp, params, macs, flops, printed, pf, corrected, recon, et, exp_txt]
 
 
@@ -102,9 +102,9 @@ def main(modules):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--readme"]:
-        import readme_table
-        changed = readme_table.write_readme()
-        print(f"{readme_table.README}: ecosystem table " + ("rewritten" if changed else "already up to date"))
+    if sys.argv[1:] == ["--docs"]:
+        import validation_table
+        changed = validation_table.write_page()
+        print(f"{validation_table.PAGE}: ecosystem table " + ("rewritten" if changed else "already up to date"))
     else:
         main(sys.argv[1:] or ["test_clas"])

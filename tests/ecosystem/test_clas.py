@@ -111,7 +111,7 @@ XFAIL = {
     # paddle.flops reproduced (+ the adaptive pools PaddleClas 2.6 now wraps) is 229,654,758;
     # the table says 229.66 M (>= 229,655,000): 242 FLOPs short of the rounding, not explained
     "MobileNetV3_large_x1_0": dict(published="published 229.66 M not reached: paddle.flops reproduced + wrapped "
-                                             "pools = 229,654,758, 0.0001 % below the rounding (issue 9)"),
+                                             "pools = 229,654,758, 0.0001 % below the rounding"),
 }
 for _s in SPECS:
     if _s.id in PUB:

@@ -4,7 +4,7 @@ from config objects (nothing downloaded). Checks: see _harness.py.
 Hand-derived contractions added to the Linear hooks (B batch, S sequence):
 - attention per layer: Q K^T and weights x V, B x H_q x S x S x D each
   (grouped/multi-query attention is priced by query heads; causal attention
-  counted over the whole S x S matrix, the README's causal="full");
+  counted over the whole S x S matrix, causal="full" of docs/conventions.md);
 - T5 decoder: self-attention over T x T plus cross-attention over T x S;
 - language-model heads that multiply by a weight with paddle.matmul instead of
   an nn.Linear (GPT, LLaMA, BLOOM, QWen, OPT): B x S x hidden x vocab.

@@ -1,13 +1,14 @@
-"""The README's ecosystem table, rendered from ``tests/ecosystem/results.md``.
+"""The ecosystem table of the docs' Validation page, rendered from
+``tests/ecosystem/results.md``.
 
-    python tests/ecosystem/report.py --readme    # rewrite README.md's block
+    python tests/ecosystem/report.py --docs    # rewrite docs/validation.md's table
 
-The README shows every row of results.md, in its order, with fewer columns:
+The page shows every row of results.md, in its order, with fewer columns:
 model (as "family: model"), params, MACs, FLOPs, the FLOPs paddle.flops
-prints, paddle_flops corrected and eager == trace. ``tests/test_readme.py``
+prints, paddle_flops corrected and eager == trace. ``tests/test_docs.py``
 keeps the block between ``<!-- ecosystem:start -->`` and
-``<!-- ecosystem:end -->`` equal to :func:`readme_table`, so regenerate
-results.md (report.py in each family environment), then run ``--readme``.
+``<!-- ecosystem:end -->`` equal to :func:`validation_table`, so regenerate
+results.md (report.py in each family environment), then run ``--docs``.
 
 Standard library only: the main test suite imports this file without any
 ecosystem package.
@@ -16,12 +17,12 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results.md")
-README = os.path.join(os.path.dirname(os.path.dirname(HERE)), "README.md")
+PAGE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "docs", "validation.md")
 START = "<!-- ecosystem:start -->\n"
 END = "<!-- ecosystem:end -->"
 
-# (README column, results.md column, alignment); the "paddle.flops prints"
-# cell of results.md is "FLOPs / params" and the README keeps the FLOPs.
+# (page column, results.md column, alignment); the "paddle.flops prints"
+# cell of results.md is "FLOPs / params" and the page keeps the FLOPs.
 COLUMNS = (
     ("params", "params", "---:"),
     ("MACs", "MACs", "---:"),
@@ -51,8 +52,8 @@ def results_rows(text):
     return rows
 
 
-def readme_table(results_text):
-    """The Markdown table the README shows between its ecosystem markers."""
+def validation_table(results_text):
+    """The Markdown table the Validation page shows between its ecosystem markers."""
     out = ["| model | " + " | ".join(c[0] for c in COLUMNS) + " |",
            "|---|" + "|".join(c[2] for c in COLUMNS) + "|"]
     for row in results_rows(results_text):
@@ -64,21 +65,21 @@ def readme_table(results_text):
     return "\n".join(out) + "\n"
 
 
-def readme_block(readme_text):
-    """What README.md has between its ecosystem markers."""
-    return readme_text.split(START, 1)[1].split(END, 1)[0]
+def page_block(page_text):
+    """What the page has between its ecosystem markers."""
+    return page_text.split(START, 1)[1].split(END, 1)[0]
 
 
-def write_readme(readme=README, results=RESULTS):
-    """Rewrite README.md's ecosystem block from results.md; True if it changed."""
+def write_page(page=PAGE, results=RESULTS):
+    """Rewrite the page's ecosystem block from results.md; True if it changed."""
     with open(results, encoding="utf-8") as f:
-        table = readme_table(f.read())
-    with open(readme, encoding="utf-8") as f:
+        table = validation_table(f.read())
+    with open(page, encoding="utf-8") as f:
         text = f.read()
     head, rest = text.split(START, 1)
     new = head + START + table + END + rest.split(END, 1)[1]
     if new == text:
         return False
-    with open(readme, "w", encoding="utf-8") as f:
+    with open(page, "w", encoding="utf-8") as f:
         f.write(new)
     return True
