@@ -18,7 +18,7 @@ own. Reported per configuration:
   attention products ``Q K^T`` and ``A V``, ``2 * seq^2 * dim`` MACs per layer
   for the full (``causal="full"``) score matrix.
 
-Targets (issue: shape-only counting): 70B in <= 10 s wall and <= 1 GB peak RSS.
+Target of shape-only counting: 70B in <= 10 s wall and <= 1 GB peak RSS.
 
     python benchmarks/bench_scale.py [--seq 2048] [--repeats 3] [--out benchmarks/results/scale.md]
 """

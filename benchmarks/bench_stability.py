@@ -1,4 +1,4 @@
-"""Do three invocations of the benchmark agree? (issue #12, item 1)
+"""Do three invocations of the benchmark agree?
 
 Runs ``paddle-flops bench --models resnet18,mobilenet_v2 --modes
 eager,inference --no-per-layer`` three times back to back, each in a fresh

@@ -95,7 +95,7 @@ def profile(net, input_size=None, *, inputs=None, input_spec=None, custom_ops=No
     input shapes and dtypes, ``input_size`` sizing its -1 dimensions.
 
     The model, Paddle's global state and the global RNGs are as before when
-    this returns or raises (see the README's guarantees).
+    this returns or raises (see docs/guarantees.md).
     """
     if isinstance(net, (str, os.PathLike)):
         net = load_saved(net)

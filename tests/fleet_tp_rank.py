@@ -71,7 +71,9 @@ def main():
     print("RESULT " + json.dumps({"rank": dist.get_rank(), "world": dist.get_world_size(), "macs": r.macs,
                                   "comm_bytes": r.comm_bytes,
                                   "backward_comm_bytes": r.backward.comm_bytes, "layers": layers,
-                                  "params": r.params}), flush=True)
+                                  "params": r.params,
+                                  "json_comm_bytes": json.loads(r.to_json())["total"].get("comm_bytes"),
+                                  "table": r.table()}), flush=True)
     return 0
 
 

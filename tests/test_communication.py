@@ -80,6 +80,9 @@ def test_fleet_tensor_parallel_ranks_match_the_dense_model_and_the_plan(tmp_path
         assert r["layers"]["blocks.0.up1"]["backward_comm_bytes"] == hidden_bytes
         assert r["backward_comm_bytes"] == (2 * tp.BLOCKS + 1) * hidden_bytes
         assert not any(layer["uncounted"] for layer in r["layers"].values())
+        # every format says it: the JSON total and the table's footer
+        assert r["json_comm_bytes"] == r["comm_bytes"]
+        assert f"({r['comm_bytes']:,} bytes)" in r["table"]
 
     block_acts = (ActivationTerm("block activations", tp.SEQ * tp.FFN, split_by_tp=True),)
     shape = shape_from_result(whole, "tp", block_activations=block_acts)

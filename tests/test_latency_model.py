@@ -13,7 +13,8 @@ import pytest
 
 from paddle_flops_ext.bench import calibrate as cal_mod
 from paddle_flops_ext.bench.calibrate import Calibration, CalibrationFileError, MicroCase, calibrate
-from paddle_flops_ext.bench.processes import between_process, parse_plan, plan_text, time_in_processes
+from paddle_flops_ext.bench.processes import parse_plan, plan_text, time_in_processes
+from paddle_flops_ext.bench.timing import between_process
 from paddle_flops_ext.estimates.latency import (FUSED, Fit, KindCoefficients, Sample, Work, conv_kind, fit, nnls,
                                                 predict, work_items)
 

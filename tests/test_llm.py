@@ -1,4 +1,4 @@
-"""Language-model workloads (issue 13): generation with a KV cache, MoE
+"""Language-model workloads: generation with a KV cache, MoE
 active parameters, low-bit weight bytes, models from a config.
 
 Every expected value is derived here from the configuration's fields by the

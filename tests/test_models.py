@@ -1,4 +1,4 @@
-"""Whole models against the issue's reference figures and published ones."""
+"""Whole models against reference figures derived here and published ones."""
 
 import paddle
 import paddle.nn as nn

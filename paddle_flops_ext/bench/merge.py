@@ -14,9 +14,11 @@ Pure functions (no Paddle), tested on their own:
   sweeps (``config`` differs) or a missing/duplicate rank.
 - :func:`merge_processes` joins documents of the *same* sweep measured in
   separate fresh processes (``--processes N``): each row's samples are
-  pooled and summarised again, and the spread between the processes'
-  medians is reported as ``between_process = {medians_ms, spread}`` with
-  ``spread = (max - min) / median of the medians``.
+  pooled and summarised again; the spread between the processes' medians is
+  reported as ``between_process`` (``medians_ms``, ``spread = (max - min) /
+  median``, and the 95 % prediction interval of the next process's median,
+  Student t on the log medians, as pyperf reasons), and that interval, not
+  one process's, becomes the row's interval.
 
 :func:`dist_env` reads rank, world size and local device from the
 environment ``python -m paddle.distributed.launch`` sets.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import copy
 
-from .timing import summarize
+from .timing import between_process, summarize
 
 TASK_KEY = ("model", "batch_size", "input_size")
 
@@ -121,14 +123,17 @@ def merge_processes(docs: list[dict], noise_threshold: float | None = None) -> d
         row["latency_ms"] = st.to_dict()
         row["samples_ms"] = samples
         row["noisy"] = st.noisy
-        mm = sorted(medians)
-        mid = summarize(mm).median
-        row["between_process"] = {"medians_ms": medians,
-                                  "spread": (mm[-1] - mm[0]) / mid if mid > 0 else 0.0}
+        bp = between_process([m / 1e3 for m in medians])
+        row["between_process"] = {**bp.to_dict(), "medians_ms": medians}
+        if bp.low is not None:       # what the next invocation will measure, not one process's spread
+            row["latency_ms"]["ci_low"], row["latency_ms"]["ci_high"] = bp.low * 1e3, bp.high * 1e3
+            row["latency_ms"]["ci_rel"] = max(st.median - bp.low * 1e3, bp.high * 1e3 - st.median) / st.median
+            row["latency_ms"]["interval"] = "between processes"
         rescale(row, st.median / 1e3)
     out["processes"] = len(docs)
     out["notes"] = list(dict.fromkeys(n for d in docs for n in d.get("notes", [])))
-    out["notes"].append(f"each row pools the samples of {len(docs)} fresh processes; "
+    out["notes"].append(f"each row pools the samples of {len(docs)} fresh processes; its interval is the 95 % "
+                        f"prediction interval of the next process's median (Student t on the log medians), "
                         f"between_process.spread = (max - min) / median of the per-process medians")
     return out
 

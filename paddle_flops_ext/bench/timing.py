@@ -436,3 +436,50 @@ def set_threads(n: int | None) -> dict:
     return {"threads": n, "applied_via": applied, "cpu_count": os.cpu_count(),
             "available_cores": available_cores(),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+# --------------------------------------------------------------------------- between processes
+
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def t975(dof: int) -> float:
+    """The 97.5 % quantile of Student's t with ``dof`` degrees of freedom."""
+    if dof < 1:
+        raise ValueError("a t quantile needs at least one degree of freedom")
+    return _T975[dof - 1] if dof <= len(_T975) else 1.960
+
+
+@dataclass(frozen=True)
+class BetweenProcess:
+    """Per-process medians (seconds) and what they say about the next one."""
+    medians: tuple
+    median: float
+    spread: float                  # (max - min) / median
+    low: float | None              # prediction interval for the next process median
+    high: float | None
+
+    def to_dict(self, scale: float = 1e3) -> dict:
+        return {"medians": [m * scale for m in self.medians], "median": self.median * scale,
+                "spread": self.spread, "low": None if self.low is None else self.low * scale,
+                "high": None if self.high is None else self.high * scale,
+                "interval": "95 % prediction interval of the next process median (log scale, Student t)"}
+
+
+def between_process(medians: list[float]) -> BetweenProcess:
+    """Spread and prediction interval of per-process medians (see the module docstring)."""
+    xs = sorted(float(m) for m in medians)
+    if not xs or xs[0] <= 0:
+        raise ValueError("between_process needs positive per-process medians")
+    n = len(xs)
+    mid = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    spread = (xs[-1] - xs[0]) / mid
+    if n < 2:
+        return BetweenProcess(tuple(medians), mid, spread, None, None)
+    logs = [math.log(x) for x in xs]
+    mean = sum(logs) / n
+    s = math.sqrt(sum((v - mean) ** 2 for v in logs) / (n - 1))
+    half = t975(n - 1) * s * math.sqrt(1 + 1 / n)
+    return BetweenProcess(tuple(medians), mid, spread, math.exp(mean - half), math.exp(mean + half))

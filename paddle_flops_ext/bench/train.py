@@ -4,13 +4,16 @@ FLOP/s, MFU and HFU, and measured peak memory next to ``r.memory["peak"]``.
 Each model runs in a fresh process: RSS after importing Paddle and one tiny
 op is the idle baseline; then the model is built, ``--warmup`` steps
 (forward + ``loss.backward()`` + ``AdamW.step()`` + ``clear_grad()``) and
-``--steps`` timed steps run; the process's peak RSS (``ru_maxrss``) minus
-the baseline is the measured training memory. Only then is the model
-profiled (``training=True, optimizer="adamw"``), so the profile's own
+``--steps`` timed steps run. Measured memory: Paddle's allocator peak over
+the steps (``host_memory_stat_peak_value``, what the estimate models) and the
+process's own peak RSS (``VmHWM``, not ``ru_maxrss``, which carries the
+parent's high-water mark across exec) above the baseline. Only then is the
+model profiled (``training=True, optimizer="adamw"``), so the profile's own
 memory does not enter the measurement. MFU = model FLOPs (``training_flops``)
-/ median step time / the machine's fp32 peak (an eager ``paddle.matmul``,
-measured by ``paddle_flops_ext.bench.peak`` in the same process); HFU the
-same with ``hardware_flops``.
+/ median step time / the hardware's theoretical fp32 peak
+(:mod:`paddle_flops_ext.bench.hardware`: cores x clock x vector width); HFU
+the same with ``hardware_flops``; beside them the matmul efficiency, an eager
+fp32 ``paddle.matmul`` (``paddle_flops_ext.bench.peak``) over the same peak.
 
     paddle-flops bench --train                             # all three models
     paddle-flops bench --train --models resnet50 --steps 2
@@ -25,7 +28,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,7 +48,27 @@ def _rss_bytes() -> int:
 
 
 def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # KiB on Linux
+    """This process's own peak RSS (``VmHWM``)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) * 1024
+
+
+def _allocator_peak() -> int | None:
+    """The CPU allocator's peak allocated bytes since the last reset (None where Paddle lacks the counter)."""
+    from paddle.base import core
+    try:
+        return int(core.host_memory_stat_peak_value("Allocated", 0))
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _reset_allocator_peak() -> int | None:
+    from paddle.base import core
+    try:
+        core.host_memory_stat_reset_peak_value("Allocated", 0)
+        return int(core.host_memory_stat_current_value("Allocated", 0))
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def build(name):
@@ -64,6 +86,7 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
     paddle.seed(0)
     paddle.ones([2]).sum().numpy()
     idle = _rss_bytes()
+    before = _reset_allocator_peak()
     model, inputs, what = build(name)
     model.train()
     opt = paddle.optimizer.AdamW(parameters=model.parameters())
@@ -79,34 +102,33 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
         if i >= warmup:
             times.append(dt)
     measured = _peak_rss_bytes() - idle
+    allocator = _allocator_peak()
+    allocator = allocator - before if allocator is not None and before is not None else None
     del loss
     from ..api import profile  # local: imported after the measured steps, outside their peak RSS
     t0 = time.perf_counter()
     r = profile(model, inputs=inputs, training=True, optimizer="adamw")
     profile_s = time.perf_counter() - t0
+    from .hardware import this_cpu_peak, utilisation  # local: as above
+    hw = this_cpu_peak()
     try:
         from .peak import cpu_compute  # local: as above
-        peak_flops = cpu_compute(1024, 5, 2, os.cpu_count() or 1, backends=("eager",))[0]["fp32"]["gflops_peak"] * 1e9
-        peak_from = "paddle_flops_ext.bench.peak (eager fp32 matmul, n=1024)"
-    except Exception as exc:  # noqa: BLE001 - bench package changed: measure here
-        a = paddle.randn([1024, 1024])
-        best = math.inf
-        for _ in range(7):
-            t = time.perf_counter()
-            (a @ a).numpy()
-            best = min(best, time.perf_counter() - t)
-        peak_flops, peak_from = 2 * 1024 ** 3 / best, f"local matmul ({exc})"
+        matmul = cpu_compute(1024, 5, 2, os.cpu_count() or 1, backends=("eager",))[0]["fp32"]["gflops_peak"] * 1e9
+    except Exception:  # noqa: BLE001 - the efficiency is optional, the MFU is not
+        matmul = None
     step = statistics.median(times)
+    u = utilisation(r.training_flops, r.hardware_flops, step, hw.peak("fp32"), matmul)
     m = r.memory
     return {
         "model": name, "what": what, "steps": steps, "warmup": warmup, "step_s": step, "step_times_s": times,
         "forward_flops": r.forward.flops, "backward_flops": r.backward.flops,
         "optimizer_flops": r.optimizer_step.flops, "training_flops": r.training_flops,
         "hardware_flops": r.hardware_flops, "achieved_flops_per_s": r.training_flops / step,
-        "peak_flops_per_s": peak_flops, "peak_from": peak_from,
-        "mfu": r.training_flops / step / peak_flops, "hfu": r.hardware_flops / step / peak_flops,
+        "peak_flops_per_s": u.peak_flops_per_s, "peak_from": hw.derivation, "peak_notes": hw.notes,
+        "mfu": u.mfu, "hfu": u.hfu, "matmul_flops_per_s": matmul, "matmul_efficiency": u.matmul_efficiency,
         "memory_estimate": m, "measured_peak_bytes": measured, "idle_rss_bytes": idle,
-        "estimate_over_measured": m["peak"] / measured if measured else None,
+        "allocator_peak_bytes": allocator,
+        "estimate_over_measured": m["peak"] / allocator if allocator else None,
         "profile_s": profile_s, "uncounted_backward": r.uncounted_backward,
     }
 
@@ -118,9 +140,11 @@ COLUMNS = [Column("what", "model"), Column("step_s", "step s", "number", 2),
            Column("achieved_flops_per_s", "achieved GFLOP/s", "number", 1, _G),
            Column("peak_flops_per_s", "peak GFLOP/s", "number", 1, _G),
            Column("mfu", "MFU", "percent", 1, 100), Column("hfu", "HFU", "percent", 1, 100),
+           Column("matmul_efficiency", "matmul / peak", "percent", 1, 100),
            Column("estimate_peak", "est. peak MiB", "number", 0, _MIB),
-           Column("measured_peak_bytes", "measured MiB", "number", 0, _MIB),
-           Column("estimate_over_measured", "estimate / measured", "number", 2),
+           Column("allocator_peak_bytes", "allocator MiB", "number", 0, _MIB),
+           Column("estimate_over_measured", "estimate / allocator", "number", 3),
+           Column("measured_peak_bytes", "RSS above idle MiB", "number", 0, _MIB),
            Column("fixed", "params+grads+states MiB", "number", 0, _MIB),
            Column("activations", "activations MiB", "number", 0, _MIB)]
 
@@ -133,8 +157,11 @@ def _markdown_lines(results: list, machine: str) -> list[str]:
                      "fixed": m["parameters"] + m["gradients"] + m["optimizer_states"]})
     return [f"# Training steps on {machine}", "",
             "Fresh process per model; AdamW; loss = mean of the output; median of the timed steps "
-            "(warm-up excluded). Memory: peak RSS above the idle process (Paddle imported) vs "
-            "`r.memory['peak']` of `profile(training=True, optimizer='adamw')`.", "",
+            "(warm-up excluded). MFU and HFU against the hardware's theoretical fp32 peak "
+            f"({results[0]['peak_from'] if results else ''}); matmul / peak: an eager fp32 matmul's rate over "
+            "that peak. Memory: `r.memory['peak']` of `profile(training=True, optimizer='adamw')` vs Paddle's "
+            "allocator peak over the steps; the process's own peak RSS above the idle process (Paddle "
+            "imported) beside it (the runtime adds memory outside the allocator).", "",
             render_markdown(Content(columns=COLUMNS, rows=rows))]
 
 
@@ -161,8 +188,9 @@ def run(models, steps: int, warmup: int, out: str) -> int:
             return proc.returncode
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"{name}: step {r['step_s']:.2f} s, MFU {100 * r['mfu']:.1f}%, memory estimate/measured "
-              f"{r['estimate_over_measured']:.2f}", flush=True)
+        ratio = r["estimate_over_measured"]
+        print(f"{name}: step {r['step_s']:.2f} s, MFU {100 * r['mfu']:.1f}% of the fp32 peak, memory "
+              f"estimate/allocator {'n/a' if ratio is None else f'{ratio:.3f}'}", flush=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (CPU, fp32)"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     write_text(out + ".json", json.dumps({"machine": machine, "results": results}, indent=1))

@@ -15,12 +15,12 @@ PRECISIONS = ("fp32", "bf16")
 
 def add_calibrate_arguments(p) -> None:
     p.add_argument("-o", "--output", default="calibration.json", metavar="FILE",
-                   help="where to write the calibration (JSON; default calibration.json)")
+                   help="where to write the calibration (JSON)")
     p.add_argument("--budget", type=float, default=300.0, metavar="S",
-                   help="stop starting micro-benchmarks after S seconds (default 300)")
+                   help="stop starting micro-benchmarks after S seconds")
     p.add_argument("--precisions", default="fp32", metavar="P[,P]",
                    help="fp32 (Paddle Inference and eager) and/or bf16 (Paddle Inference, where the CPU "
-                        "has avx512_bf16 or amx_bf16); default fp32")
+                        "has avx512_bf16 or amx_bf16)")
     p.add_argument("--device", default="cpu", help="cpu or gpu[:N] (a GPU build times with CUDA events)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="math-library threads (default: the cores this process may use)")
@@ -34,7 +34,7 @@ def add_predict_arguments(p) -> None:
                    help="input shape, batch first, e.g. 8,3,224,224 (default: the zoo model's)")
     p.add_argument("--modes", default=None, metavar="M[,M]",
                    help="modes to predict (default: every mode the calibration has)")
-    p.add_argument("--top", type=int, default=10, metavar="K", help="the K slowest layers (default 10)")
+    p.add_argument("--top", type=int, default=10, metavar="K", help="the K slowest layers")
     p.add_argument("--json", action="store_true", help="print the prediction as JSON")
     p.add_argument("--traceback", action="store_true", help="show the full trace of an error")
 

@@ -469,7 +469,7 @@ def _add_formulas(sub) -> None:
     p = sub.add_parser("formulas", formatter_class=HelpFormatter,
                        help="print the counting conventions of every layer and operation (Markdown)",
                        description="Print the counting convention of every layer type and operation "
-                                   "as Markdown tables (the README's 'Every formula' section).")
+                                   "as Markdown tables (docs/formulas.md).")
     p.set_defaults(command_parser=p)
 
 

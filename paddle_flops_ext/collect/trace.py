@@ -60,7 +60,7 @@ tree has exactly the eager layer paths. Then, as in eager mode:
   ``F.scaled_dot_product_attention``) is counted as one operation and the
   operations it expands to in the program are not counted again.
 
-Differences from eager mode (documented in the README):
+Differences from eager mode (documented in docs/trace-mode.md):
 
 * Program plumbing is not reported at all: ``builtin.*`` and ``cf.*``
   operations, ``pd_op.data``, constants (``pd_op.full``,

@@ -174,7 +174,7 @@ class OpSpec:
     name: str
     fn: OpFn
     args: tuple[str, ...]       # positional argument names, in _C_ops order
-    convention: str             # one line, shown in the README table
+    convention: str             # one line, shown in the docs' formula table
     contraction: bool = False   # does it produce MACs (enters paddle_flops)
 
     takes_options: bool = False  # fn(ins, outs, attrs, options): reads counting options

@@ -95,6 +95,7 @@ class Totals:
     paddle_flops_reported: int = 0    # what paddle.flops itself prints (reproduced)
     paddle_params_reported: int = 0
     active_params: int | None = None  # parameters one token uses (mixture of experts); None: all
+    comm_bytes: int | None = None     # bytes this rank sends in collectives; None: none ran
 
     @property
     def non_trainable_params(self) -> int:
@@ -105,7 +106,7 @@ class Totals:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "active_params" or self.active_params is not None}
+                if f.name not in ("active_params", "comm_bytes") or getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class Content:
 # detail, value (an integer on every line).
 SUMMARY_CSV_FIELDS = ("section", "name", "detail", "value")
 _TOTAL_NAMES = ("macs", "flops", "paddle_flops", "params", "trainable_params", "paddle_flops_reported",
-                "paddle_params_reported", "active_params")
+                "paddle_params_reported", "active_params", "comm_bytes")
 
 
 @dataclass(kw_only=True)

@@ -1,4 +1,4 @@
-"""Render the formula registry itself as Markdown: the README's "what is
+"""Render the formula registry itself as Markdown: the docs' "what is
 counted" tables come from here, so the documentation cannot drift from the
 code."""
 from __future__ import annotations
@@ -63,7 +63,7 @@ def conventions_markdown() -> str:
 
 
 def gradient_table() -> str:
-    """The README's gradient-operation table (Training cost), from
+    """The gradient-operation table of docs/formulas.md (Training cost), from
     :mod:`paddle_flops_ext.formulas.gradients`: one row per formula, keyed by
     the forward operation."""
     specs = gradients.grad_specs()

@@ -61,7 +61,8 @@ def _totals(result) -> Totals:
                   params=result.params, trainable_params=result.trainable_params,
                   paddle_flops_reported=result.paddle_flops_reported,
                   paddle_params_reported=result.paddle_params_reported,
-                  active_params=result.active_params if result.moe else None)
+                  active_params=result.active_params if result.moe else None,
+                  comm_bytes=result.comm_bytes or None)
 
 
 def _content(result, view, counts, legend, columns, rows, top, rank, depth=None,
@@ -107,6 +108,11 @@ def _footer(content: ProfileContent) -> list[str]:
         + ("" if t.active_params is None else f"   active per token: {params(t.active_params)} "
                                               f"({t.active_params:,})"),
         f"Rows: {content.legend}",
+    ]
+    if t.comm_bytes:
+        lines.append(f"Communication: this rank sends {human_bytes(t.comm_bytes)} ({t.comm_bytes:,} bytes) in the "
+                     f"forward's collectives (ring algorithm; MACs and FLOPs leave them out)")
+    lines += [
         f"paddle.flops itself prints: Total Flops {t.paddle_flops_reported:,}   Total Params "
         f"{t.paddle_params_reported:,}" + ("" if not content.reconciliation else "; from there: " + "; ".join(
             f"{r['figure']} {r['delta']:+,} {r['line']}" for r in content.reconciliation)),
