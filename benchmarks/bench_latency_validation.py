@@ -36,6 +36,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from paddle_flops_ext.bench.machine import busy_fraction, cpu_pressure, load_average  # noqa: E402
+from paddle_flops_ext.estimates.latency import FORMS  # noqa: E402
 from paddle_flops_ext.files import write_text  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -171,10 +172,31 @@ def _err(pred: float, meas: float | None) -> float | None:
     return None if not meas else pred / meas - 1.0
 
 
+MEASURED_FIELDS = ("measured_ms", "interval_ms", "process_medians_ms", "between_process_spread", "errors", "load")
+
+
+def _measured_fields(timing, mode: str) -> dict:
+    """The measured columns of one row from a :class:`ProcessTiming`."""
+    bp = timing.modes.get(mode)
+    meas = bp.median if bp else None
+    return {"measured_ms": meas * 1e3 if meas else None,
+            "interval_ms": [bp.low * 1e3, bp.high * 1e3] if bp and bp.low else None,
+            "process_medians_ms": [m * 1e3 for m in bp.medians] if bp else None,
+            "between_process_spread": bp.spread if bp else None,
+            "errors": timing.errors, "load": [r.get("load") for r in timing.runs]}
+
+
+def reused_measurements(doc: dict) -> dict:
+    """``{(model, batch, mode): measured columns}`` of an earlier validation's rows."""
+    return {(r["model"], int(r["batch"]), r["mode"]): {f: r.get(f) for f in MEASURED_FIELDS} for r in doc["rows"]}
+
+
 def validate(models, calibration, *, processes: int = 3, budget_s: float = 1.0, plan=None,
-             timing=None, progress=sys.stderr) -> dict:
+             timing=None, progress=sys.stderr, reuse: dict | None = None) -> dict:
     """Rows of predicted vs measured, and the summary; ``timing`` is
-    :func:`time_in_processes` unless a test gives a fake."""
+    :func:`time_in_processes` unless a test gives a fake; with ``reuse``
+    (:func:`reused_measurements`) nothing is timed and a row not measured
+    before has no measurement."""
     from paddle_flops_ext.bench.processes import time_in_processes
     timing = timing or time_in_processes
     plan = plan or PLAN
@@ -185,21 +207,20 @@ def validate(models, calibration, *, processes: int = 3, budget_s: float = 1.0, 
         except Exception as e:  # a model the tracer cannot take is reported, not fatal
             errors.append(f"{model.name}: prediction failed: {type(e).__name__}: {e}"[:300])
             continue
-        measured = timing(model.spec, plan=plan, n=processes, budget_s=budget_s, shape=model.shape)
+        measured = None if reuse is not None else timing(model.spec, plan=plan, n=processes, budget_s=budget_s,
+                                                          shape=model.shape)
         for (batch, mode), p in preds.items():
-            t = measured[batch]
-            bp = t.modes.get(mode)
-            meas = bp.median if bp else None
+            if reuse is not None:
+                got = reuse.get((model.name, batch, mode)) or {f: None for f in MEASURED_FIELDS}
+            else:
+                got = _measured_fields(measured[batch], mode)
+            meas = got["measured_ms"] / 1e3 if got["measured_ms"] else None
             rows.append({"model": model.name, "family": model.family, "batch": batch, "mode": mode,
                          "predicted_ms": p.seconds * 1e3, "roofline_ms": p.roofline_seconds * 1e3,
-                         "measured_ms": meas * 1e3 if meas else None,
-                         "interval_ms": [bp.low * 1e3, bp.high * 1e3] if bp and bp.low else None,
-                         "process_medians_ms": [m * 1e3 for m in bp.medians] if bp else None,
-                         "between_process_spread": bp.spread if bp else None,
-                         "error": _err(p.seconds, meas), "roofline_error": _err(p.roofline_seconds, meas),
-                         "uncalibrated": p.uncalibrated, "errors": t.errors,
-                         "load": [r.get("load") for r in t.runs]})
-        errors += [f"{model.name} b{b}: {e}" for b, t in measured.items() for e in t.errors]
+                         **got, "error": _err(p.seconds, meas), "roofline_error": _err(p.roofline_seconds, meas),
+                         "uncalibrated": p.uncalibrated})
+        if measured is not None:
+            errors += [f"{model.name} b{b}: {e}" for b, t in measured.items() for e in t.errors]
         if progress is not None:
             done = [r for r in rows if r["model"] == model.name and r["error"] is not None]
             print(f"[{i + 1}/{len(models)}] {model.name}: " + ", ".join(
@@ -251,8 +272,14 @@ def markdown(doc: dict) -> str:
              f"Machine: {doc['machine'].get('cpu_model')}, {doc['threads']} threads, "
              f"Paddle {doc['machine'].get('paddle')}  ",
              f"Calibration: `{doc['calibration_file']}` ({doc['calibration_cases']} micro-benchmark timings, "
-             f"no whole model); {doc['processes']} fresh processes per model  ",
-             f"Load before: {doc['load_before']}; after: {doc['load_after']}", ""]
+             f"no whole model; fit form {', '.join(doc.get('forms') or ['free'])}); "
+             f"{doc['processes']} fresh processes per model  "]
+    reused = doc.get("measurements_reused_from")
+    if reused:
+        lines += [f"Measured: not in this run; the measured columns are reused from the run of {reused['date']}  ",
+                  f"(`{reused['command']}`, file `{reused['file']}`); only the predictions are new  "]
+    lines += [f"Load {'during the measurement ' if reused else ''}before: {doc['load_before']}; "
+              f"after: {doc['load_after']}", ""]
     if allrow:
         lines += [f"**{allrow['within_10pct']} of {allrow['n']} predictions "
                   f"({allrow['share_within_10pct'] * 100:.0f} %) within +-10 %** of the measured median "
@@ -293,6 +320,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=RESULTS)
     p.add_argument("--tag", default="latency_validation")
     p.add_argument("--note", action="append", default=[], help="a line for the notes")
+    p.add_argument("--reuse-measurements", default=None, metavar="FILE",
+                   help="an earlier validation JSON: re-predict only, take its measured columns (no timing)")
+    p.add_argument("--form", default=None, choices=FORMS,
+                   help="refit the calibration's stored micro-benchmarks in this form (default: as in the file)")
     a = p.parse_args(argv)
     from paddle_flops_ext.quiet import import_paddle_quietly
     import_paddle_quietly()
@@ -302,22 +333,46 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in by_name]
     if unknown:
         p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
+    reused = None
+    if a.reuse_measurements:
+        try:
+            with open(a.reuse_measurements, encoding="utf-8") as f:
+                reused = json.load(f)
+            reuse = reused_measurements(reused)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            p.error(f"argument --reuse-measurements: cannot read a validation result from "
+                    f"{a.reuse_measurements} ({type(e).__name__}: {e})")
     load_before = _load()
     if a.calibration:
         cal_path = a.calibration
-        cal = Calibration.load(cal_path)
+        try:
+            cal = Calibration.load(cal_path)
+        except ValueError as e:
+            p.error(f"argument --calibration: {e}")
+        if a.form:
+            cal = cal.refit(a.form)
     else:
-        cal = calibrate(budget_s=a.calibrate_budget)
+        cal = calibrate(budget_s=a.calibrate_budget, **({"form": a.form} if a.form else {}))
         cal.machine_load = load_before
         cal_path = os.path.join(a.out, f"{a.tag}_calibration.json")
         cal.save(cal_path)
-    result = validate([by_name[n] for n in names], cal, processes=a.processes, budget_s=a.budget)
+    processes = reused.get("processes", a.processes) if reused else a.processes
+    result = validate([by_name[n] for n in names], cal, processes=processes, budget_s=a.budget,
+                      reuse=reuse if reused else None)
     doc = {"command": "python benchmarks/bench_latency_validation.py " + " ".join(argv or sys.argv[1:]),
            "date": _dt.datetime.now().isoformat(timespec="seconds"), "machine": cal.machine,
            "threads": (cal.machine.get("threads") or {}).get("threads"),
            "calibration_file": os.path.relpath(cal_path, ROOT) if os.path.isabs(cal_path) else cal_path,
-           "calibration_cases": len(cal.cases), "processes": a.processes, "budget_s": a.budget,
-           "load_before": load_before, "load_after": _load(), "notes": a.note, **result}
+           "calibration_cases": len(cal.cases), "forms": sorted({f.form for f in cal.fits.values()}),
+           "processes": processes, "budget_s": reused.get("budget_s", a.budget) if reused else a.budget,
+           "load_before": reused["load_before"] if reused else load_before,
+           "load_after": reused["load_after"] if reused else _load(), "notes": a.note, **result}
+    if reused:
+        # a re-prediction of a re-prediction still names the run that measured
+        doc["measurements_reused_from"] = reused.get("measurements_reused_from") or {
+            "file": a.reuse_measurements, "date": reused.get("date"), "command": reused.get("command")}
+        if reused.get("errors"):
+            doc["errors"] = list(reused["errors"]) + [e for e in doc["errors"] if e not in reused["errors"]]
     os.makedirs(a.out, exist_ok=True)
     write_text(os.path.join(a.out, f"{a.tag}.json"), json.dumps(doc, indent=1, default=str) + "\n")
     write_text(os.path.join(a.out, f"{a.tag}.md"), markdown(doc))

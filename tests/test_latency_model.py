@@ -15,8 +15,8 @@ from paddle_flops_ext.bench import calibrate as cal_mod
 from paddle_flops_ext.bench.calibrate import Calibration, CalibrationFileError, MicroCase, calibrate
 from paddle_flops_ext.bench.processes import parse_plan, plan_text, time_in_processes
 from paddle_flops_ext.bench.timing import between_process
-from paddle_flops_ext.estimates.latency import (FUSED, Fit, KindCoefficients, Sample, Work, conv_kind, fit, nnls,
-                                                predict, work_items)
+from paddle_flops_ext.estimates.latency import (DISPATCH, FUSED, Fit, KindCoefficients, Sample, Work, conv_kind, fit,
+                                                nnls, predict, work_items)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,11 +61,11 @@ def test_work_items_fuse_bn_and_activation_in_inference_only():
     net = conv_block_net()
     result = traced(net, (1, 3, 8, 8))
     facts = cal_mod.layer_facts(net)
-    inf = {w.layer: w for w in work_items(result, "inference", facts) if w.layer}
+    inf = {w.layer: w for w in work_items(result, "inference", facts) if w.layer and w.kind != DISPATCH}
     eager = work_items(result, "eager", facts)
     assert inf["conv"].kind == "conv_3x3" and inf["fc"].kind == "matmul"
     assert inf["bn"].kind == FUSED and inf["act"].kind == FUSED
-    kinds = {w.layer: w.kind for w in eager if w.kind != "layer_call" and w.layer}
+    kinds = {w.layer: w.kind for w in eager if w.kind not in ("layer_call", DISPATCH) and w.layer}
     assert kinds["bn"] == "batch_norm" and kinds["act"] == "activation"
     # one Layer.__call__ per called layer: the model, conv, bn, act, fc
     assert sum(w.calls for w in eager if w.kind == "layer_call") == 5
@@ -74,6 +74,43 @@ def test_work_items_fuse_bn_and_activation_in_inference_only():
     assert inf["fc"].bytes == (512 + 10 + 512 * 10 + 10) * 4
     # the flatten inside forward is a view, priced by its calls
     assert [w.kind for w in eager if w.source == "flatten"] == ["view"]
+    # one dispatch per operation launched: inference runs conv, fc and the flatten (bn and relu fused);
+    # eager runs conv, bn, relu, fc and the flatten
+    assert sum(w.calls for w in work_items(result, "inference", facts) if w.kind == DISPATCH) == 3
+    assert sum(w.calls for w in eager if w.kind == DISPATCH) == 5
+    assert {w.layer for w in eager if w.kind == DISPATCH} == {"", "conv", "bn", "act", "fc"}
+
+
+def residual_block():
+    paddle = _paddle()
+    nn = paddle.nn
+
+    class Block(nn.Layer):
+        """conv-bn-relu, conv-bn, + the input, relu: one ReLU layer called twice."""
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2D(8, 8, 3, padding=1), nn.BatchNorm2D(8)
+            self.relu = nn.ReLU()
+            self.conv2, self.bn2 = nn.Conv2D(8, 8, 3, padding=1), nn.BatchNorm2D(8)
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(y + x)
+    return Block()
+
+
+def test_inference_folds_the_residual_sum_into_the_convolution():
+    net = residual_block()
+    result = traced(net, (1, 8, 6, 6))
+    facts = cal_mod.layer_facts(net)
+    inf = [w for w in work_items(result, "inference", facts) if w.kind not in ("run", DISPATCH)]
+    eager = [w for w in work_items(result, "eager", facts) if w.kind not in ("run", "layer_call", DISPATCH)]
+    assert sorted(w.source for w in inf if w.kind != FUSED) == ["Conv2D", "Conv2D"]
+    assert sorted(w.source for w in inf if w.kind == FUSED) == ["BatchNorm2D", "BatchNorm2D", "ReLU", "add"]
+    assert not any(w.kind == FUSED for w in eager)
+    assert [w.calls for w in eager if w.source == "ReLU"] == [2]
+    # inference launches the two convolutions only
+    assert sum(w.calls for w in work_items(result, "inference", facts) if w.kind == DISPATCH) == 2
 
 
 # -- the fit ---------------------------------------------------------------------
@@ -98,11 +135,75 @@ def test_fit_recovers_per_kind_coefficients():
         secs = sum(truth[w.kind].seconds(w) for w in works)
         samples.append(Sample(f"s{i}", works, secs))
     samples.append(Sample("empty", [Work("", "run", 1)], truth["run"].per_call))
-    got = fit("inference", samples)
+    got = fit("inference", samples, form="free")
     for k, c in truth.items():
         for f in ("per_call", "per_flop", "per_byte"):
             assert getattr(got.kinds[k], f) == pytest.approx(getattr(c, f), rel=1e-6, abs=1e-18), (k, f)
     assert max(abs(r) for r in got.residuals.values()) < 1e-6
+
+
+def _chains(per_op, per_layer, run):
+    """Chains of n tiny operations in one layer and of n one-operation layers: their seconds
+    written out by hand (run + layers x per_layer + operations x per_op)."""
+    out = []
+    for n in (16, 64, 256):
+        ops = [Work("", "run", 1), Work("", "layer_call", 1), Work("", "elementwise", n, float(8 * n)),
+               Work("", DISPATCH, n)]
+        out.append(Sample(f"ops{n}", ops, run + per_layer + n * per_op))
+        lay = [Work("", "run", 1), Work("", "layer_call", n + 1)]
+        lay += [w for i in range(n) for w in (Work(str(i), "elementwise", 1, 8.0), Work(str(i), DISPATCH, 1))]
+        out.append(Sample(f"layers{n}", lay, run + (n + 1) * per_layer + n * per_op))
+    return out
+
+
+def test_overhead_form_recovers_the_shared_costs_and_each_kinds_rates():
+    per_op, per_layer, run = 6e-6, 9e-6, 40e-6
+    conv_flop, mm_flop, ew_byte = 1 / 90e9, 1 / 150e9, 1 / 12e9
+    samples = _chains(per_op, per_layer, run)
+    for i, (flops, nbytes) in enumerate([(1e8, 1e6), (4e8, 8e6), (2e7, 3e5)]):
+        samples.append(Sample(f"c{i}", [Work("", "run", 1), Work("", "layer_call", 2), Work("c", "conv_3x3", 1,
+                              flops, nbytes), Work("c", DISPATCH, 1)],
+                              run + 2 * per_layer + per_op + flops * conv_flop))
+        samples.append(Sample(f"m{i}", [Work("", "run", 1), Work("", "layer_call", 1), Work("", "matmul", 1,
+                              flops / 2, nbytes), Work("", DISPATCH, 1)],
+                              run + per_layer + per_op + flops / 2 * mm_flop))
+        samples.append(Sample(f"e{i}", [Work("", "run", 1), Work("", "layer_call", 1), Work("", "elementwise", 1,
+                              0.0, nbytes), Work("", DISPATCH, 1)], run + per_layer + per_op + nbytes * ew_byte))
+    got = fit("eager", samples, form="overhead")
+    assert got.form == "overhead"
+    assert got.kinds[DISPATCH].per_call == pytest.approx(per_op, rel=1e-6)
+    assert got.kinds["layer_call"].per_call == pytest.approx(per_layer, rel=1e-6)
+    assert got.kinds["run"].per_call == pytest.approx(run, rel=1e-6)
+    assert got.kinds["conv_3x3"].per_flop == pytest.approx(conv_flop, rel=1e-6)
+    assert got.kinds["matmul"].per_flop == pytest.approx(mm_flop, rel=1e-6)
+    assert got.kinds["elementwise"].per_byte == pytest.approx(ew_byte, rel=1e-6)
+    # a work kind has no per-call term of its own in this form: the shared dispatch is its fixed cost
+    assert got.kinds["conv_3x3"].per_call == 0.0 and got.kinds["elementwise"].per_call == 0.0
+
+
+def test_roofline_form_prices_the_slower_of_compute_and_memory():
+    per_op, run = 5e-6, 30e-6
+    per_flop, per_byte = 1 / 100e9, 1 / 10e9       # ridge: 10 flops per byte
+    samples = [Sample("empty", [Work("", "run", 1)], run)]
+    for i, (flops, nbytes) in enumerate([(1e9, 1e6), (5e8, 4e6), (1e6, 4e6), (2e6, 8e6), (4e8, 2e7), (1e9, 9e7)]):
+        items = [Work("", "run", 1), Work("x", "conv_1x1", 1, flops, nbytes), Work("x", DISPATCH, 1)]
+        samples.append(Sample(f"s{i}", items, run + per_op + max(flops * per_flop, nbytes * per_byte)))
+    got = fit("inference", samples, form="roofline")
+    c = got.kinds["conv_1x1"]
+    assert c.bound and c.per_flop == pytest.approx(per_flop, rel=1e-6) and c.per_byte == pytest.approx(per_byte,
+                                                                                                       rel=1e-6)
+    assert got.kinds[DISPATCH].per_call == pytest.approx(per_op, rel=1e-6)
+    assert max(abs(r) for r in got.residuals.values()) < 1e-6
+    # 1e9 flops over 1e6 bytes is compute bound: 10 ms; 1e6 flops over 4e6 bytes memory bound: 0.4 ms
+    assert c.seconds(Work("y", "conv_1x1", 1, 1e9, 1e6)) == pytest.approx(1e-2)
+    assert c.seconds(Work("y", "conv_1x1", 1, 1e6, 4e6)) == pytest.approx(4e-4)
+    back = Fit.from_dict("inference", json.loads(json.dumps(got.to_dict())))
+    assert back.form == "roofline" and back.kinds["conv_1x1"].bound
+
+
+def test_an_unknown_form_is_refused():
+    with pytest.raises(ValueError, match="form must be one of"):
+        fit("eager", [], form="cubic")
 
 
 def test_prediction_sums_the_items_and_says_where_it_guessed():
@@ -164,7 +265,7 @@ def test_calibrate_with_a_fake_machine_fits_and_round_trips(tmp_path):
             pass
     cal = calibrate(modes=("inference",), cases=FAKE_CASES, measure=fake_measure, works=fake_works,
                     describe=lambda: {"cpu_model": "fake"}, peak=lambda: {"matmul_gflops_peak": 1.0},
-                    clock=FakeClock(0.001), progress=Stream(), budget_s=100)
+                    clock=FakeClock(0.001), progress=Stream(), budget_s=100, form="free")
     assert not cal.skipped and not cal.failed and len(cal.cases) == len(FAKE_CASES)
     got = cal.fits["inference"].kinds
     for k, c in TRUTH.items():
@@ -177,8 +278,9 @@ def test_calibrate_with_a_fake_machine_fits_and_round_trips(tmp_path):
     assert back.machine == {"cpu_model": "fake"}
     assert back.fits["inference"].kinds["matmul"].per_flop == pytest.approx(1 / 100e9)
     # a refit from the stored features gives the same coefficients, with no timing
-    refit = fit("inference", cal_mod.samples_of(back.cases, "inference"))
-    assert refit.kinds["conv_3x3"].per_flop == pytest.approx(1 / 50e9, rel=1e-6)
+    refit = back.refit("free")
+    assert refit.fits["inference"].kinds["conv_3x3"].per_flop == pytest.approx(1 / 50e9, rel=1e-6)
+    assert refit.fits["inference"].form == "free" and back.fits["inference"].form == "free"
 
 
 def test_calibrate_stops_at_the_budget_and_lists_what_it_left_out():
@@ -233,9 +335,17 @@ def test_case_timer_times_a_real_case_with_device_events():
 
 def test_every_case_builds_and_traces():
     from paddle_flops_ext.estimates.latency import OTHER
-    for case in cal_mod.CASES[:16]:
+    for case in cal_mod.CASES[:22]:
         works, _, _ = cal_mod.case_works(case, "eager")
         assert works and all(w.kind != OTHER for w in works), case.name
+
+
+@pytest.mark.parametrize("op, n", [("op_chain", 64), ("layer_chain", 16)])
+def test_chains_count_one_dispatch_per_operation_and_one_call_per_layer(op, n):
+    works, _, _ = cal_mod.case_works(MicroCase(op, (n,)), "eager")
+    assert sum(w.calls for w in works if w.kind == DISPATCH) == n
+    layers = 1 if op == "op_chain" else n + 1          # the chain's own layer (and its n children)
+    assert sum(w.calls for w in works if w.kind == "layer_call") == layers
 
 
 # -- between processes ------------------------------------------------------------
@@ -339,3 +449,36 @@ def test_three_model_validation_pipeline_writes_its_result_files(tmp_path):
         assert r["error"] == pytest.approx(r["predicted_ms"] / r["measured_ms"] - 1)
     md = (tmp_path / "latency_pipeline.md").read_text()
     assert "within +-10 %" in md and "resnet18" in md and "roofline" in md
+
+
+def test_validation_reusing_measurements_times_nothing_and_keeps_the_measured_columns():
+    sys.path.insert(0, ROOT)
+    from benchmarks import bench_latency_validation as v
+    model = next(m for m in v.MODELS if m.name == "bert_mini")
+    earlier = {"rows": [{"model": "bert_mini", "batch": 1, "mode": "inference", "measured_ms": 8.0,
+                         "interval_ms": [7.0, 9.0], "process_medians_ms": [7.9, 8.0, 8.2],
+                         "between_process_spread": 0.04, "errors": [], "load": [None]}]}
+    fits = {m: Fit(m, {"run": KindCoefficients(1e-4), "matmul": KindCoefficients(0.0, 1e-11)})
+            for m in ("inference", "eager")}
+    cal = Calibration({"cpu_model": "fake"}, None, fits)
+
+    def no_timing(*a, **k):
+        raise AssertionError("a reused validation must not time anything")
+    got = v.validate([model], cal, plan={1: ("inference", "eager")}, timing=no_timing, progress=None,
+                     reuse=v.reused_measurements(earlier))
+    rows = {r["mode"]: r for r in got["rows"]}
+    inf = rows["inference"]
+    assert inf["measured_ms"] == 8.0 and inf["process_medians_ms"] == [7.9, 8.0, 8.2]
+    assert inf["error"] == pytest.approx(inf["predicted_ms"] / 8.0 - 1)
+    # eager was not measured in the earlier run: no measurement, no error, not in the summary
+    assert rows["eager"]["measured_ms"] is None and rows["eager"]["error"] is None
+    assert [s["n"] for s in got["summary"] if s["mode"] == "all"] == [1]
+    doc = {"command": "python benchmarks/bench_latency_validation.py --reuse-measurements old.json",
+           "date": "2026-12-08T02:00:00", "machine": {"cpu_model": "fake"}, "threads": 2,
+           "calibration_file": "cal.json", "calibration_cases": 3, "forms": ["roofline"], "processes": 3,
+           "load_before": {}, "load_after": {}, "notes": [], "errors": [],
+           "measurements_reused_from": {"file": "old.json", "date": "2026-12-08T01:06:02",
+                                        "command": "python benchmarks/bench_latency_validation.py --processes 3"},
+           **got}
+    md = v.markdown(doc)
+    assert "reused from the run of 2026-12-08T01:06:02" in md and "fit form roofline" in md

@@ -7,8 +7,11 @@ channels (depthwise, grouped, 1x1, 3x3, stems; each a conv + batch norm +
 ReLU block, the pattern Paddle Inference's oneDNN passes fuse into one
 kernel), Linear by rows, inputs and outputs, attention (scores, softmax,
 weighted sum), layer and batch norm, activations, element-wise additions,
-reductions, pooling, data movement, and an almost empty network for the
-fixed cost of one forward. Each is timed in every requested mode with the
+reductions, pooling, data movement (transpose, roll, concat), an almost empty network for the
+fixed cost of one forward, and chains of N tiny operations in one layer and
+of N tiny layers (``op_chain``, ``layer_chain``): the fixed cost of one
+operation and of one layer call, measured directly rather than left to
+the fit to guess from cases that all have a handful of each. Each is timed in every requested mode with the
 bench's own machinery (:func:`.modes.prepare_mode`, :func:`.timing.time_callable`
 with :func:`.timing.make_timer`: CUDA events on a GPU), traced once with
 :func:`paddle_flops_ext.profile` (``mode="trace"``), and turned into work
@@ -20,7 +23,9 @@ until ``budget_s`` is spent; the ones left are listed in the file. Each
 prints a progress line.
 
 **Fit.** Per mode, :func:`.latency.fit` finds non-negative coefficients per
-kind; the file keeps them, each micro-benchmark's features and times (a
+kind in one of :data:`.latency.FORMS` (by default the roofline form: a
+shared per-operation and per-layer cost plus, per kind, the slower of
+compute and memory); the file keeps them, each micro-benchmark's features and times (a
 later fit needs no re-measuring), the fit's residuals, the machine's
 description and its peaks (for the roofline beside the prediction).
 
@@ -38,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from ..estimates.latency import Fit, LayerFacts, Prediction, Sample, Work, fit, predict, work_items
+from ..estimates.latency import DEFAULT_FORM, Fit, LayerFacts, Prediction, Sample, Work, fit, predict, work_items
 from ..files import write_text
 from .machine import cpu_has_bf16, describe_machine
 from .modes import prepare_mode
@@ -78,7 +83,9 @@ def _dw(c, hw, k=3, stride=1, batch=1):
 def _cases() -> tuple:
     """Every kind once first (a short budget still covers each), then the
     regimes of each kind: channels, spatial size, stride, kernel, batch."""
-    first = [MicroCase("empty", (8,)), _conv(64, 64, 56, 3), _conv(64, 256, 56, 1), _dw(144, 56),
+    first = [MicroCase("empty", (8,)), MicroCase("op_chain", (16,)), MicroCase("op_chain", (64,)),
+             MicroCase("op_chain", (256,)), MicroCase("layer_chain", (16,)), MicroCase("layer_chain", (64,)),
+             MicroCase("layer_chain", (256,)), _conv(64, 64, 56, 3), _conv(64, 256, 56, 1), _dw(144, 56),
              MicroCase("linear", (197, 768, 768)), MicroCase("attention", (12, 197, 64)),
              MicroCase("layer_norm", (197, 768)), MicroCase("add", (64, 56)),
              MicroCase("activation", ("gelu", 197 * 3072)), MicroCase("max_pool", (64, 112)),
@@ -129,6 +136,7 @@ def _cases() -> tuple:
                                                    (72, 56), (240, 14))]
     more += [MicroCase("transpose", s) for s in ((197, 768), (3136, 96), (128, 512), (49, 384))]
     more += [MicroCase("softmax", s) for s in ((128, 128), (1, 1000), (64, 4096))]
+    more += [MicroCase(op, s) for op in ("roll", "concat") for s in ((3136, 96), (784, 192), (196, 384))]
     more += [MicroCase("mean", s) for s in ((49, 768), (128, 512), (3136, 96))]
     batch8 = [_conv(64, 64, 56, 3, batch=8), _conv(256, 256, 14, 3, batch=8), _conv(128, 128, 28, 3, batch=8),
               _conv(512, 512, 7, 3, batch=8), _conv(3, 64, 224, 7, 2, batch=8), _conv(3, 32, 224, 3, 2, batch=8),
@@ -175,16 +183,20 @@ def build_case(case: MicroCase):
         act = {"gelu": nn.GELU, "relu": nn.ReLU, "hardswish": nn.Hardswish, "sigmoid": nn.Sigmoid,
                "hardsigmoid": nn.Hardsigmoid}[s[0]]
         return act(), [(b, s[1])]
+    if case.op == "layer_chain":
+        return nn.Sequential(*[_functional_nets()["empty"]() for _ in range(s[0])]), [(b, 8)]
     net_cls = _functional_nets()[case.op]
     if case.op == "attention":
         heads, seq, dim = s
         return net_cls(heads, dim), [(b, seq, heads * dim)]
     if case.op == "add":
         return net_cls(), [(b, s[0], s[1], s[1]), (b, s[0], s[1], s[1])]
-    if case.op in ("transpose", "softmax", "mean"):
+    if case.op in ("transpose", "softmax", "mean", "roll", "concat"):
         return net_cls(), [(b, s[0], s[1])]
     if case.op == "empty":
         return net_cls(), [(b, s[0])]
+    if case.op == "op_chain":
+        return net_cls(s[0]), [(b, 8)]
     raise ValueError(f"unknown micro-benchmark {case.op!r}")
 
 
@@ -218,6 +230,14 @@ def _functional_nets() -> dict:
         def forward(self, x):
             return x.transpose([0, 2, 1])
 
+    class Roll(nn.Layer):
+        def forward(self, x):
+            return paddle.roll(x, shifts=3, axis=1)
+
+    class Concat(nn.Layer):
+        def forward(self, x):
+            return paddle.concat([x, x], axis=-1)
+
     class Softmax(nn.Layer):
         def forward(self, x):
             return F.softmax(x, axis=-1)
@@ -230,7 +250,19 @@ def _functional_nets() -> dict:
         def forward(self, x):
             return x * 2.0
 
-    _NETS.update(attention=Attention, add=Add, transpose=Transpose, softmax=Softmax, mean=Mean, empty=Empty)
+    class OpChain(nn.Layer):
+        """``length`` tiny operations in one layer: the fixed cost of an operation."""
+        def __init__(self, length):
+            super().__init__()
+            self.length = length
+
+        def forward(self, x):
+            for _ in range(self.length):
+                x = x - x       # not x * 1.0: Paddle Inference deletes an identity scale
+            return x
+
+    _NETS.update(attention=Attention, add=Add, transpose=Transpose, softmax=Softmax, mean=Mean, empty=Empty,
+                 op_chain=OpChain, roll=Roll, concat=Concat)
     return _NETS
 
 
@@ -319,6 +351,14 @@ class Calibration:
                    list(d.get("cases", [])), list(d.get("skipped", [])), list(d.get("failed", [])),
                    d.get("budget_s", DEFAULT_BUDGET_S), d.get("spent_s", 0.0), d.get("load"))
 
+    def refit(self, form: str = DEFAULT_FORM, cases=None) -> "Calibration":
+        """The same measurements fitted again in ``form`` (no re-measuring);
+        ``cases`` replaces the stored items (re-counted micro-benchmarks)."""
+        cases = self.cases if cases is None else cases
+        fits = {m: fit(m, samples_of(cases, m), form) for m in self.fits}
+        return Calibration(self.machine, self.peak, fits, list(cases), list(self.skipped), list(self.failed),
+                           self.budget_s, self.spent_s, self.machine_load)
+
     @classmethod
     def load(cls, path: str) -> "Calibration":
         try:
@@ -333,6 +373,22 @@ class Calibration:
 def samples_of(cases: list, mode: str) -> list[Sample]:
     """The stored cases of ``mode`` as fit samples."""
     return [Sample(c["case"], [Work(**w) for w in c["works"]], c["seconds"]) for c in cases if c["mode"] == mode]
+
+
+def recount(cases: list, profile=None) -> list:
+    """Stored cases with their work items counted again by this version's
+    :func:`work_items` (the times are kept): a calibration measured before
+    the items changed refits without re-measuring. A case whose name is not
+    in :data:`CASES` cannot be recounted: that raises, naming each."""
+    by_name = {c.name: c for c in CASES}
+    unknown = sorted({c["case"] for c in cases if c["case"] not in by_name})
+    if unknown:
+        raise CalibrationFileError(f"cannot recount cases this version does not define: {', '.join(unknown)}")
+    out = []
+    for c in cases:
+        items, _, _ = case_works(by_name[c["case"]], c["mode"], profile)
+        out.append({**c, "works": [w.__dict__ for w in items]})
+    return out
 
 
 def modes_for(precisions, simd=None) -> list[str]:
@@ -351,13 +407,13 @@ def calibrate(*, modes=("inference", "eager"), cases=CASES, budget_s: float = DE
               measure: Callable | None = None, works: Callable = case_works,
               describe: Callable[[], dict] | None = None, peak: Callable[[], dict] | None = None,
               clock: Callable[[], float] = time.monotonic, progress=sys.stderr,
-              device: str = "cpu", threads: int | None = None) -> Calibration:
+              device: str = "cpu", threads: int | None = None, form: str = DEFAULT_FORM) -> Calibration:
     """Run ``cases`` in ``modes`` until ``budget_s`` is spent and fit each mode.
 
     ``measure(net, shapes, mode) -> seconds`` times one case (default
     :class:`CaseTimer`); ``works(case, mode)`` gives its work items;
     ``describe()`` the machine and ``peak()`` its roofs (the defaults
-    measure this one)."""
+    measure this one); ``form`` is the fit's form (:data:`.latency.FORMS`)."""
     if not budget_s > 0:
         raise ValueError("budget_s must be > 0")
     thread_info = set_threads(threads) if measure is None else {"threads": threads or 1}
@@ -389,7 +445,7 @@ def calibrate(*, modes=("inference", "eager"), cases=CASES, budget_s: float = DE
             times.append(f"{mode} {secs * 1e3:.3f} ms")
         _say(progress, f"[{i + 1}/{len(cases)}] {case.name}: {', '.join(times) or 'failed'} "
                        f"({clock() - t0:.0f}/{budget_s:.0f} s)")
-    fits = {m: fit(m, samples_of(stored, m)) for m in modes}
+    fits = {m: fit(m, samples_of(stored, m), form) for m in modes}
     return Calibration(machine, peak_doc, fits, stored, skipped, failed, budget_s, clock() - t0)
 
 
@@ -421,4 +477,4 @@ def predict_latency(net, input_size=None, calibration=None, *, modes=None, input
 
 
 __all__ = ["CASES", "Calibration", "CalibrationFileError", "CaseTimer", "MicroCase", "build_case",
-           "calibrate", "layer_facts", "modes_for", "predict_latency", "samples_of"]
+           "calibrate", "layer_facts", "modes_for", "predict_latency", "recount", "samples_of"]

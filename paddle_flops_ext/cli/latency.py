@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from ..estimates.latency import DEFAULT_FORM, FORMS
 from ..quiet import import_paddle_quietly
 
 PRECISIONS = ("fp32", "bf16")
@@ -24,6 +25,9 @@ def add_calibrate_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu or gpu[:N] (a GPU build times with CUDA events)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="math-library threads (default: the cores this process may use)")
+    p.add_argument("--form", default=DEFAULT_FORM, choices=FORMS,
+                   help="how a kind's time is made from its counts (default: %(default)s: a shared "
+                        "per-operation and per-layer cost, then the slower of compute and memory)")
     p.add_argument("--traceback", action="store_true", help="show the full trace of an error")
 
 
@@ -64,7 +68,8 @@ def run_calibrate(args, parser=None, argv=None) -> int:
     modes = modes_for(precisions)
     if not modes:
         return _fail(parser, args, "argument --precisions: none of them can run on this machine")
-    cal = calibrate(modes=tuple(modes), budget_s=args.budget, device=args.device, threads=args.threads)
+    cal = calibrate(modes=tuple(modes), budget_s=args.budget, device=args.device, threads=args.threads,
+                    form=args.form)
     cal.save(args.output)
     print(f"wrote {args.output}: {len(cal.cases)} timings over {', '.join(modes)} "
           f"in {cal.spent_s:.0f} s" + (f"; {len(cal.failed)} failed" if cal.failed else ""), file=sys.stderr)

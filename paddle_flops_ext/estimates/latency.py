@@ -3,32 +3,45 @@ without running the model.
 
 **Work items.** :func:`work_items` turns a :class:`ProfileResult` into the
 kernels a forward runs, each a :class:`Work`: the layer that pays, a
-**kind** (``conv_3x3``, ``conv_1x1``, ``conv_dw``, ``matmul``, ``softmax``,
-``movement`` ...), its calls, FLOPs (this package's convention) and bytes
+**kind** (``conv_3x3``, ``conv_1x1``, ``conv_dw``, ``matmul`` (a Linear),
+``batched_matmul`` (a product of two activations, as in attention),
+``softmax``, ``movement`` ...), its calls, FLOPs (this package's convention) and bytes
 (:func:`~.roofline.layer_bytes` for a leaf layer; 0 for an operation run
 directly inside a layer, whose tensors are not recorded). A leaf layer with
 a formula is one item; every operation a layer runs itself is one item per
 operation name; data-movement operations (``transpose``, ``concat`` ...)
 are priced by their calls and the owning layer's output bytes; views
-(``reshape``, ``flatten`` ...) by their calls. In ``eager`` mode every
+(``reshape``, ``flatten`` ...) by their calls. Each layer also has one
+``dispatch`` item counting the operations it launches (the fixed cost of
+starting any operation, whatever it computes); in ``eager`` mode every
 called layer also pays one ``layer_call`` (Python's ``Layer.__call__``).
 
 **Fusion.** Paddle Inference on the CPU (oneDNN) folds a batch norm into the
-convolution before it and fuses the activation after a convolution or a
-Linear into that kernel. :func:`work_items` marks such a layer ``fused``
-(kind ``fused``, no time) when it follows, in the layer order, a
-convolution or Linear (or a folded norm after one) whose output has its
-input's shape. Eager runs every layer.
+convolution before it, fuses the activation after a convolution or a
+Linear into that kernel, and folds a residual sum into the convolution
+whose output it adds to (the convolution's sum post-op). :func:`work_items`
+marks such work ``fused`` (no time): a batch norm or activation layer whose
+input has the output shape of the convolution or Linear (or folded norm)
+before it in the layer order, or of one under the same parent layer (a
+block that calls one ReLU after each of its convolutions); an ``add`` run
+directly by a layer that holds a convolution with the layer's output shape
+(a residual block). Eager runs every layer and operation.
 
-**Cost of one kind.** ``seconds = calls x per_call + flops x per_flop +
-bytes x per_byte`` (:class:`KindCoefficients`), one line per kind, fitted
-by :func:`fit` to micro-benchmarks (:mod:`paddle_flops_ext.bench.calibrate`)
-whose features are made by this same module, so a counting convention can
-never differ between calibration and prediction. The fit is a
-non-negative least squares on relative error over every micro-benchmark
-at once (one benchmark may run several kinds: eager conv + bn + relu).
-Each mode also pays ``run`` once per forward (the predictor's run and the
-output copy, or the eager call).
+**Cost of one kind** (:class:`KindCoefficients`), in one of :data:`FORMS`:
+``roofline`` (the default): the shared overheads ``run`` (once per forward:
+the predictor's run and output copy, or the eager call), ``layer_call``
+and ``dispatch`` are seconds per call; a work kind costs
+``max(flops x per_flop, bytes x per_byte)``, compute or memory bound,
+whichever is slower at that kind's fitted rates. ``overhead``: the same
+with the sum of the two. ``free``: every kind ``calls x per_call + flops x
+per_flop + bytes x per_byte`` with no shared dispatch. :func:`fit` finds
+the coefficients from micro-benchmarks (:mod:`paddle_flops_ext.bench.calibrate`)
+whose items are made by this same module, so a counting convention can
+never differ between calibration and prediction: a non-negative least
+squares on relative error over every micro-benchmark at once (one
+benchmark may run several kinds: eager conv + bn + relu). The shared
+overheads are pinned by micro-benchmarks made for them (chains of tiny
+operations and of tiny layers).
 
 **Prediction.** :func:`predict` sums the items per layer and in total, and
 puts the roofline time (``max(flops / peak, bytes / bandwidth)`` per item
@@ -61,7 +74,10 @@ NO_WORK = ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout", "Identity", "Fla
 
 # operation name -> kind, for the operations layers run themselves
 OP_KINDS = {
-    **{n: "matmul" for n in ("matmul", "bmm", "mm", "linear", "einsum", "addmm", "baddbmm")},
+    **{n: "matmul" for n in ("mm", "linear", "addmm")},
+    # a product of two activations run by the layer itself (attention's scores and weighted sum): many
+    # small products batched over heads and windows, far slower per FLOP than one Linear's
+    **{n: "batched_matmul" for n in ("matmul", "bmm", "einsum", "baddbmm")},
     **{n: "softmax" for n in ("softmax", "log_softmax")},
     **{n: "layer_norm" for n in ("layer_norm", "rms_norm", "group_norm")},
     **{n: "reduce" for n in ("mean", "sum", "max", "min", "amax", "amin", "logsumexp", "norm", "var", "std")},
@@ -80,6 +96,23 @@ VIEW_OPS = ("reshape", "flatten", "squeeze", "unsqueeze", "view", "full", "full_
             "zeros", "ones", "zeros_like", "ones_like", "detach", "t")
 
 FUSED, RUN, LAYER_CALL, OTHER = "fused", "run", "layer_call", "other"
+RESIDUAL_ADDS = ("add", "add_", "elementwise_add")
+DISPATCH = "dispatch"    # the fixed cost of launching any one operation, whatever its kind
+OVERHEADS = (RUN, LAYER_CALL, DISPATCH)    # kinds that are pure per-call costs, no work
+
+# How a kind's seconds are made from its features (:class:`KindCoefficients`):
+#   "free":     calls x per_call + flops x per_flop + bytes x per_byte, all three fitted per kind
+#               (no shared dispatch item; every kind's per-call cost fitted separately)
+#   "overhead": one measured per-operation cost (``dispatch``), per-layer cost (``layer_call``) and
+#               per-forward cost (``run``) shared by every kind; a kind itself only flops x per_flop
+#               + bytes x per_byte
+#   "roofline": as "overhead", but a kind costs max(flops x per_flop, bytes x per_byte): compute or
+#               memory bound, whichever is slower
+#   "roofline_kind_call": as "roofline", plus a per-call cost of each kind's own on top of the shared ones
+FORMS = ("free", "overhead", "roofline", "roofline_kind_call")
+KIND_CALL_FORMS = ("free", "roofline_kind_call")      # forms where a work kind has a per-call cost
+BOUND_FORMS = ("roofline", "roofline_kind_call")      # forms pricing the slower of compute and memory
+DEFAULT_FORM = "roofline"
 
 
 @dataclass(frozen=True)
@@ -110,24 +143,34 @@ class Work:
 
 @dataclass(frozen=True)
 class KindCoefficients:
-    """``seconds = calls x per_call + flops x per_flop + bytes x per_byte``."""
+    """``seconds = calls x per_call + flops x per_flop + bytes x per_byte``;
+    with ``bound`` the slower of the compute and the memory time instead of
+    their sum: ``calls x per_call + max(flops x per_flop, bytes x per_byte)``."""
     per_call: float = 0.0
     per_flop: float = 0.0
     per_byte: float = 0.0
+    bound: bool = False
 
     def seconds(self, work: Work) -> float:
-        return work.calls * self.per_call + work.flops * self.per_flop + work.bytes * self.per_byte
+        compute, memory = work.flops * self.per_flop, work.bytes * self.per_byte
+        return work.calls * self.per_call + (max(compute, memory) if self.bound else compute + memory)
+
+    def compute_bound(self, work: Work) -> bool:
+        """Whether ``work``'s compute time is at least its memory time."""
+        return work.flops * self.per_flop >= work.bytes * self.per_byte
 
     def to_dict(self) -> dict:
         return {"per_call_us": self.per_call * 1e6,
                 "gflops_per_s": (1e-9 / self.per_flop) if self.per_flop > 0 else None,
-                "gbytes_per_s": (1e-9 / self.per_byte) if self.per_byte > 0 else None}
+                "gbytes_per_s": (1e-9 / self.per_byte) if self.per_byte > 0 else None,
+                "combine": "max" if self.bound else "sum"}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "KindCoefficients":
         return cls(per_call=float(d.get("per_call_us") or 0.0) * 1e-6,
                    per_flop=1e-9 / d["gflops_per_s"] if d.get("gflops_per_s") else 0.0,
-                   per_byte=1e-9 / d["gbytes_per_s"] if d.get("gbytes_per_s") else 0.0)
+                   per_byte=1e-9 / d["gbytes_per_s"] if d.get("gbytes_per_s") else 0.0,
+                   bound=d.get("combine") == "max")
 
 
 # -- classification -------------------------------------------------------------
@@ -201,6 +244,18 @@ def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     facts = facts or {}
+    compiled = mode in COMPILED
+    parents = {c.name: n for n in result.root.walk() for c in n.children} if compiled else {}
+    producers: dict = {}       # layer name -> {(kind, output shape)} of the conv / Linear leaves below it
+
+    def produced(node) -> set:
+        if node.name not in producers:
+            producers[node.name] = {(k, next(iter(_shapes(n.output_shape)), None)) for n in node.walk()
+                                    if n.is_leaf and n.called
+                                    and ((k := layer_kind(n.type, facts.get(n.name))) or "").startswith(("conv",
+                                                                                                      "matmul"))}
+        return producers[node.name]
+
     items: list[Work] = [Work("", RUN, 1, source="forward")]
     producer_out = None        # output shape of the last conv / Linear (or a norm folded into it)
     for node in result.root.walk():
@@ -209,30 +264,42 @@ def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
         if mode == "eager":
             items.append(Work(node.name, LAYER_CALL, node.calls, source=node.type))
         calls = max(int(node.calls), 1)
+        own: list[Work] = []
         if node.is_leaf and node.counted_by != "ops":
             kind = layer_kind(node.type, facts.get(node.name))
             nbytes = layer_bytes(node.input_shape, node.output_shape, node.params, dtype_size) * calls
             first_in = next(iter(_shapes(node.input_shape)), None)
-            if mode in COMPILED and kind in ("batch_norm", "activation") and producer_out is not None \
-                    and first_in == producer_out:
+            parent = parents.get(node.name)
+            if compiled and kind in ("batch_norm", "activation") and first_in is not None and (
+                    first_in == producer_out
+                    or (parent is not None and first_in in {shape for _, shape in produced(parent)})):
                 kind = FUSED
             if kind is not None:
-                items.append(Work(node.name, kind, calls, float(node.cost.flops), float(nbytes), node.type))
+                own.append(Work(node.name, kind, calls, float(node.cost.flops), float(nbytes), node.type))
             if kind is not None and (kind.startswith("conv") or kind == "matmul" or kind == FUSED):
                 producer_out = next(iter(_shapes(node.output_shape)), None)
             elif kind is not None:
                 producer_out = None
         out_bytes = _elems(node.output_shape) * dtype_size
+        out_shape = next(iter(_shapes(node.output_shape)), None)
         for name, stat in node.ops.items():
-            items.append(Work(node.name, op_kind(name), int(stat["calls"]), float(stat["flops"]), 0.0, name))
+            kind = op_kind(name)
+            if compiled and name in RESIDUAL_ADDS and not node.is_leaf and out_shape is not None \
+                    and any(k.startswith("conv") and shape == out_shape for k, shape in produced(node)):
+                kind = FUSED       # the residual sum folded into the convolution that makes the output
+            own.append(Work(node.name, kind, int(stat["calls"]), float(stat["flops"]), 0.0, name))
         for name, n in node.zero_ops.items():
             kind = op_kind(name)
             if kind not in ("movement", "view"):
                 kind = "view"
-            items.append(Work(node.name, kind, int(n), 0.0, float(out_bytes * n) if kind == "movement" else 0.0,
-                              name))
+            own.append(Work(node.name, kind, int(n), 0.0, float(out_bytes * n) if kind == "movement" else 0.0,
+                            name))
         for name, n in node.unknown_ops.items():
-            items.append(Work(node.name, OTHER, int(n), 0.0, float(out_bytes * n), name))
+            own.append(Work(node.name, OTHER, int(n), 0.0, float(out_bytes * n), name))
+        launches = sum(w.calls for w in own if w.kind != FUSED)
+        items += own
+        if launches:
+            items.append(Work(node.name, DISPATCH, launches, source="operations"))
     return items
 
 
@@ -284,45 +351,78 @@ class Fit:
     mode: str
     kinds: dict                   # kind -> KindCoefficients
     residuals: dict = field(default_factory=dict)   # sample name -> predicted / measured - 1
+    form: str = "free"            # one of FORMS
 
     def to_dict(self) -> dict:
-        return {"kinds": {k: c.to_dict() for k, c in sorted(self.kinds.items())},
+        return {"form": self.form, "kinds": {k: c.to_dict() for k, c in sorted(self.kinds.items())},
                 "residuals": dict(self.residuals)}
 
     @classmethod
     def from_dict(cls, mode: str, d: Mapping) -> "Fit":
         return cls(mode, {k: KindCoefficients.from_dict(v) for k, v in d["kinds"].items()},
-                   dict(d.get("residuals", {})))
+                   dict(d.get("residuals", {})), d.get("form", "free"))
 
 
-def fit(mode: str, samples: list[Sample]) -> Fit:
-    """Per-kind coefficients minimising the relative error over ``samples``,
-    all non-negative; fused items carry no cost and are left out."""
-    kinds = sorted({w.kind for s in samples for w in s.works if w.kind != FUSED})
-    col = {(k, f): i for i, (k, f) in enumerate((k, f) for k in kinds for f in range(3))}
-    rows, target = [], []
-    for s in samples:
-        if not s.seconds > 0:
-            continue
-        row = [0.0] * len(col)
-        for w in s.works:
-            if w.kind == FUSED:
-                continue
+def _priced(works, form: str) -> list:
+    """The items a fit of ``form`` prices: fused items cost nothing, and only
+    the shared-overhead forms have a ``dispatch`` item."""
+    return [w for w in works if w.kind != FUSED and (form != "free" or w.kind != DISPATCH)]
+
+
+def _solve(samples: list[Sample], form: str, kinds: list, binding: Mapping | None = None) -> dict:
+    """One non-negative least squares on relative error; ``binding`` maps
+    ``(sample, item index)`` to the feature (1 flops, 2 bytes) that bounds
+    that item (a bound form), else every feature counts (their sum)."""
+    cols = []
+    for k in kinds:
+        if form in KIND_CALL_FORMS or k in OVERHEADS:
+            cols.append((k, 0))
+        if k not in OVERHEADS:
+            cols += [(k, 1), (k, 2)]
+    col = {c: i for i, c in enumerate(cols)}
+    rows = []
+    for si, s in enumerate(samples):
+        row = [0.0] * len(cols)
+        for wi, w in enumerate(_priced(s.works, form)):
             for f, v in enumerate(w.features):
+                if (w.kind, f) not in col or (binding is not None and f > 0 and binding[(si, wi)] != f):
+                    continue
                 row[col[(w.kind, f)]] += v / s.seconds
         rows.append(row)
-        target.append(1.0)
-    if not rows:
-        return Fit(mode, {})
-    scale = [max(abs(r[j]) for r in rows) or 1.0 for j in range(len(col))]
-    scaled = [[v / scale[j] for j, v in enumerate(r)] for r in rows]
-    x = [v / scale[j] for j, v in enumerate(nnls(scaled, target))]
-    coeffs = {k: KindCoefficients(x[col[(k, 0)]], x[col[(k, 1)]], x[col[(k, 2)]]) for k in kinds}
-    result = Fit(mode, coeffs)
+    scale = [max(abs(r[j]) for r in rows) or 1.0 for j in range(len(cols))]
+    x = nnls([[v / scale[j] for j, v in enumerate(r)] for r in rows], [1.0] * len(rows))
+    got = {c: x[i] / scale[i] for c, i in col.items()}
+    return {k: KindCoefficients(got.get((k, 0), 0.0), got.get((k, 1), 0.0), got.get((k, 2), 0.0),
+                                bound=form in BOUND_FORMS and k not in OVERHEADS) for k in kinds}
+
+
+def fit(mode: str, samples: list[Sample], form: str = DEFAULT_FORM) -> Fit:
+    """Coefficients per kind in ``form`` (:data:`FORMS`) minimising the
+    relative error over ``samples``, all non-negative; fused items carry no
+    cost. The roofline form alternates: each item is assigned to the
+    feature that bounds it under the current coefficients (from the sum
+    form at first), the fit is redone on those features, until no item
+    changes side (at most 20 rounds)."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    samples = [s for s in samples if s.seconds > 0]
+    kinds = sorted({w.kind for s in samples for w in _priced(s.works, form)})
+    if not samples:
+        return Fit(mode, {}, form=form)
+    coeffs = _solve(samples, form, kinds)      # the sum of compute and memory first
+    if form in BOUND_FORMS:
+        binding = None
+        for _ in range(20):
+            new = {(si, wi): (1 if w.flops > 0 and (w.bytes <= 0 or coeffs[w.kind].compute_bound(w)) else 2)
+                   for si, s in enumerate(samples) for wi, w in enumerate(_priced(s.works, form))}
+            if new == binding:
+                break
+            binding = new
+            coeffs = _solve(samples, form, kinds, binding)
+    result = Fit(mode, coeffs, form=form)
     for s in samples:
-        if s.seconds > 0:
-            pred = sum(coeffs[w.kind].seconds(w) for w in s.works if w.kind != FUSED)
-            result.residuals[s.name] = pred / s.seconds - 1.0
+        pred = sum(coeffs[w.kind].seconds(w) for w in _priced(s.works, form))
+        result.residuals[s.name] = pred / s.seconds - 1.0
     return result
 
 
@@ -360,7 +460,7 @@ class Prediction:
 def roofline_time(work: Work, peak: Mapping | None) -> float:
     """``max(flops / peak, bytes / bandwidth)`` of one item against the
     cache-aware roof for its bytes per call; 0 without a peak."""
-    if not peak or work.kind in (FUSED, RUN, LAYER_CALL):
+    if not peak or work.kind == FUSED or work.kind in OVERHEADS:
         return 0.0
     peak_flops = peak["matmul_gflops_peak"] * 1e9
     per_call = work.bytes / max(work.calls, 1)
@@ -378,8 +478,8 @@ def predict(result, fit_: Fit, mode: str, facts: Mapping[str, LayerFacts] | None
     uncalibrated = []
     total = roof = 0.0
     for w in items:
-        if w.kind == FUSED:
-            secs = 0.0
+        if w.kind == FUSED or (w.kind in OVERHEADS and w.kind not in fit_.kinds):
+            secs = 0.0      # fused away, or an overhead this fit's form does not price
         elif w.kind in fit_.kinds:
             secs = fit_.kinds[w.kind].seconds(w)
         else:
