@@ -28,6 +28,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 
@@ -359,7 +360,7 @@ def main(argv=None) -> int:
     processes = reused.get("processes", a.processes) if reused else a.processes
     result = validate([by_name[n] for n in names], cal, processes=processes, budget_s=a.budget,
                       reuse=reuse if reused else None)
-    doc = {"command": "python benchmarks/bench_latency_validation.py " + " ".join(argv or sys.argv[1:]),
+    doc = {"command": "python benchmarks/bench_latency_validation.py " + shlex.join(argv or sys.argv[1:]),
            "date": _dt.datetime.now().isoformat(timespec="seconds"), "machine": cal.machine,
            "threads": (cal.machine.get("threads") or {}).get("threads"),
            "calibration_file": os.path.relpath(cal_path, ROOT) if os.path.isabs(cal_path) else cal_path,

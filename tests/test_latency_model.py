@@ -72,8 +72,13 @@ def test_work_items_fuse_bn_and_activation_in_inference_only():
     # bytes of a leaf: (input + output + parameters) x 4, from the shapes
     assert inf["conv"].bytes == (3 * 8 * 8 + 8 * 8 * 8 + 8 * 3 * 3 * 3) * 4
     assert inf["fc"].bytes == (512 + 10 + 512 * 10 + 10) * 4
-    # the flatten inside forward is a view, priced by its calls
-    assert [w.kind for w in eager if w.source == "flatten"] == ["view"]
+    # the flatten inside forward is a view, priced by its calls; in eager (strided tensors: a view may
+    # copy) also by the owning layer's output bytes, here the model's (1, 10) output
+    assert [(w.kind, w.bytes) for w in eager if w.source == "flatten"] == [("view", 10 * 4)]
+    assert [(w.kind, w.bytes) for w in work_items(result, "inference", facts) if w.source == "flatten"] == [
+        ("view", 0.0)]
+    # the forward's run carries the model's input and output bytes
+    assert [w.bytes for w in eager if w.kind == "run"] == [(3 * 8 * 8 + 10) * 4]
     # one dispatch per operation launched: inference runs conv, fc and the flatten (bn and relu fused);
     # eager runs conv, bn, relu, fc and the flatten
     assert sum(w.calls for w in work_items(result, "inference", facts) if w.kind == DISPATCH) == 3
@@ -99,18 +104,20 @@ def residual_block():
     return Block()
 
 
-def test_inference_folds_the_residual_sum_into_the_convolution():
+def test_inference_fuses_a_relu_called_after_each_convolution_of_its_block():
     net = residual_block()
     result = traced(net, (1, 8, 6, 6))
     facts = cal_mod.layer_facts(net)
     inf = [w for w in work_items(result, "inference", facts) if w.kind not in ("run", DISPATCH)]
     eager = [w for w in work_items(result, "eager", facts) if w.kind not in ("run", "layer_call", DISPATCH)]
-    assert sorted(w.source for w in inf if w.kind != FUSED) == ["Conv2D", "Conv2D"]
-    assert sorted(w.source for w in inf if w.kind == FUSED) == ["BatchNorm2D", "BatchNorm2D", "ReLU", "add"]
+    # the ReLU layer's first input is conv1's output (and bn1 is folded into conv1): fused; the residual
+    # sum is run
+    assert sorted(w.source for w in inf if w.kind != FUSED) == ["Conv2D", "Conv2D", "add"]
+    assert sorted(w.source for w in inf if w.kind == FUSED) == ["BatchNorm2D", "BatchNorm2D", "ReLU"]
     assert not any(w.kind == FUSED for w in eager)
     assert [w.calls for w in eager if w.source == "ReLU"] == [2]
-    # inference launches the two convolutions only
-    assert sum(w.calls for w in work_items(result, "inference", facts) if w.kind == DISPATCH) == 2
+    # inference launches the two convolutions and the sum
+    assert sum(w.calls for w in work_items(result, "inference", facts) if w.kind == DISPATCH) == 3
 
 
 # -- the fit ---------------------------------------------------------------------
@@ -338,6 +345,12 @@ def test_every_case_builds_and_traces():
     for case in cal_mod.CASES[:22]:
         works, _, _ = cal_mod.case_works(case, "eager")
         assert works and all(w.kind != OTHER for w in works), case.name
+
+
+def test_a_depthwise_convolution_pays_per_plane():
+    works, _, _ = cal_mod.case_works(MicroCase("conv_bn_relu", (24, 24, 8, 3, 1, 24), 2), "inference")
+    assert [w.kind for w in works if w.source == "Conv2D"] == ["conv_dw", "dw_plane"]
+    assert [w.calls for w in works if w.kind == "dw_plane"] == [2 * 24]        # batch x channels
 
 
 @pytest.mark.parametrize("op, n", [("op_chain", 64), ("layer_chain", 16)])

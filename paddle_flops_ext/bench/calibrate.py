@@ -6,7 +6,8 @@ per operation kind and shape regime -- convolutions by kernel, groups and
 channels (depthwise, grouped, 1x1, 3x3, stems; each a conv + batch norm +
 ReLU block, the pattern Paddle Inference's oneDNN passes fuse into one
 kernel), Linear by rows, inputs and outputs, attention (scores, softmax,
-weighted sum), layer and batch norm, activations, element-wise additions,
+weighted sum; also split from one packed query-key-value tensor, whose
+operands are strided views), layer and batch norm, activations, element-wise additions,
 reductions, pooling, data movement (transpose, roll, concat), an almost empty network for the
 fixed cost of one forward, and chains of N tiny operations in one layer and
 of N tiny layers (``op_chain``, ``layer_chain``): the fixed cost of one
@@ -98,6 +99,9 @@ def _cases() -> tuple:
     more += [_conv(a, b, hw, 3, 2) for a, b, hw in ((32, 64, 112), (64, 128, 56), (128, 256, 28), (256, 512, 14))]
     more += [_conv(3, c, 224, k, 2) for c, k in ((32, 3), (16, 3), (24, 3), (64, 7))]
     more += [_conv(96, 96, 28, 5), _conv(64, 64, 56, 7)]
+    # narrow outputs (few output channels, a growth-rate layer): the GEMM's short side
+    more += [_conv(128, 32, hw, 3) for hw in (56, 28, 14, 7)]
+    more += [_conv(a, 128, hw, 1) for a, hw in ((256, 56), (512, 28), (1024, 14), (1024, 7))]
     more += [_conv(a, b, hw, 1) for a, b, hw in (
         (16, 96, 112), (96, 24, 56), (24, 144, 56), (144, 24, 56), (144, 32, 28), (32, 192, 28), (192, 64, 14),
         (64, 384, 14), (384, 96, 14), (96, 576, 14), (576, 160, 7), (160, 960, 7), (960, 1280, 7),
@@ -121,9 +125,10 @@ def _cases() -> tuple:
         (128, 2048, 512), (3136, 96, 288), (3136, 96, 384), (3136, 384, 96), (784, 192, 576),
         (784, 192, 768), (196, 384, 1152), (196, 384, 1536), (196, 1536, 384), (49, 768, 2304),
         (49, 768, 3072), (49, 3072, 768), (64, 128, 128))]
-    more += [MicroCase("attention", s, b) for s, b in (
-        ((4, 128, 64), 1), ((8, 128, 64), 1), ((3, 49, 32), 64), ((6, 49, 32), 16), ((12, 49, 32), 4),
-        ((24, 49, 32), 1), ((8, 64, 64), 1), ((2, 128, 64), 1), ((12, 50, 64), 1))]
+    attention_shapes = (((4, 128, 64), 1), ((8, 128, 64), 1), ((3, 49, 32), 64), ((6, 49, 32), 16),
+                        ((12, 49, 32), 4), ((24, 49, 32), 1), ((8, 64, 64), 1), ((2, 128, 64), 1), ((12, 50, 64), 1))
+    more += [MicroCase("attention", s, b) for s, b in attention_shapes]
+    more += [MicroCase("attention_qkv", s, b) for s, b in (((3, 197, 64), 1), ((6, 197, 64), 1)) + attention_shapes]
     more += [MicroCase("layer_norm", s) for s in ((128, 256), (128, 512), (3136, 96), (784, 192), (196, 384),
                                                   (49, 768), (50, 768))]
     more += [MicroCase("batch_norm", s) for s in ((256, 14), (32, 112), (128, 28), (1280, 7))]
@@ -189,6 +194,9 @@ def build_case(case: MicroCase):
     if case.op == "attention":
         heads, seq, dim = s
         return net_cls(heads, dim), [(b, seq, heads * dim)]
+    if case.op == "attention_qkv":
+        heads, seq, dim = s
+        return net_cls(heads, dim), [(b, seq, 3 * heads * dim)]
     if case.op == "add":
         return net_cls(), [(b, s[0], s[1], s[1]), (b, s[0], s[1], s[1])]
     if case.op in ("transpose", "softmax", "mean", "roll", "concat"):
@@ -221,6 +229,20 @@ def _functional_nets() -> dict:
             q = x.reshape([b, n, self.heads, self.dim]).transpose([0, 2, 1, 3])
             attn = F.softmax(paddle.matmul(q, q, transpose_y=True) * (self.dim ** -0.5), axis=-1)
             return paddle.matmul(attn, q).transpose([0, 2, 1, 3]).reshape([b, n, self.heads * self.dim])
+
+    class AttentionQKV(nn.Layer):
+        """Attention on a packed query-key-value tensor, split by a permute and indexing, the key
+        transposed explicitly: the operands of both products are strided views."""
+        def __init__(self, heads, dim):
+            super().__init__()
+            self.heads, self.dim = heads, dim
+
+        def forward(self, x):
+            b, n, _ = x.shape
+            qkv = x.reshape([b, n, 3, self.heads, self.dim]).transpose([2, 0, 3, 1, 4])
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            attn = F.softmax((q @ k.transpose([0, 1, 3, 2])) * (self.dim ** -0.5), axis=-1)
+            return (attn @ v).transpose([0, 2, 1, 3]).reshape([b, n, self.heads * self.dim])
 
     class Add(nn.Layer):
         def forward(self, x, y):
@@ -261,8 +283,8 @@ def _functional_nets() -> dict:
                 x = x - x       # not x * 1.0: Paddle Inference deletes an identity scale
             return x
 
-    _NETS.update(attention=Attention, add=Add, transpose=Transpose, softmax=Softmax, mean=Mean, empty=Empty,
-                 op_chain=OpChain, roll=Roll, concat=Concat)
+    _NETS.update(attention=Attention, attention_qkv=AttentionQKV, add=Add, transpose=Transpose, softmax=Softmax,
+                 mean=Mean, empty=Empty, op_chain=OpChain, roll=Roll, concat=Concat)
     return _NETS
 
 
@@ -296,8 +318,8 @@ class CaseTimer:
     device: str = "cpu"
     threads: int = 1
     timer: Callable | None = None       # a WallTimer / EventTimer (default: make_timer(device))
-    warmup: int = 2
-    repeats: int = 7
+    warmup: int = 3
+    repeats: int = 15      # timings per case; its median is the case's time
 
     def __call__(self, net, shapes: list, mode: str) -> float:
         import paddle

@@ -11,26 +11,30 @@ directly inside a layer, whose tensors are not recorded). A leaf layer with
 a formula is one item; every operation a layer runs itself is one item per
 operation name; data-movement operations (``transpose``, ``concat`` ...)
 are priced by their calls and the owning layer's output bytes; views
-(``reshape``, ``flatten`` ...) by their calls. Each layer also has one
-``dispatch`` item counting the operations it launches (the fixed cost of
-starting any operation, whatever it computes); in ``eager`` mode every
-called layer also pays one ``layer_call`` (Python's ``Layer.__call__``).
+(``reshape``, ``flatten`` ...) by their calls, and in eager mode also by
+the owning layer's output bytes (eager views are strided: a reshape of a
+transposed tensor copies it). Each layer also has one ``dispatch`` item
+counting the operations it launches (the fixed cost of starting any
+operation, whatever it computes); in ``eager`` mode every called layer also
+pays one ``layer_call`` (Python's ``Layer.__call__``); a depthwise
+convolution also pays per (sample, channel) plane it filters
+(``dw_plane``); the forward's ``run`` item carries the model's input and
+output bytes (the copies and layout changes at the run's boundary).
 
 **Fusion.** Paddle Inference on the CPU (oneDNN) folds a batch norm into the
-convolution before it, fuses the activation after a convolution or a
-Linear into that kernel, and folds a residual sum into the convolution
-whose output it adds to (the convolution's sum post-op). :func:`work_items`
-marks such work ``fused`` (no time): a batch norm or activation layer whose
-input has the output shape of the convolution or Linear (or folded norm)
-before it in the layer order, or of one under the same parent layer (a
-block that calls one ReLU after each of its convolutions); an ``add`` run
-directly by a layer that holds a convolution with the layer's output shape
-(a residual block). Eager runs every layer and operation.
+convolution before it and fuses the activation after a convolution or a
+Linear into that kernel. :func:`work_items` marks such a layer ``fused``
+(no time) when its input has the output shape of the convolution or
+Linear (or folded norm) before it in the layer order, or of one under the
+same parent layer (a block that calls one ReLU layer after each of its
+convolutions: every call is taken as fused). A residual sum is priced as
+run (not taken as folded into the convolution). Eager runs every layer and
+operation.
 
 **Cost of one kind** (:class:`KindCoefficients`), in one of :data:`FORMS`:
 ``roofline`` (the default): the shared overheads ``run`` (once per forward:
-the predictor's run and output copy, or the eager call), ``layer_call``
-and ``dispatch`` are seconds per call; a work kind costs
+the predictor's run, plus seconds per byte of its input and output),
+``layer_call``, ``dispatch`` and ``dw_plane`` are seconds per call; a work kind costs
 ``max(flops x per_flop, bytes x per_byte)``, compute or memory bound,
 whichever is slower at that kind's fitted rates. ``overhead``: the same
 with the sum of the two. ``free``: every kind ``calls x per_call + flops x
@@ -96,9 +100,13 @@ VIEW_OPS = ("reshape", "flatten", "squeeze", "unsqueeze", "view", "full", "full_
             "zeros", "ones", "zeros_like", "ones_like", "detach", "t")
 
 FUSED, RUN, LAYER_CALL, OTHER = "fused", "run", "layer_call", "other"
-RESIDUAL_ADDS = ("add", "add_", "elementwise_add")
+# eager views are strided: a reshape of a transposed tensor copies it, so an eager view is priced by the
+# owning layer's output bytes (at the rate fitted for views) as well as its calls
+EAGER_VIEWS_COPY = True
+DEPTHWISE_PLANES = True      # whether a depthwise convolution pays per plane (dw_plane)
 DISPATCH = "dispatch"    # the fixed cost of launching any one operation, whatever its kind
-OVERHEADS = (RUN, LAYER_CALL, DISPATCH)    # kinds that are pure per-call costs, no work
+DW_PLANE = "dw_plane"    # a depthwise convolution's fixed cost per (sample, channel) plane it filters
+OVERHEADS = (RUN, LAYER_CALL, DISPATCH, DW_PLANE)    # kinds that are pure per-call costs, no work
 
 # How a kind's seconds are made from its features (:class:`KindCoefficients`):
 #   "free":     calls x per_call + flops x per_flop + bytes x per_byte, all three fitted per kind
@@ -246,17 +254,18 @@ def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
     facts = facts or {}
     compiled = mode in COMPILED
     parents = {c.name: n for n in result.root.walk() for c in n.children} if compiled else {}
-    producers: dict = {}       # layer name -> {(kind, output shape)} of the conv / Linear leaves below it
+    producers: dict = {}       # layer name -> output shapes of the conv / Linear leaves below it
 
     def produced(node) -> set:
         if node.name not in producers:
-            producers[node.name] = {(k, next(iter(_shapes(n.output_shape)), None)) for n in node.walk()
-                                    if n.is_leaf and n.called
-                                    and ((k := layer_kind(n.type, facts.get(n.name))) or "").startswith(("conv",
-                                                                                                      "matmul"))}
+            kinds = ((n, layer_kind(n.type, facts.get(n.name)) or "") for n in node.walk() if n.is_leaf and n.called)
+            producers[node.name] = {next(iter(_shapes(n.output_shape)), None) for n, kind in kinds
+                                    if kind.startswith(("conv", "matmul"))}
         return producers[node.name]
 
-    items: list[Work] = [Work("", RUN, 1, source="forward")]
+    root = result.root
+    boundary = (_elems(root.input_shape) + _elems(root.output_shape)) * dtype_size
+    items: list[Work] = [Work("", RUN, 1, bytes=float(boundary), source="forward")]
     producer_out = None        # output shape of the last conv / Linear (or a norm folded into it)
     for node in result.root.walk():
         if not node.called:
@@ -272,7 +281,7 @@ def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
             parent = parents.get(node.name)
             if compiled and kind in ("batch_norm", "activation") and first_in is not None and (
                     first_in == producer_out
-                    or (parent is not None and first_in in {shape for _, shape in produced(parent)})):
+                    or (parent is not None and first_in in produced(parent))):
                 kind = FUSED
             if kind is not None:
                 own.append(Work(node.name, kind, calls, float(node.cost.flops), float(nbytes), node.type))
@@ -281,25 +290,25 @@ def work_items(result, mode: str, facts: Mapping[str, LayerFacts] | None = None,
             elif kind is not None:
                 producer_out = None
         out_bytes = _elems(node.output_shape) * dtype_size
-        out_shape = next(iter(_shapes(node.output_shape)), None)
         for name, stat in node.ops.items():
-            kind = op_kind(name)
-            if compiled and name in RESIDUAL_ADDS and not node.is_leaf and out_shape is not None \
-                    and any(k.startswith("conv") and shape == out_shape for k, shape in produced(node)):
-                kind = FUSED       # the residual sum folded into the convolution that makes the output
-            own.append(Work(node.name, kind, int(stat["calls"]), float(stat["flops"]), 0.0, name))
+            own.append(Work(node.name, op_kind(name), int(stat["calls"]), float(stat["flops"]), 0.0, name))
         for name, n in node.zero_ops.items():
             kind = op_kind(name)
             if kind not in ("movement", "view"):
                 kind = "view"
-            own.append(Work(node.name, kind, int(n), 0.0, float(out_bytes * n) if kind == "movement" else 0.0,
-                            name))
+            copies = kind == "movement" or (kind == "view" and mode == "eager" and EAGER_VIEWS_COPY)
+            own.append(Work(node.name, kind, int(n), 0.0, float(out_bytes * n) if copies else 0.0, name))
         for name, n in node.unknown_ops.items():
             own.append(Work(node.name, OTHER, int(n), 0.0, float(out_bytes * n), name))
         launches = sum(w.calls for w in own if w.kind != FUSED)
         items += own
         if launches:
             items.append(Work(node.name, DISPATCH, launches, source="operations"))
+        if DEPTHWISE_PLANES and any(w.kind == "conv_dw" for w in own):
+            first_in = next(iter(_shapes(node.input_shape)), ())
+            planes = first_in[0] * first_in[1] if len(first_in) >= 2 else 0
+            if planes:
+                items.append(Work(node.name, DW_PLANE, calls * int(planes), source=node.type))
     return items
 
 
@@ -379,6 +388,8 @@ def _solve(samples: list[Sample], form: str, kinds: list, binding: Mapping | Non
             cols.append((k, 0))
         if k not in OVERHEADS:
             cols += [(k, 1), (k, 2)]
+        elif k == RUN and form != "free":
+            cols.append((k, 2))     # the model's input and output crossing into and out of the run
     col = {c: i for i, c in enumerate(cols)}
     rows = []
     for si, s in enumerate(samples):
