@@ -4,6 +4,7 @@ what is tested."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,10 +14,18 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _as_from_a_terminal():
+    """A child starts with SIGINT at its default action, as from a terminal: a
+    shell running these tests in the background hands its children SIGINT
+    ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _python(*parts: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the parts (each dedented on its own) as one script in a fresh interpreter."""
     code = "\n".join(textwrap.dedent(part) for part in parts)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          preexec_fn=_as_from_a_terminal)
 
 
 # a model whose forward presses Ctrl-C: a module for the CLI, the head of a script for the rest
@@ -76,7 +85,7 @@ def test_trace_raises_keyboard_interrupt_under_pythons_default_handler():
 def _cli(cwd, *args) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "paddle_flops_ext", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env=env)
+                          timeout=300, cwd=cwd, env=env, preexec_fn=_as_from_a_terminal)
 
 
 def test_cli_answers_ctrl_c_with_one_line_and_status_130(tmp_path):
