@@ -221,7 +221,15 @@ def summary_table(doc: dict, width: int | None = None) -> str:
     if busy:
         footer.append("WARNING: the machine was too busy to trust these timings: "
                       + "; ".join(_why_busy(r) for r in busy) + ". Rerun on a quiet machine.")
-    return render_table(Content(columns=SUMMARY_COLUMNS, rows=rows, footer=footer), width)
+    columns = list(SUMMARY_COLUMNS)
+    if any(r.get("between_process") for r in doc["results"]):     # --processes N
+        columns.insert(columns.index(next(c for c in columns if c.key == "ci")) + 1,
+                       Column("between_spread", "between-proc", "percent", 1, 100, drop=1))
+        for row in rows:
+            row["between_spread"] = (row.get("between_process") or {}).get("spread")
+        footer.append("between-proc: (max - min) / median of the per-process medians; with several processes "
+                      "the 95% CI is the interval the next process's median falls in.")
+    return render_table(Content(columns=columns, rows=rows, footer=footer), width)
 
 
 def _giga(key, header, scale=1e-9):
