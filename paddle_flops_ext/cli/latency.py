@@ -118,18 +118,34 @@ def run_predict(args, parser=None, argv=None) -> int:
     return 0
 
 
+def prediction_contents(model: str, size, preds: dict, top: int = 10) -> list:
+    """The whole-model figures per mode (the notes under them), then each
+    mode's slowest layers: contents for the one renderer."""
+    from ..report.content import Column, Content  # local: keeps Paddle out of --help
+    modes = Content(
+        title=f"{model} at {size}: predicted from the counts (traced, not run)",
+        columns=[Column("mode", "mode"), Column("predicted", "predicted ms", "seconds", digits=3),
+                 Column("roofline", "roofline ms", "seconds", digits=3), Column("kinds", "largest kinds (ms)", drop=1)],
+        rows=[{"mode": m, "predicted": p.seconds, "roofline": p.roofline_seconds,
+               "kinds": ", ".join(f"{k} {v * 1e3:.2f}" for k, v in
+                                  sorted(p.by_kind.items(), key=lambda t: -t[1])[:3])}
+              for m, p in preds.items()],
+        footer=[f"note ({m}): {n}" for m, p in preds.items() for n in p.notes])
+    out = [modes]
+    for m, p in preds.items() if top else ():
+        out.append(Content(
+            title=f"slowest layers, {m}",
+            columns=[Column("layer", "layer"), Column("kinds", "kinds", drop=1),
+                     Column("predicted", "predicted ms", "seconds", digits=3),
+                     Column("roofline", "roofline ms", "seconds", digits=3)],
+            rows=[{"layer": r.name or "(model)", "kinds": ",".join(r.kinds), "predicted": r.seconds,
+                   "roofline": r.roofline_seconds}
+                  for r in sorted(p.layers, key=lambda r: -r.seconds)[:top]]))
+    return out
+
+
 def format_prediction(model: str, size, preds: dict, top: int = 10) -> str:
-    """The whole-model figures per mode, then the slowest layers; 100 columns at most."""
-    lines = [f"{model} at {size}: predicted from the counts (traced, not run)", "",
-             f"{'mode':<16}{'predicted ms':>14}{'roofline ms':>14}   largest kinds"]
-    for m, p in preds.items():
-        kinds = ", ".join(f"{k} {v * 1e3:.2f}" for k, v in sorted(p.by_kind.items(), key=lambda t: -t[1])[:3])
-        lines.append(f"{m:<16}{p.seconds * 1e3:>14.3f}{p.roofline_seconds * 1e3:>14.3f}   {kinds}"[:100])
-    for m, p in preds.items():
-        if top:
-            lines += ["", f"slowest layers, {m}:", f"{'layer':<48}{'kinds':<28}{'ms':>10}{'roofline':>12}"]
-            for r in sorted(p.layers, key=lambda r: -r.seconds)[:top]:
-                lines.append(f"{(r.name or '(model)')[:47]:<48}{','.join(r.kinds)[:27]:<28}"
-                             f"{r.seconds * 1e3:>10.3f}{r.roofline_seconds * 1e3:>12.3f}")
-        lines += [f"note: {n}"[:100] for n in p.notes]
-    return "\n".join(lines)
+    """The prediction as terminal tables fitted to the terminal's width."""
+    from ..report.render import render_table, terminal_width  # local: keeps Paddle out of --help
+    return "\n\n".join(render_table(c, width=terminal_width()).rstrip() for c in
+                        prediction_contents(model, size, preds, top))
