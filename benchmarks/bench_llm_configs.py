@@ -33,10 +33,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = {"wall_s": 10.0, "rss_mib": 1024.0}
 
-
-def _peak_rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024.0
 PEAKS = {"flops_per_s": 1e12, "bytes_per_s": 100e9}   # fixed: this benchmark times counting, not the roofline
 
 
@@ -48,6 +44,7 @@ def run_one(name: str, seq: int, prompt: int, new: int) -> dict:
     from paddle_flops_ext.quiet import import_paddle_quietly
     paddle = import_paddle_quietly()
     import paddle_flops_ext as pfe
+    from paddle_flops_ext.bench.machine import process_memory_bytes
     from paddle_flops_ext.llm.builder import build, load_config, storage_dtype
     t_import = time.perf_counter()
     cfg = load_config(name)
@@ -71,7 +68,7 @@ def run_one(name: str, seq: int, prompt: int, new: int) -> dict:
         "import_s": t_import - t0, "build_s": t_build - t_import, "forward_s": t_fwd - t_build,
         "generation_s": t_gen - t_fwd, "training_attempt_s": t_train - t_gen,
         "in_process_s": t_gen - t0, "count_s": t_fwd - t0,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": process_memory_bytes("VmHWM") / 2 ** 20,
         "params": fwd.params, "active_params": fwd.active_params, "forward_macs": fwd.macs,
         "forward_flops": fwd.flops, "forward_exact": fwd.exact,
         "generation_macs": gen.macs, "generation_flops": gen.flops, "prefill_macs": gen.prefill.macs,

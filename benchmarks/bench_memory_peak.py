@@ -34,10 +34,10 @@ from dataclasses import asdict, dataclass
 
 import paddle
 from paddle import nn
-from paddle.base import core
 from paddle.distributed.fleet.utils import recompute
 
 import paddle_flops_ext as pfe
+from paddle_flops_ext.bench.machine import allocator_bytes, process_memory_bytes, reset_allocator_peak
 from paddle_flops_ext.models.llama import Llama, LlamaConfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -166,23 +166,6 @@ def make_optimizer(name: str, model):
 
 # --------------------------------------------------------------------------- one case (child process)
 
-def allocator_allocated() -> tuple[int, int]:
-    """``(current, peak)`` bytes the CPU allocator has handed out."""
-    return core.host_memory_stat_current_value("Allocated", 0), core.host_memory_stat_peak_value("Allocated", 0)
-
-
-def reset_allocator_peak() -> None:
-    core.host_memory_stat_reset_peak_value("Allocated", 0)
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure_step_peak(model, x, optimizer, steps: int = 2) -> int:
     """Allocator peak (bytes) of the last of ``steps`` training steps, less
     what was allocated before ``model`` and ``x`` existed is the caller's
@@ -195,7 +178,7 @@ def measure_step_peak(model, x, optimizer, steps: int = 2) -> int:
         optimizer.step()
         optimizer.clear_grad()
         del loss
-    return allocator_allocated()[1]
+    return allocator_bytes()[1]
 
 
 def run_case(case: Case) -> dict:
@@ -203,12 +186,12 @@ def run_case(case: Case) -> dict:
 
 
     paddle.set_device("cpu")
-    baseline_rss = _status_kib("VmRSS") * 1024
-    before = allocator_allocated()[0]
+    baseline_rss = process_memory_bytes("VmRSS")
+    before = allocator_bytes()[0]
     model, x = build(case)
     opt = make_optimizer(case.optimizer, model)
     peak = measure_step_peak(model, x, opt) - before
-    peak_rss = _status_kib("VmHWM") * 1024          # the real steps only: profiling comes after
+    peak_rss = process_memory_bytes("VmHWM")        # the real steps only: profiling comes after
     estimate = pfe.profile(model, inputs=(x,), training=True, optimizer=case.optimizer).memory
     return {"case": asdict(case), "estimate": estimate["peak"], "allocator_peak": peak,
             "ratio": estimate["peak"] / peak, "parameters": estimate["parameters"],

@@ -10,14 +10,15 @@ import pytest
 from paddle import nn
 
 import paddle_flops_ext as pfe
-from benchmarks.bench_memory_peak import Loss, allocator_allocated, make_optimizer, measure_step_peak
+from benchmarks.bench_memory_peak import Loss, make_optimizer, measure_step_peak
+from paddle_flops_ext.bench.machine import allocator_bytes
 
 
 def _allocator_step_peak(build, x, optimizer):
     """The allocator's peak of a steady-state training step (the second),
     less what was allocated before the model existed."""
     gc.collect()
-    before = allocator_allocated()[0]
+    before = allocator_bytes()[0]
     model = build()
     estimate = pfe.profile(model, inputs=(x,), training=True, optimizer=optimizer).memory
     gc.collect()
@@ -93,9 +94,9 @@ def test_a_product_keeps_both_operands_as_paddle_does():
     net = Net()
     r = pfe.profile(net, inputs=(x,), training=True)
     gc.collect()
-    before = allocator_allocated()[0]
+    before = allocator_bytes()[0]
     out = net(x)
-    held = allocator_allocated()[0] - before - unit          # less the output
+    held = allocator_bytes()[0] - before - unit          # less the output
     del out
     assert held == 2 * unit                                  # a, and a * c (the Linear's input)
     assert r.memory["activations"] == unit + held            # and x, which the first product keeps

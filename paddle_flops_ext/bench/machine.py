@@ -193,3 +193,41 @@ def cpu_has_bf16(simd=None) -> bool:
     if simd is None:
         simd = _cpuinfo().get("simd", [])
     return "avx512_bf16" in simd or "amx_bf16" in simd
+
+
+# --------------------------------------------------------------------------- this process's memory
+
+def process_memory_bytes(field: str) -> int:
+    """A memory figure of this process from ``/proc/self/status``, in bytes:
+    ``"VmRSS"`` now, ``"VmHWM"`` its own peak (``ru_maxrss`` would carry the
+    parent's high-water mark across fork and exec); 0 where absent."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def allocator_bytes() -> tuple[int, int] | None:
+    """``(current, peak)`` bytes Paddle's CPU allocator has handed out (the
+    peak since :func:`reset_allocator_peak`); None where Paddle lacks the
+    counters."""
+    from paddle.base import core  # local: Paddle is imported only where memory is measured
+    try:
+        return (int(core.host_memory_stat_current_value("Allocated", 0)),
+                int(core.host_memory_stat_peak_value("Allocated", 0)))
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def reset_allocator_peak() -> None:
+    """Start the allocator's peak afresh (a no-op where Paddle lacks the counters)."""
+    from paddle.base import core  # local: as above
+    try:
+        core.host_memory_stat_reset_peak_value("Allocated", 0)
+    except (AttributeError, RuntimeError):
+        pass
+

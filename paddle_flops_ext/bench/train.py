@@ -25,7 +25,6 @@ Writes ``<out>.json`` and ``<out>.md`` (``paddle-flops bench --train``: under
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import statistics
@@ -37,38 +36,10 @@ from ..report.content import Column, Content
 from ..report.render import render_markdown
 from ..models.zoo import TRAIN_MODELS as MODELS, ZOO, make_inputs
 from ..files import write_text
+from .machine import allocator_bytes, process_memory_bytes, reset_allocator_peak
 from .report import publish_markdown
 
 BATCH = {"resnet50": 8, "vit_b16": 8, "gpt2_small": 2}   # each model of MODELS at its zoo size
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss_bytes() -> int:
-    """This process's own peak RSS (``VmHWM``)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) * 1024
-
-
-def _allocator_peak() -> int | None:
-    """The CPU allocator's peak allocated bytes since the last reset (None where Paddle lacks the counter)."""
-    from paddle.base import core
-    try:
-        return int(core.host_memory_stat_peak_value("Allocated", 0))
-    except (AttributeError, RuntimeError):
-        return None
-
-
-def _reset_allocator_peak() -> int | None:
-    from paddle.base import core
-    try:
-        core.host_memory_stat_reset_peak_value("Allocated", 0)
-        return int(core.host_memory_stat_current_value("Allocated", 0))
-    except (AttributeError, RuntimeError):
-        return None
 
 
 def build(name):
@@ -85,8 +56,9 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
     paddle.set_device("cpu")
     paddle.seed(0)
     paddle.ones([2]).sum().numpy()
-    idle = _rss_bytes()
-    before = _reset_allocator_peak()
+    idle = process_memory_bytes("VmRSS")
+    reset_allocator_peak()
+    before = allocator_bytes()
     model, inputs, what = build(name)
     model.train()
     opt = paddle.optimizer.AdamW(parameters=model.parameters())
@@ -101,9 +73,9 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
         dt = time.perf_counter() - t0
         if i >= warmup:
             times.append(dt)
-    measured = _peak_rss_bytes() - idle
-    allocator = _allocator_peak()
-    allocator = allocator - before if allocator is not None and before is not None else None
+    measured = process_memory_bytes("VmHWM") - idle
+    after = allocator_bytes()
+    allocator = after[1] - before[0] if after is not None and before is not None else None
     del loss
     from ..api import profile  # local: imported after the measured steps, outside their peak RSS
     t0 = time.perf_counter()
